@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The aarch64 side: entry points, vectors, and the glue between them and the portable logic.
+
+mod boot;
+mod cache;
+mod console;
+mod cpu_setup;
+mod heap;
+
+use crate::esr::Esr;
+use crate::host_trap;
+use crate::monitor::El3;
+use crate::percpu::{CpuTable, PerCpu};
+use crate::psci_relay::{PsciRelay, WarmEntries};
+use crate::trap_frame::TrapFrame;
+use arm_sysregs::el2::accessors::{read_esr_el2, read_far_el2, read_tpidr_el2};
+
+core::arch::global_asm!(
+    include_str!("asm_macros.S"),
+    include_str!("entry.S"),
+    include_str!("vectors.S"),
+);
+
+unsafe extern "C" {
+    /// Warm entry points EL3 is given for CPU_ON and for power-down suspends (entry.S).
+    fn cpu_on_entry();
+    fn cpu_resume_entry();
+    /// `enter_host(entry, arg0, stack_top, spsr)` (vectors.S): never returns.
+    fn enter_host(entry: u64, arg0: u64, stack_top: u64, spsr: u64) -> !;
+    fn el2_enable_mmu(mair: u64, tcr: u64, ttbr0: u64, sctlr: u64);
+}
+
+/// Every CPU's EL2 state.
+pub static CPUS: CpuTable = CpuTable::new();
+
+/// The CPU running this code. Valid once the CPU has been through `enter_host_on_this_cpu`'s
+/// set-up (TPIDR_EL2 holds its `PerCpu`).
+fn this_cpu() -> &'static PerCpu {
+    // SAFETY: TPIDR_EL2 is set to a `PerCpu` in `CPUS` before the host first runs on this CPU,
+    // and host traps (the only callers) come after that.
+    unsafe { &*(read_tpidr_el2().bits() as *const PerCpu) }
+}
+
+fn warm_entries() -> WarmEntries {
+    WarmEntries { cpu_on: cpu_on_entry as *const () as u64, resume: cpu_resume_entry as *const () as u64 }
+}
+
+/// SPSR for entering the host: EL1h with D, A, I, F masked, as the arm64 boot protocol asks.
+const SPSR_EL1H_MASKED: u64 = 0x3c5;
+
+/// Called by the trap vectors for every synchronous exception from the host.
+#[unsafe(no_mangle)]
+extern "C" fn handle_host_trap(frame: &mut TrapFrame) {
+    let esr = Esr(read_esr_el2().bits());
+    let far = read_far_el2().bits();
+    let mut monitor = El3;
+    let mut relay = PsciRelay {
+        monitor: &mut monitor,
+        cpus: &CPUS,
+        entries: warm_entries(),
+        this_cpu: this_cpu().index,
+    };
+    host_trap::handle(frame, esr, far, &mut relay);
+}
+
+/// Called by the vectors that must never be taken: an exception inside EL2, or a physical
+/// interrupt routed to EL2 (this configuration routes none).
+#[unsafe(no_mangle)]
+extern "C" fn handle_unexpected_exception(frame: &TrapFrame, kind: u64) -> ! {
+    let esr = read_esr_el2().bits();
+    let far = read_far_el2().bits();
+    panic!(
+        "unexpected exception kind {kind} (vector {:#x}): esr={esr:#x} elr={:#x} far={far:#x} spsr={:#x}",
+        kind * 0x80,
+        frame.elr,
+        frame.spsr
+    );
+}
+
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    console::LOGGER.write_raw(format_args!("\nEL2 PANIC: {info}\n"));
+    // Nothing EL2 can do is safe any more: reset the system.
+    let _ = smccc::psci::system_reset::<smccc::Smc>();
+    loop {
+        core::hint::spin_loop();
+    }
+}

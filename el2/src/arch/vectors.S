@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * EL2 exception vectors and the host trap path.
+ *
+ * A trap from the host saves the host's general registers, ELR_EL2 and SPSR_EL2 in a `TrapFrame`
+ * on this CPU's EL2 stack, calls Rust with a pointer to it, and restores whatever Rust left in it.
+ * EL2 is built for the soft-float target and never touches FP/SIMD, so the host's FP/SIMD and SVE
+ * state stays live in the registers across a trap and is not saved. Every other vector means a
+ * bug in EL2 (exceptions taken at EL2, or physical interrupts, which this configuration never
+ * routes to EL2) and goes to a Rust handler that reports it.
+ */
+
+.equ FRAME_SIZE, 272		/* 31 GPRs, ELR, SPSR, padding to 16 bytes: see TrapFrame */
+.equ FRAME_ELR, 248
+.equ FRAME_SPSR, 256
+
+.macro save_frame
+	sub	sp, sp, #FRAME_SIZE
+	stp	x0, x1, [sp, #0]
+	stp	x2, x3, [sp, #16]
+	stp	x4, x5, [sp, #32]
+	stp	x6, x7, [sp, #48]
+	stp	x8, x9, [sp, #64]
+	stp	x10, x11, [sp, #80]
+	stp	x12, x13, [sp, #96]
+	stp	x14, x15, [sp, #112]
+	stp	x16, x17, [sp, #128]
+	stp	x18, x19, [sp, #144]
+	stp	x20, x21, [sp, #160]
+	stp	x22, x23, [sp, #176]
+	stp	x24, x25, [sp, #192]
+	stp	x26, x27, [sp, #208]
+	stp	x28, x29, [sp, #224]
+	mrs	x0, elr_el2
+	mrs	x1, spsr_el2
+	stp	x30, x0, [sp, #240]
+	str	x1, [sp, #FRAME_SPSR]
+.endm
+
+.macro ventry_host
+	.balign	0x80
+	save_frame
+	mov	x0, sp
+	bl	handle_host_trap
+	b	restore_frame_eret
+.endm
+
+.macro ventry_unexpected kind
+	.balign	0x80
+	save_frame
+	mov	x0, sp
+	mov	x1, #\kind
+	bl	handle_unexpected_exception
+	b	park
+.endm
+
+.section .text.vectors, "ax"
+.balign 0x800
+.global el2_vectors
+el2_vectors:
+	/* Current EL with SP_EL0: EL2 always runs on SP_EL2, so none of these can happen. */
+	ventry_unexpected 0
+	ventry_unexpected 1
+	ventry_unexpected 2
+	ventry_unexpected 3
+	/* Current EL with SP_EL2: a fault inside EL2 itself. */
+	ventry_unexpected 4
+	ventry_unexpected 5
+	ventry_unexpected 6
+	ventry_unexpected 7
+	/* Lower EL, AArch64: the host (HVC, trapped SMC, stage-2 aborts, other traps). */
+	ventry_host
+	ventry_unexpected 9
+	ventry_unexpected 10
+	ventry_unexpected 11
+	/* Lower EL, AArch32: only a 32-bit host EL0 can be here (a stage-2 abort). */
+	ventry_host
+	ventry_unexpected 13
+	ventry_unexpected 14
+	ventry_unexpected 15
+
+restore_frame_eret:
+	ldr	x1, [sp, #FRAME_SPSR]
+	ldp	x30, x0, [sp, #240]
+	msr	elr_el2, x0
+	msr	spsr_el2, x1
+	ldp	x0, x1, [sp, #0]
+	ldp	x2, x3, [sp, #16]
+	ldp	x4, x5, [sp, #32]
+	ldp	x6, x7, [sp, #48]
+	ldp	x8, x9, [sp, #64]
+	ldp	x10, x11, [sp, #80]
+	ldp	x12, x13, [sp, #96]
+	ldp	x14, x15, [sp, #112]
+	ldp	x16, x17, [sp, #128]
+	ldp	x18, x19, [sp, #144]
+	ldp	x20, x21, [sp, #160]
+	ldp	x22, x23, [sp, #176]
+	ldp	x24, x25, [sp, #192]
+	ldp	x26, x27, [sp, #208]
+	ldp	x28, x29, [sp, #224]
+	add	sp, sp, #FRAME_SIZE
+	eret
+	/* No straight-line speculation past the ERET. */
+	dsb	nsh
+	isb
+
+/*
+ * enter_host(entry, arg0, stack_top, spsr): first entry of the host on this CPU. Resets the EL2
+ * stack (traps from the host start from an empty stack), and clears every general register but
+ * x0 so no EL2 value reaches the host.
+ */
+.global enter_host
+enter_host:
+	msr	elr_el2, x0
+	msr	spsr_el2, x3
+	mov	sp, x2
+	mov	x0, x1
+	mov	x1, xzr
+	mov	x2, xzr
+	mov	x3, xzr
+	mov	x4, xzr
+	mov	x5, xzr
+	mov	x6, xzr
+	mov	x7, xzr
+	mov	x8, xzr
+	mov	x9, xzr
+	mov	x10, xzr
+	mov	x11, xzr
+	mov	x12, xzr
+	mov	x13, xzr
+	mov	x14, xzr
+	mov	x15, xzr
+	mov	x16, xzr
+	mov	x17, xzr
+	mov	x18, xzr
+	mov	x19, xzr
+	mov	x20, xzr
+	mov	x21, xzr
+	mov	x22, xzr
+	mov	x23, xzr
+	mov	x24, xzr
+	mov	x25, xzr
+	mov	x26, xzr
+	mov	x27, xzr
+	mov	x28, xzr
+	mov	x29, xzr
+	mov	x30, xzr
+	eret
+	dsb	nsh
+	isb

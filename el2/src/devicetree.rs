@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Reading the memory map from the device tree, and fixing the device tree up for the host.
+//!
+//! The host must never map EL2's memory, so EL2 adds a `/reserved-memory` node with `no-map` for
+//! it (stage-2 would refuse the accesses anyway, but a host that maps it could touch it by
+//! speculation or take needless faults). `/chosen` gets the host's initrd and command line.
+
+use alloc::{format, string::String, vec::Vec};
+use dtoolkit::{
+    Node, Property,
+    fdt::Fdt,
+    model::{DeviceTree, DeviceTreeNode, DeviceTreeProperty},
+};
+use platform::Region;
+
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum DtError {
+    /// Not a valid flattened device tree.
+    Invalid,
+    /// A node EL2 needs is malformed.
+    Malformed(&'static str),
+    /// The fixed-up tree does not fit where the host expects it.
+    TooBig { size: usize, max: usize },
+}
+
+/// What the host gets changed in its device tree.
+#[derive(Clone, Debug, Default)]
+pub struct Fixups<'a> {
+    /// EL2's memory, reserved with no-map.
+    pub firmware: Option<Region>,
+    /// The initrd, as [start, end).
+    pub initrd: Option<(u64, u64)>,
+    /// Replaces /chosen/bootargs when non-empty.
+    pub bootargs: &'a str,
+}
+
+/// The size of a device tree blob from its header, if `header` starts with one.
+pub fn blob_size(header: &[u8]) -> Option<usize> {
+    let be = |at: usize| Some(u32::from_be_bytes(header.get(at..at + 4)?.try_into().ok()?));
+    (be(0)? == 0xd00d_feed).then(|| be(4).map(|s| s as usize))?
+}
+
+fn cells(node: &impl Node, name: &str, default: u32) -> u32 {
+    node.property(name)
+        .and_then(|p| p.value().try_into().ok().map(u32::from_be_bytes))
+        .unwrap_or(default)
+}
+
+fn read_cells(bytes: &[u8], count: u32) -> Option<u64> {
+    if count == 0 || count > 2 || bytes.len() < count as usize * 4 {
+        return None;
+    }
+    Some(bytes[..count as usize * 4].chunks(4).fold(0u64, |acc, c| {
+        (acc << 32) | u64::from(u32::from_be_bytes(c.try_into().unwrap()))
+    }))
+}
+
+/// The RAM regions of the top-level `memory` nodes.
+pub fn memory_regions(dtb: &[u8]) -> Result<Vec<Region>, DtError> {
+    let fdt = Fdt::new(dtb).map_err(|_| DtError::Invalid)?;
+    let root = fdt.root();
+    let (ac, sc) = (cells(&root, "#address-cells", 2), cells(&root, "#size-cells", 1));
+    let mut regions = Vec::new();
+    for node in root.children() {
+        let is_memory = node.name_without_address() == "memory"
+            || node.property("device_type").is_some_and(|p| p.value() == b"memory\0");
+        // QEMU describes TF-A's secure RAM as a memory node with status "disabled" (and
+        // secure-status "okay"): it is not the host's.
+        let enabled = node.property("status").is_none_or(|p| matches!(p.value(), b"okay\0" | b"ok\0"));
+        if !is_memory || !enabled {
+            continue;
+        }
+        let Some(reg) = node.property("reg") else { continue };
+        let entry = (ac + sc) as usize * 4;
+        if entry == 0 || reg.value().len() % entry != 0 {
+            return Err(DtError::Malformed("memory reg"));
+        }
+        for chunk in reg.value().chunks(entry) {
+            let base = read_cells(chunk, ac).ok_or(DtError::Malformed("memory reg"))?;
+            let size = read_cells(&chunk[ac as usize * 4..], sc).ok_or(DtError::Malformed("memory reg"))?;
+            if size != 0 {
+                regions.push(Region::new(base, size));
+            }
+        }
+    }
+    Ok(regions)
+}
+
+fn encode_cells(out: &mut Vec<u8>, value: u64, count: u32) {
+    if count == 2 {
+        out.extend_from_slice(&((value >> 32) as u32).to_be_bytes());
+    }
+    out.extend_from_slice(&(value as u32).to_be_bytes());
+}
+
+fn prop(name: &str, value: impl dtoolkit::ToPropertyValue) -> DeviceTreeProperty {
+    DeviceTreeProperty::new_unchecked(String::from(name), value)
+}
+
+/// Applies `fixups` to `dtb` and returns the new blob.
+pub fn fix_up(dtb: &[u8], fixups: &Fixups<'_>, max_size: usize) -> Result<Vec<u8>, DtError> {
+    let fdt = Fdt::new(dtb).map_err(|_| DtError::Invalid)?;
+    let mut tree = DeviceTree::from_fdt(&fdt);
+
+    if let Some(fw) = fixups.firmware {
+        if tree.find_node("/reserved-memory").is_none() {
+            let node = DeviceTreeNode::builder("reserved-memory")
+                .map_err(|_| DtError::Malformed("reserved-memory"))?
+                .property(prop("#address-cells", 2u32))
+                .property(prop("#size-cells", 2u32))
+                .property(prop("ranges", &[] as &[u8]))
+                .build();
+            tree.root.add_child(node);
+        }
+        let resv = tree.find_node_mut("/reserved-memory").unwrap();
+        let (ac, sc) = (cells(&*resv, "#address-cells", 2), cells(&*resv, "#size-cells", 1));
+        if ac == 0 || ac > 2 || sc == 0 || sc > 2 {
+            return Err(DtError::Malformed("reserved-memory cells"));
+        }
+        let mut reg = Vec::new();
+        encode_cells(&mut reg, fw.base, ac);
+        encode_cells(&mut reg, fw.size, sc);
+        let child = DeviceTreeNode::builder(format!("pmu-partition-el2@{:x}", fw.base))
+            .map_err(|_| DtError::Malformed("reserved-memory child"))?
+            .property(prop("reg", reg))
+            .property(prop("no-map", &[] as &[u8]))
+            .build();
+        resv.add_child(child);
+    }
+
+    if fixups.initrd.is_some() || !fixups.bootargs.is_empty() {
+        if tree.find_node("/chosen").is_none() {
+            tree.root.add_child(DeviceTreeNode::new_unchecked("chosen"));
+        }
+        let chosen = tree.find_node_mut("/chosen").unwrap();
+        if let Some((start, end)) = fixups.initrd {
+            for (name, value) in [("linux,initrd-start", start), ("linux,initrd-end", end)] {
+                chosen.remove_property(name);
+                chosen.add_property(prop(name, value));
+            }
+        }
+        if !fixups.bootargs.is_empty() {
+            chosen.remove_property("bootargs");
+            chosen.add_property(prop("bootargs", fixups.bootargs));
+        }
+    }
+
+    let out = tree.to_dtb();
+    if out.len() > max_size {
+        return Err(DtError::TooBig { size: out.len(), max: max_size });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        let mut tree = DeviceTree::new();
+        tree.root.add_property(prop("#address-cells", 2u32));
+        tree.root.add_property(prop("#size-cells", 2u32));
+        let mut reg = Vec::new();
+        encode_cells(&mut reg, 0x4000_0000, 2);
+        encode_cells(&mut reg, 0x4000_0000, 2);
+        tree.root.add_child(
+            DeviceTreeNode::builder("memory@40000000")
+                .unwrap()
+                .property(prop("device_type", "memory"))
+                .property(prop("reg", reg))
+                .build(),
+        );
+        tree.root.add_child(
+            DeviceTreeNode::builder("memory@e000000")
+                .unwrap()
+                .property(prop("device_type", "memory"))
+                .property(prop("reg", [0u32, 0x0e00_0000, 0, 0x0100_0000]))
+                .property(prop("status", "disabled"))
+                .property(prop("secure-status", "okay"))
+                .build(),
+        );
+        tree.root.add_child(
+            DeviceTreeNode::builder("chosen").unwrap().property(prop("bootargs", "old")).build(),
+        );
+        tree.to_dtb()
+    }
+
+    #[test]
+    fn reads_memory() {
+        let dtb = sample();
+        assert_eq!(blob_size(&dtb), Some(dtb.len()));
+        assert_eq!(memory_regions(&dtb).unwrap(), [Region::new(0x4000_0000, 0x4000_0000)]);
+        assert_eq!(memory_regions(b"not a dtb"), Err(DtError::Invalid));
+    }
+
+    #[test]
+    fn reserves_firmware_and_sets_chosen() {
+        let fixups = Fixups {
+            firmware: Some(Region::new(0x6000_0000, 0x40_0000)),
+            initrd: Some((0x4a00_0000, 0x4a10_0000)),
+            bootargs: "console=ttyAMA0",
+        };
+        let out = fix_up(&sample(), &fixups, 1 << 20).unwrap();
+        let fdt = Fdt::new(&out).unwrap();
+        let node = fdt.find_node("/reserved-memory/pmu-partition-el2@60000000").unwrap();
+        assert!(node.property("no-map").is_some());
+        assert_eq!(
+            node.property("reg").unwrap().value(),
+            &[0, 0, 0, 0, 0x60, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0]
+        );
+        let chosen = fdt.find_node("/chosen").unwrap();
+        assert_eq!(chosen.property("bootargs").unwrap().value(), b"console=ttyAMA0\0");
+        assert_eq!(
+            chosen.property("linux,initrd-start").unwrap().value(),
+            &0x4a00_0000u64.to_be_bytes()
+        );
+        // The memory node is unchanged: the reservation does the hiding.
+        assert_eq!(memory_regions(&out).unwrap(), [Region::new(0x4000_0000, 0x4000_0000)]);
+    }
+
+    #[test]
+    fn empty_bootargs_keep_the_old_ones_and_size_is_checked() {
+        let fixups = Fixups { firmware: None, initrd: None, bootargs: "" };
+        let out = fix_up(&sample(), &fixups, 1 << 20).unwrap();
+        let fdt = Fdt::new(&out).unwrap();
+        assert_eq!(fdt.find_node("/chosen").unwrap().property("bootargs").unwrap().value(), b"old\0");
+        assert!(matches!(fix_up(&sample(), &fixups, 16), Err(DtError::TooBig { .. })));
+    }
+}

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! SMCCC calls from the host, by HVC or by a trapped SMC: routing and the answers EL2 gives itself.
+//!
+//! Routing, by the function ID's owner and the conduit:
+//! - this hypervisor's own service (owner 6, Vendor Specific Hypervisor): answered by EL2, on
+//!   either conduit;
+//! - Arm architecture calls (owner 0): by HVC, EL2 is the callee and answers SMCCC_VERSION and
+//!   SMCCC_ARCH_FEATURES itself, passing only the CPU workaround calls (and feature queries about
+//!   them) to EL3, which implements the mitigations; by SMC, EL3 is the callee and gets the call;
+//! - PSCI by SMC: the PSCI relay;
+//! - anything else by SMC goes to EL3 unchanged;
+//! - anything else by HVC: NOT_SUPPORTED. (The host's PSCI conduit is SMC.)
+
+use crate::monitor::{Monitor, SmcRegs};
+use crate::psci_relay::{self, PsciRelay};
+use smc_interface::{
+    HostCall, SmcccError,
+    function_id::{FunctionId, Owner},
+    ids,
+    result::{CallUid, Features, RESULT_REGS, Revision, Version, encode_error},
+};
+
+/// How the call reached EL2.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Conduit {
+    Hvc,
+    Smc,
+}
+
+/// The registers to write back to the host.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Reply {
+    /// x0..x3; x4..x17 keep the host's values (SMCCC 1.1+ preserves them).
+    Short([u64; RESULT_REGS]),
+    /// x0..x17 as EL3 returned them.
+    Full(SmcRegs),
+}
+
+impl Reply {
+    pub fn x0(&self) -> u64 {
+        match self {
+            Reply::Short(r) => r[0],
+            Reply::Full(r) => r[0],
+        }
+    }
+}
+
+/// Routes and answers one host call.
+pub fn handle<M: Monitor>(regs: SmcRegs, conduit: Conduit, psci: &mut PsciRelay<'_, M>) -> Reply {
+    let Some(id) = FunctionId::from_register(regs[0]) else {
+        return Reply::Short(encode_error(SmcccError::NotSupported));
+    };
+    match (id.owner(), conduit) {
+        (Owner::VendorHyp, _) | (Owner::Arch, Conduit::Hvc) => own_call(regs, psci.monitor),
+        (_, Conduit::Smc) if psci_relay::is_psci(id.raw()) => Reply::Full(psci.handle(regs)),
+        (_, Conduit::Smc) => Reply::Full(psci.monitor.smc(regs)),
+        (_, Conduit::Hvc) => Reply::Short(encode_error(SmcccError::NotSupported)),
+    }
+}
+
+/// The calls EL2 is the callee for.
+fn own_call<M: Monitor>(regs: SmcRegs, monitor: &mut M) -> Reply {
+    let call = match HostCall::decode(&regs) {
+        Ok(call) => call,
+        Err(e) => return Reply::Short(encode_error(e)),
+    };
+    Reply::Short(match call {
+        HostCall::SmcccVersion => Version::CURRENT.encode(),
+        HostCall::ArchFeatures { function_id } => arch_features(function_id, monitor),
+        HostCall::ArchWorkaround(_) => {
+            let out = monitor.smc(regs);
+            [out[0], out[1], out[2], out[3]]
+        }
+        HostCall::HypFeatures { function_id } => Features::for_hyp_call(function_id).encode(),
+        HostCall::HypCallUid => CallUid::HYP.encode(),
+        HostCall::HypRevision => Revision::CURRENT.encode(),
+    })
+}
+
+fn arch_features<M: Monitor>(function_id: u32, monitor: &mut M) -> [u64; RESULT_REGS] {
+    // SMCCC 1.3 tells callees to ignore the SVE hint bit in IDs they are asked about as well.
+    let function_id = FunctionId::new(function_id).raw();
+    match function_id {
+        ids::SMCCC_VERSION | ids::SMCCC_ARCH_FEATURES => Features::SUPPORTED.encode(),
+        id if ids::SMCCC_ARCH_WORKAROUNDS.contains(&id) => {
+            // The mitigation lives in EL3; EL3 says whether this CPU needs it.
+            let x0 = monitor.call(ids::SMCCC_ARCH_FEATURES, &[id.into()]);
+            [x0, 0, 0, 0]
+        }
+        _ => Features::NOT_SUPPORTED.encode(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::fake::FakeMonitor;
+    use crate::percpu::CpuTable;
+    use crate::psci_relay::WarmEntries;
+
+    const NOT_SUPPORTED: u64 = -1i64 as u64;
+    const INVALID_PARAMETER: u64 = -3i64 as u64;
+
+    fn call(mon: &mut FakeMonitor, conduit: Conduit, args: &[u64]) -> Reply {
+        let cpus = CpuTable::new();
+        let mut regs = [0; 18];
+        regs[..args.len()].copy_from_slice(args);
+        let mut relay = PsciRelay {
+            monitor: mon,
+            cpus: &cpus,
+            entries: WarmEntries { cpu_on: 0x1000, resume: 0x2000 },
+            this_cpu: 0,
+        };
+        handle(regs, conduit, &mut relay)
+    }
+
+    #[test]
+    fn own_service_on_both_conduits() {
+        for conduit in [Conduit::Hvc, Conduit::Smc] {
+            let mut mon = FakeMonitor::default();
+            let uid = call(&mut mon, conduit, &[ids::HYP_CALL_UID.into()]);
+            assert_eq!(uid, Reply::Short(CallUid::HYP.encode()));
+            let rev = call(&mut mon, conduit, &[ids::HYP_REVISION.into()]);
+            assert_eq!(rev, Reply::Short(Revision::CURRENT.encode()));
+            let f = call(&mut mon, conduit, &[ids::HYP_FEATURES.into(), ids::HYP_CALL_UID.into()]);
+            assert_eq!(f.x0(), 0);
+            let f = call(&mut mon, conduit, &[ids::HYP_FEATURES.into(), 0x8600_0042]);
+            assert_eq!(f.x0(), NOT_SUPPORTED);
+            assert!(mon.calls.is_empty(), "EL2 answers its own calls without EL3");
+        }
+    }
+
+    #[test]
+    fn unknown_ids_are_not_supported() {
+        let mut mon = FakeMonitor::default();
+        for fid in [0x8600_0042u64, 0xc600_0000, 0x8600_ff00, 0x8600_ff02, 0x1_8600_ff01] {
+            let r = call(&mut mon, Conduit::Hvc, &[fid]);
+            assert_eq!(r, Reply::Short([NOT_SUPPORTED, 0, 0, 0]), "{fid:#x}");
+        }
+        // By HVC, nobody else's calls are EL2's business.
+        for fid in [0x8400_0000u64, 0xc200_0001, 0x8300_0000] {
+            assert_eq!(call(&mut mon, Conduit::Hvc, &[fid]).x0(), NOT_SUPPORTED);
+        }
+        assert!(mon.calls.is_empty());
+    }
+
+    #[test]
+    fn bad_arguments_are_invalid() {
+        let mut mon = FakeMonitor::default();
+        let r = call(&mut mon, Conduit::Hvc, &[ids::HYP_FEATURES.into(), 1 << 32]);
+        assert_eq!(r.x0(), INVALID_PARAMETER);
+    }
+
+    #[test]
+    fn sve_hint_is_ignored() {
+        let mut mon = FakeMonitor::default();
+        let r = call(&mut mon, Conduit::Hvc, &[u64::from(ids::HYP_CALL_UID) | 1 << 16]);
+        assert_eq!(r, Reply::Short(CallUid::HYP.encode()));
+    }
+
+    #[test]
+    fn arch_calls_by_hvc() {
+        let mut mon = FakeMonitor::answering(&[0]);
+        assert_eq!(call(&mut mon, Conduit::Hvc, &[ids::SMCCC_VERSION.into()]).x0(), 0x1_0002);
+        let f = |m: &mut FakeMonitor, id: u32| call(m, Conduit::Hvc, &[ids::SMCCC_ARCH_FEATURES.into(), id.into()]).x0();
+        assert_eq!(f(&mut mon, ids::SMCCC_ARCH_FEATURES), 0);
+        assert_eq!(f(&mut mon, 0x8000_0002), NOT_SUPPORTED);
+        assert!(mon.calls.is_empty());
+        // A workaround query is EL3's to answer.
+        assert_eq!(f(&mut mon, ids::SMCCC_ARCH_WORKAROUND_1), 0);
+        assert_eq!(&mon.calls[0][..2], &[ids::SMCCC_ARCH_FEATURES.into(), ids::SMCCC_ARCH_WORKAROUND_1.into()]);
+    }
+
+    #[test]
+    fn smc_goes_to_el3_unless_it_is_ours() {
+        let mut mon = FakeMonitor::answering(&[0x1_0001, 7]);
+        // SMCCC_VERSION by SMC is EL3's.
+        let r = call(&mut mon, Conduit::Smc, &[ids::SMCCC_VERSION.into()]);
+        assert_eq!(r.x0(), 0x1_0001);
+        // A SiP call with arguments goes through with all of them.
+        let r = call(&mut mon, Conduit::Smc, &[0xc200_0001, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
+        assert_eq!(r.x0(), 7);
+        assert_eq!(mon.calls[1][17], 17);
+    }
+}

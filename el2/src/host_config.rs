@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The EL2 controls in force while the host runs at EL1: what is trapped, what the host's
+//! stage-2 is, what the host may use directly. Computed from the CPU's ID registers so that the
+//! choices are unit-tested; written to the CPU by `arch`.
+
+/// The ID register values the configuration depends on.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuIds {
+    pub id_aa64pfr0: u64,
+    pub id_aa64pfr1: u64,
+    pub id_aa64dfr0: u64,
+    pub id_aa64mmfr0: u64,
+    /// PMCR_EL0 as EL2 reads it (N in bits 15:11).
+    pub pmcr: u64,
+}
+
+fn field(value: u64, shift: u32, width: u32) -> u64 {
+    (value >> shift) & ((1 << width) - 1)
+}
+
+impl CpuIds {
+    pub fn has_sve(&self) -> bool {
+        field(self.id_aa64pfr0, 32, 4) != 0
+    }
+    pub fn has_sme(&self) -> bool {
+        field(self.id_aa64pfr1, 24, 4) != 0
+    }
+    pub fn has_gicv3_sysregs(&self) -> bool {
+        field(self.id_aa64pfr0, 24, 4) != 0
+    }
+    /// PMUVer: 0 = none, 0xF = IMPLEMENTATION DEFINED (not PMUv3).
+    pub fn pmu_version(&self) -> u64 {
+        field(self.id_aa64dfr0, 8, 4)
+    }
+    pub fn has_pmuv3(&self) -> bool {
+        !matches!(self.pmu_version(), 0 | 0xf)
+    }
+    /// Number of PMU event counters.
+    pub fn pmu_counters(&self) -> u64 {
+        if self.has_pmuv3() { field(self.pmcr, 11, 5) } else { 0 }
+    }
+    pub fn has_spe(&self) -> bool {
+        field(self.id_aa64dfr0, 32, 4) != 0
+    }
+    pub fn has_trbe(&self) -> bool {
+        field(self.id_aa64dfr0, 44, 4) != 0
+    }
+    pub fn parange(&self) -> u64 {
+        field(self.id_aa64mmfr0, 0, 4)
+    }
+}
+
+/// Register values for running the host.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct HostConfig {
+    pub hcr: u64,
+    pub mdcr: u64,
+    pub cptr: u64,
+    pub cnthctl: u64,
+    pub icc_sre: Option<u64>,
+    /// ZCR_EL2, when the CPU has SVE: the host may use the largest vector length.
+    pub zcr: Option<u64>,
+    /// SCTLR_EL1 for a host entered fresh: MMU and caches off, as the arm64 boot protocol wants.
+    pub sctlr_el1: u64,
+}
+
+pub const HCR_VM: u64 = 1 << 0;
+pub const HCR_TSC: u64 = 1 << 19;
+pub const HCR_RW: u64 = 1 << 31;
+pub const HCR_APK: u64 = 1 << 40;
+pub const HCR_API: u64 = 1 << 41;
+
+pub const MDCR_HPMN_MASK: u64 = 0x1f;
+pub const MDCR_HPMD: u64 = 1 << 17;
+pub const MDCR_E2PB_EL1: u64 = 3 << 12;
+pub const MDCR_E2TB_EL1: u64 = 3 << 24;
+
+const CPTR_RES1: u64 = (1 << 13) | (1 << 9) | 0xff;
+const CPTR_TZ: u64 = 1 << 8;
+const CPTR_TSM: u64 = 1 << 12;
+
+impl HostConfig {
+    pub fn new(ids: &CpuIds) -> Self {
+        // The host is an AArch64 EL1 under stage-2, with its SMCs trapped so EL2 can relay PSCI
+        // and answer its own service's calls. Pointer authentication keys and instructions are
+        // the host's own business (no trap). Interrupts stay with the host: IMO/FMO/AMO clear.
+        let hcr = HCR_RW | HCR_VM | HCR_TSC | HCR_API | HCR_APK;
+
+        // All PMU counters belong to the host for now (HPMN = N). EL2's own execution is not
+        // counted (HPMD, PMUv3p1 and later) so that EL2's work does not show up in the host's
+        // counts. Statistical profiling and trace buffers, if present, are the host's.
+        let mut mdcr = ids.pmu_counters() & MDCR_HPMN_MASK;
+        if ids.pmu_version() >= 4 && ids.has_pmuv3() {
+            mdcr |= MDCR_HPMD;
+        }
+        if ids.has_spe() {
+            mdcr |= MDCR_E2PB_EL1;
+        }
+        if ids.has_trbe() {
+            mdcr |= MDCR_E2TB_EL1;
+        }
+
+        // FP/SIMD, SVE and trace are not trapped: EL2 never uses them, so the host's state stays
+        // in the registers. SME stays trapped (TSM): enabling it would need EL3's cooperation that
+        // TF-A 2.8 does not give, so the host is better off without it (run QEMU with sme=off).
+        let mut cptr = CPTR_RES1 | CPTR_TSM;
+        if !ids.has_sve() {
+            cptr |= CPTR_TZ; // RES1 without SVE
+        }
+        let zcr = ids.has_sve().then_some(0xf);
+
+        // EL1 may read the physical counter and use the physical timer.
+        let cnthctl = 0b11;
+        // GIC system registers enabled for EL2 and EL1, with the bypasses disabled.
+        let icc_sre = ids.has_gicv3_sysregs().then_some(0xf);
+
+        Self { hcr, mdcr, cptr, cnthctl, icc_sre, zcr, sctlr_el1: 0x30d0_0800 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cortex_a57_like() -> CpuIds {
+        CpuIds {
+            id_aa64pfr0: 0x1 << 24 | 0x2,
+            id_aa64pfr1: 0,
+            id_aa64dfr0: 0x1 << 8, // PMUv3
+            id_aa64mmfr0: 0x4,
+            pmcr: 6 << 11,
+        }
+    }
+
+    #[test]
+    fn host_owns_all_counters_and_runs_under_stage2() {
+        let c = HostConfig::new(&cortex_a57_like());
+        assert_eq!(c.mdcr & MDCR_HPMN_MASK, 6);
+        assert_eq!(c.mdcr & MDCR_HPMD, 0, "PMUv3 has no HPMD");
+        assert_eq!(c.hcr & (HCR_VM | HCR_TSC | HCR_RW), HCR_VM | HCR_TSC | HCR_RW);
+        assert_eq!(c.cptr & CPTR_TZ, CPTR_TZ);
+        assert_eq!(c.zcr, None);
+        assert_eq!(c.icc_sre, Some(0xf));
+    }
+
+    #[test]
+    fn max_like_cpu() {
+        let ids = CpuIds {
+            id_aa64pfr0: 1 << 32 | 1 << 24,
+            id_aa64pfr1: 1 << 24,
+            id_aa64dfr0: 0x6 << 8,
+            id_aa64mmfr0: 0x5,
+            pmcr: 6 << 11,
+        };
+        let c = HostConfig::new(&ids);
+        assert_eq!(c.mdcr & MDCR_HPMD, MDCR_HPMD);
+        assert_eq!(c.cptr & CPTR_TZ, 0);
+        assert_eq!(c.cptr & CPTR_TSM, CPTR_TSM);
+        assert_eq!(c.zcr, Some(0xf));
+    }
+
+    #[test]
+    fn no_pmu() {
+        let mut ids = cortex_a57_like();
+        ids.id_aa64dfr0 = 0xf << 8;
+        assert_eq!(HostConfig::new(&ids).mdcr & MDCR_HPMN_MASK, 0);
+    }
+}

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The host's stage-2 translation: an identity map of RAM and devices that leaves out EL2's own
+//! memory. Any host access to EL2's memory (image, stacks, heap, page tables) faults to EL2 as a
+//! stage-2 translation fault and is refused (see `inject`).
+
+use aarch64_paging::{
+    MapError,
+    descriptor::Stage2Attributes,
+    idmap::IdMap,
+    paging::{MemoryRegion, Stage2},
+};
+use platform::Region;
+
+/// Root at level 1 with 4 KiB granules: a 39-bit IPA space (512 GiB) in one root table.
+pub const ROOT_LEVEL: usize = 1;
+pub const IPA_BITS: u64 = 39;
+
+const RAM: Stage2Attributes = Stage2Attributes::VALID
+    .union(Stage2Attributes::MEMATTR_NORMAL_INNER_WB)
+    .union(Stage2Attributes::MEMATTR_NORMAL_OUTER_WB)
+    .union(Stage2Attributes::SH_INNER)
+    .union(Stage2Attributes::S2AP_ACCESS_RW)
+    .union(Stage2Attributes::ACCESS_FLAG);
+
+// Device memory is never executable, whatever the host's stage-1 says.
+const DEVICE: Stage2Attributes = Stage2Attributes::VALID
+    .union(Stage2Attributes::MEMATTR_DEVICE_nGnRE)
+    .union(Stage2Attributes::S2AP_ACCESS_RW)
+    .union(Stage2Attributes::ACCESS_FLAG)
+    .union(Stage2Attributes::XN);
+
+/// `region` minus `hole`: zero, one or two pieces.
+pub fn subtract(region: Region, hole: Region) -> [Option<Region>; 2] {
+    if !region.overlaps(&hole) {
+        return [Some(region), None];
+    }
+    let below = (hole.base > region.base).then(|| Region::new(region.base, hole.base - region.base));
+    let above = (hole.end() < region.end()).then(|| Region::new(hole.end(), region.end() - hole.end()));
+    [below, above]
+}
+
+/// Builds the host stage-2 map: `ram` as normal memory and `devices` as device memory, both
+/// without `firmware`.
+pub fn build(ram: &[Region], devices: &[Region], firmware: Region) -> Result<IdMap<Stage2>, MapError> {
+    let mut map = IdMap::new(ROOT_LEVEL, Stage2);
+    let limit = 1u64 << IPA_BITS;
+    for (regions, attrs) in [(ram, RAM), (devices, DEVICE)] {
+        for &region in regions {
+            for piece in subtract(region, firmware).into_iter().flatten() {
+                if piece.base >= limit {
+                    continue;
+                }
+                let end = piece.end().min(limit);
+                map.map_range(&MemoryRegion::new(piece.base as usize, end as usize), attrs)?;
+            }
+        }
+    }
+    Ok(map)
+}
+
+/// VTCR_EL2 for this map: 4 KiB granule, 39-bit IPA starting at level 1, inner-shareable
+/// write-back walks, and an output size no larger than the CPU's (`parange` from
+/// ID_AA64MMFR0_EL1.PARange, capped at 48 bits since nothing here lies above that).
+pub fn vtcr(parange: u64) -> u64 {
+    const RES1: u64 = 1 << 31;
+    let t0sz = 64 - IPA_BITS;
+    let sl0 = 1 << 6; // start at level 1 (4 KiB granule)
+    let irgn0 = 1 << 8;
+    let orgn0 = 1 << 10;
+    let sh0 = 3 << 12;
+    let ps = parange.min(0b101) << 16;
+    RES1 | ps | sh0 | orgn0 | irgn0 | sl0 | t0sz
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aarch64_paging::descriptor::Stage2Attributes as A;
+
+    const FW: Region = Region::new(0x6000_0000, 0x40_0000);
+
+    #[test]
+    fn subtraction() {
+        let ram = Region::new(0x4000_0000, 0x4000_0000);
+        assert_eq!(
+            subtract(ram, FW),
+            [Some(Region::new(0x4000_0000, 0x2000_0000)), Some(Region::new(0x6040_0000, 0x1fc0_0000))]
+        );
+        assert_eq!(subtract(Region::new(0, 0x1000), FW), [Some(Region::new(0, 0x1000)), None]);
+        assert_eq!(subtract(FW, FW), [None, None]);
+    }
+
+    #[test]
+    fn firmware_is_not_mapped_and_ram_is() {
+        let ram = [Region::new(0x4000_0000, 0x4000_0000)];
+        let dev = [Region::new(0, 0x4000_0000)];
+        let map = build(&ram, &dev, FW).unwrap();
+        let mapped = |addr: usize| {
+            let mut valid_leaf = None;
+            map.walk_range(&MemoryRegion::new(addr, addr + 1), &mut |range, d, level| {
+                if d.is_valid() && (level == 3 || !d.flags().contains(A::TABLE_OR_PAGE)) {
+                    valid_leaf = Some((range.start().0, d.flags()));
+                }
+                Ok(())
+            })
+            .unwrap();
+            valid_leaf
+        };
+        for addr in [0x6000_0000, 0x6000_1000, 0x603f_ffff] {
+            assert_eq!(mapped(addr), None, "{addr:#x} must not be mapped");
+        }
+        let (_, f) = mapped(0x5fff_ffff).unwrap();
+        assert!(f.contains(A::S2AP_ACCESS_RW | A::MEMATTR_NORMAL_INNER_WB));
+        assert!(!f.contains(A::XN));
+        let (_, f) = mapped(0x6040_0000).unwrap();
+        assert!(f.contains(A::MEMATTR_NORMAL_OUTER_WB));
+        let (_, f) = mapped(0x0900_0000).unwrap();
+        assert!(f.contains(A::XN));
+        assert_eq!(f & A::MEMATTR_NORMAL_INNER_WB, A::MEMATTR_DEVICE_nGnRE);
+    }
+
+    #[test]
+    fn vtcr_fields() {
+        let v = vtcr(0b0101);
+        assert_eq!(v & 0x3f, 25);
+        assert_eq!((v >> 6) & 3, 1);
+        assert_eq!((v >> 16) & 7, 0b101);
+        assert_eq!(vtcr(0b0110) >> 16 & 7, 0b101);
+    }
+}

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! What EL2 does with a synchronous exception from the host, by exception class.
+//!
+//! Nothing the host does here can stop EL2: calls get an SMCCC answer, refused memory accesses
+//! come back to the host as aborts, and every other trap comes back as an undefined instruction.
+
+use crate::esr::{Esr, ExceptionClass};
+use crate::host_calls::{self, Conduit, Reply};
+use crate::inject::{self, HostFault, Injection};
+use crate::monitor::Monitor;
+use crate::psci_relay::PsciRelay;
+use crate::trap_frame::TrapFrame;
+use arm_sysregs::el1::accessors::{
+    read_sctlr_el1, read_vbar_el1, write_elr_el1, write_esr_el1, write_far_el1, write_spsr_el1,
+};
+use arm_sysregs::el1::registers::{ElrEl1, EsrEl1, FarEl1, SpsrEl1};
+use smc_interface::{SmcccError, result::encode_error};
+
+/// Handles one host trap; `frame` holds the host's registers and is what the host resumes with.
+pub fn handle<M: Monitor>(frame: &mut TrapFrame, esr: Esr, far: u64, relay: &mut PsciRelay<'_, M>) {
+    match esr.class() {
+        ExceptionClass::Hvc64 => {
+            // SMCCC calls use HVC #0; other immediates are not calls of this hypervisor.
+            let reply = if esr.imm16() == 0 {
+                host_calls::handle(frame.smccc_regs(), Conduit::Hvc, relay)
+            } else {
+                Reply::Short(encode_error(SmcccError::NotSupported))
+            };
+            write_reply(frame, reply);
+        }
+        ExceptionClass::Smc64 => {
+            // A trapped SMC has not executed: resume after it.
+            frame.elr += 4;
+            let reply = if esr.imm16() == 0 {
+                host_calls::handle(frame.smccc_regs(), Conduit::Smc, relay)
+            } else {
+                Reply::Short(encode_error(SmcccError::NotSupported))
+            };
+            write_reply(frame, reply);
+        }
+        ExceptionClass::DataAbortLower | ExceptionClass::InstructionAbortLower => {
+            log::debug!("host access refused: esr={:#x} far={far:#x} pc={:#x}", esr.0, frame.elr);
+            apply(frame, inject::external_abort(&host_fault(frame, esr, far)));
+        }
+        ExceptionClass::SysReg | ExceptionClass::Other(_) => {
+            log::debug!("host trap not handled, injecting UNDEF: esr={:#x} pc={:#x}", esr.0, frame.elr);
+            apply(frame, inject::undefined(&host_fault(frame, esr, far)));
+        }
+    }
+}
+
+fn write_reply(frame: &mut TrapFrame, reply: Reply) {
+    match reply {
+        Reply::Short(r) => frame.set_smccc_results(&r),
+        Reply::Full(r) => frame.set_smccc_results(&r),
+    }
+}
+
+fn host_fault(frame: &TrapFrame, esr: Esr, far: u64) -> HostFault {
+    HostFault {
+        esr_el2: esr,
+        far_el2: far,
+        elr_el2: frame.elr,
+        spsr_el2: frame.spsr,
+        vbar_el1: read_vbar_el1().bits(),
+        sctlr_el1: read_sctlr_el1().bits(),
+    }
+}
+
+fn apply(frame: &mut TrapFrame, inj: Injection) {
+    write_esr_el1(EsrEl1::from_bits_retain(inj.esr_el1));
+    // SAFETY: these EL1 registers only take effect for the host at EL1, which is exactly where
+    // the injected exception is being delivered; EL2 does not depend on them.
+    unsafe {
+        write_far_el1(FarEl1::from_bits_retain(inj.far_el1));
+        write_elr_el1(ElrEl1::from_bits_retain(inj.elr_el1));
+        write_spsr_el1(SpsrEl1::from_bits_retain(inj.spsr_el1));
+    }
+    frame.elr = inj.elr_el2;
+    frame.spsr = inj.spsr_el2;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::fake::FakeMonitor;
+    use crate::percpu::CpuTable;
+    use crate::psci_relay::WarmEntries;
+    use arm_sysregs::el1::{fake::SYSREGS, registers::VbarEl1};
+    use smc_interface::{ids, result::CallUid};
+
+    fn run(frame: &mut TrapFrame, esr: u64, far: u64, mon: &mut FakeMonitor) {
+        let cpus = CpuTable::new();
+        let mut relay = PsciRelay {
+            monitor: mon,
+            cpus: &cpus,
+            entries: WarmEntries { cpu_on: 0x1000, resume: 0x2000 },
+            this_cpu: 0,
+        };
+        handle(frame, Esr(esr), far, &mut relay);
+    }
+
+    #[test]
+    fn hvc_call_uid() {
+        let mut frame = TrapFrame::default();
+        frame.regs[0] = ids::HYP_CALL_UID.into();
+        frame.regs[4] = 0x44;
+        frame.elr = 0x4000_0004;
+        run(&mut frame, 0x5a00_0000, 0, &mut FakeMonitor::default());
+        assert_eq!(&frame.regs[..4], &CallUid::HYP.encode());
+        assert_eq!(frame.regs[4], 0x44);
+        assert_eq!(frame.elr, 0x4000_0004);
+    }
+
+    #[test]
+    fn hvc_with_nonzero_immediate() {
+        let mut frame = TrapFrame::default();
+        frame.regs[0] = ids::HYP_CALL_UID.into();
+        run(&mut frame, 0x5a00_0001, 0, &mut FakeMonitor::default());
+        assert_eq!(frame.regs[0], -1i64 as u64);
+    }
+
+    #[test]
+    fn smc_skips_the_instruction_and_forwards() {
+        let mut frame = TrapFrame::default();
+        frame.regs[0] = 0x8400_0000; // PSCI_VERSION
+        frame.elr = 0x4000_0000;
+        let mut mon = FakeMonitor::answering(&[0x1_0001]);
+        run(&mut frame, 0x5e00_0000, 0, &mut mon);
+        assert_eq!(frame.elr, 0x4000_0004);
+        assert_eq!(frame.regs[0], 0x1_0001);
+    }
+
+    #[test]
+    fn stage2_fault_becomes_an_el1_abort() {
+        SYSREGS.lock().unwrap().vbar_el1 = VbarEl1::from_bits_retain(0x4100_0000);
+        let mut frame = TrapFrame::default();
+        frame.elr = 0x4020_0000;
+        frame.spsr = 0x3c5;
+        run(&mut frame, 0x9200_0046, 0x6000_0010, &mut FakeMonitor::default());
+        assert_eq!(frame.elr, 0x4100_0200);
+        assert_eq!(frame.spsr & 0x1f, 0x5);
+        let el1 = SYSREGS.lock().unwrap();
+        assert_eq!(el1.esr_el1.bits() >> 26, 0x25);
+        assert_eq!(el1.far_el1.bits(), 0x6000_0010);
+        assert_eq!(el1.elr_el1.bits(), 0x4020_0000);
+    }
+}

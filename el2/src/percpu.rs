@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Per-CPU state: the EL2 stack and where the host wants this CPU to enter when EL3 next brings
+//! it up (CPU_ON) or back (a power-down CPU_SUSPEND / SYSTEM_SUSPEND).
+
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use platform::{Current, Platform};
+
+/// Bytes of EL2 stack per CPU. Trap handling is shallow; the deepest path (boot, device tree
+/// fix-up) runs on the boot CPU's separate boot stack.
+pub const STACK_SIZE: usize = 16 * 1024;
+
+/// The host's entry point and context id for a CPU, handed over through PSCI.
+#[derive(Debug, Default)]
+pub struct HostEntry {
+    /// Held from the moment a CPU_ON for this CPU is accepted until the CPU has read `entry` and
+    /// `context`: a second CPU_ON in between must not overwrite them.
+    claimed: AtomicBool,
+    entry: AtomicU64,
+    context: AtomicU64,
+}
+
+impl HostEntry {
+    pub const fn new() -> Self {
+        Self { claimed: AtomicBool::new(false), entry: AtomicU64::new(0), context: AtomicU64::new(0) }
+    }
+
+    /// Reserves the slot for a CPU_ON; `false` if one is already in flight.
+    pub fn claim(&self) -> bool {
+        self.claimed.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok()
+    }
+
+    pub fn release(&self) {
+        self.claimed.store(false, Ordering::Release);
+    }
+
+    pub fn set(&self, entry: u64, context: u64) {
+        self.entry.store(entry, Ordering::Relaxed);
+        self.context.store(context, Ordering::Release);
+    }
+
+    pub fn get(&self) -> (u64, u64) {
+        let context = self.context.load(Ordering::Acquire);
+        (self.entry.load(Ordering::Relaxed), context)
+    }
+}
+
+/// One CPU's EL2 state. `stack_top` must stay the first field: the warm entry code reads it with
+/// the MMU off, through the context id EL3 hands back (the address of this struct).
+#[repr(C)]
+#[derive(Debug)]
+pub struct PerCpu {
+    pub stack_top: u64,
+    pub index: usize,
+    pub host_entry: HostEntry,
+}
+
+const _: () = assert!(core::mem::offset_of!(PerCpu, stack_top) == 0);
+
+impl PerCpu {
+    pub const fn new(index: usize) -> Self {
+        Self { stack_top: 0, index, host_entry: HostEntry::new() }
+    }
+
+    /// The value EL2 gives EL3 as the context id for this CPU's warm entry.
+    pub fn context_id(&self) -> u64 {
+        self as *const Self as u64
+    }
+}
+
+/// All CPUs' state, indexed by the platform's linear CPU index.
+pub struct CpuTable {
+    cpus: [PerCpu; Current::MAX_CPUS],
+}
+
+impl CpuTable {
+    pub const fn new() -> Self {
+        let mut cpus = [const { PerCpu::new(0) }; Current::MAX_CPUS];
+        let mut i = 0;
+        while i < Current::MAX_CPUS {
+            cpus[i].index = i;
+            i += 1;
+        }
+        Self { cpus }
+    }
+
+    pub fn get(&self, index: usize) -> Option<&PerCpu> {
+        self.cpus.get(index)
+    }
+
+    /// The CPU with this MPIDR_EL1 value (affinity fields only), if the platform has it.
+    pub fn by_mpidr(&self, mpidr: u64) -> Option<&PerCpu> {
+        Current::cpu_index(mpidr & MPIDR_AFFINITY_MASK).and_then(|i| self.get(i))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut PerCpu> {
+        self.cpus.iter_mut()
+    }
+}
+
+impl Default for CpuTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Aff3 (39:32), Aff2..Aff0 (23:0) and MT (24) of MPIDR_EL1.
+pub const MPIDR_AFFINITY_MASK: u64 = 0xff_01ff_ffff;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_is_exclusive() {
+        let e = HostEntry::new();
+        assert!(e.claim());
+        assert!(!e.claim());
+        e.release();
+        assert!(e.claim());
+    }
+
+    #[test]
+    fn lookup_by_mpidr() {
+        let t = CpuTable::new();
+        assert_eq!(t.by_mpidr(0x8000_0002).unwrap().index, 2);
+        assert!(t.by_mpidr(0x8000_00ff).is_none());
+    }
+}

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! PSCI relay: the host's PSCI calls go to EL3 through EL2.
+//!
+//! The calls that make a CPU start executing somewhere new — CPU_ON, and CPU_SUSPEND /
+//! SYSTEM_SUSPEND when they power the CPU down — must not let a CPU reach the host without
+//! passing through EL2 first, or that CPU would run the host with no stage-2 and no EL2 vectors.
+//! So EL2 keeps the host's entry point and context id for the CPU, gives EL3 its own warm entry
+//! point and the CPU's `PerCpu` address as the context id, and when the CPU arrives at EL2 it
+//! sets EL2 up and enters the host at the host's entry point with the host's context id in x0.
+//! The host cannot tell the difference. Every other PSCI call goes to EL3 unchanged.
+
+use crate::monitor::{Monitor, SmcRegs};
+use crate::percpu::CpuTable;
+use smccc::psci::{
+    PSCI_CPU_ON_32, PSCI_CPU_ON_64, PSCI_CPU_SUSPEND_32, PSCI_CPU_SUSPEND_64,
+    PSCI_SYSTEM_SUSPEND_32, PSCI_SYSTEM_SUSPEND_64,
+};
+
+/// PSCI return codes EL2 produces itself.
+pub const PSCI_INVALID_PARAMETERS: u64 = -2i64 as u64;
+pub const PSCI_ALREADY_ON: u64 = -4i64 as u64;
+
+/// EL2's warm entry points, as physical addresses.
+#[derive(Clone, Copy, Debug)]
+pub struct WarmEntries {
+    pub cpu_on: u64,
+    pub resume: u64,
+}
+
+/// Is this function ID one of PSCI's (Standard Secure Service, function numbers 0x00..0x1F)?
+pub fn is_psci(function_id: u32) -> bool {
+    matches!(function_id & !0x4000_0000, 0x8400_0000..=0x8400_001f)
+}
+
+/// A 32-bit PSCI call takes its arguments in w registers: the upper halves are not part of them.
+fn arg(function_id: u32, value: u64) -> u64 {
+    if function_id & 0x4000_0000 == 0 { value & 0xffff_ffff } else { value }
+}
+
+pub struct PsciRelay<'a, M: Monitor> {
+    pub monitor: &'a mut M,
+    pub cpus: &'a CpuTable,
+    pub entries: WarmEntries,
+    /// The calling CPU's index.
+    pub this_cpu: usize,
+}
+
+impl<M: Monitor> PsciRelay<'_, M> {
+    /// Handles a PSCI call from the host; returns x0..x17 for the host.
+    pub fn handle(&mut self, regs: SmcRegs) -> SmcRegs {
+        let fid = regs[0] as u32;
+        let a = |i: usize| arg(fid, regs[i]);
+        let x0 = match fid {
+            PSCI_CPU_ON_32 | PSCI_CPU_ON_64 => self.cpu_on(fid, a(1), a(2), a(3)),
+            PSCI_CPU_SUSPEND_32 | PSCI_CPU_SUSPEND_64 => self.suspend(fid, &[a(1)], a(2), a(3)),
+            PSCI_SYSTEM_SUSPEND_32 | PSCI_SYSTEM_SUSPEND_64 => self.suspend(fid, &[], a(1), a(2)),
+            _ => return self.monitor.smc(regs),
+        };
+        let mut out = regs;
+        out[0] = x0;
+        // x1..x3 are not results of these calls; SMCCC 1.1 lets them be anything, and EL2 keeps
+        // the host's own values rather than whatever EL3 left.
+        out
+    }
+
+    fn cpu_on(&mut self, fid: u32, target: u64, entry: u64, context: u64) -> u64 {
+        let Some(cpu) = self.cpus.by_mpidr(target) else {
+            return PSCI_INVALID_PARAMETERS;
+        };
+        if !cpu.host_entry.claim() {
+            return PSCI_ALREADY_ON;
+        }
+        cpu.host_entry.set(entry, context);
+        let ret = self.monitor.call(fid, &[target, self.entries.cpu_on, cpu.context_id()]);
+        if ret != 0 {
+            // EL3 refused (already on, on pending, denied...): the CPU will not come through
+            // EL2, so the slot is free again.
+            cpu.host_entry.release();
+        }
+        ret
+    }
+
+    /// CPU_SUSPEND (`extra` = [power_state]) and SYSTEM_SUSPEND (`extra` = []).
+    fn suspend(&mut self, fid: u32, extra: &[u64], entry: u64, context: u64) -> u64 {
+        let Some(cpu) = self.cpus.get(self.this_cpu) else {
+            return PSCI_INVALID_PARAMETERS;
+        };
+        // Only this CPU uses its own slot for a suspend, so no claim is needed. If the state
+        // is a standby or EL3 refuses, the SMC returns here and the slot is simply unused.
+        cpu.host_entry.set(entry, context);
+        let mut args = [0u64; 3];
+        args[..extra.len()].copy_from_slice(extra);
+        args[extra.len()] = self.entries.resume;
+        args[extra.len() + 1] = cpu.context_id();
+        self.monitor.call(fid, &args[..extra.len() + 2])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::fake::FakeMonitor;
+    use smccc::psci::{PSCI_CPU_OFF, PSCI_SYSTEM_OFF, PSCI_VERSION};
+
+    const ENTRIES: WarmEntries = WarmEntries { cpu_on: 0x6000_1000, resume: 0x6000_2000 };
+
+    fn regs(fid: u32, args: &[u64]) -> SmcRegs {
+        let mut r = [0; 18];
+        r[0] = fid.into();
+        r[1..=args.len()].copy_from_slice(args);
+        r
+    }
+
+    #[test]
+    fn classifies_psci_ids() {
+        assert!(is_psci(PSCI_VERSION));
+        assert!(is_psci(PSCI_CPU_ON_64));
+        assert!(is_psci(PSCI_SYSTEM_SUSPEND_32));
+        assert!(!is_psci(0x8400_0020));
+        assert!(!is_psci(0x8600_ff01));
+    }
+
+    #[test]
+    fn cpu_on_substitutes_el2_entry_and_keeps_the_host_one() {
+        let cpus = CpuTable::new();
+        let mut mon = FakeMonitor::answering(&[0]);
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0 };
+        let out = relay.handle(regs(PSCI_CPU_ON_64, &[0x8000_0002, 0x4020_0000, 0xabcd]));
+        assert_eq!(out[0], 0);
+        let cpu2 = cpus.get(2).unwrap();
+        assert_eq!(mon.calls.len(), 1);
+        assert_eq!(&mon.calls[0][..4], &[PSCI_CPU_ON_64.into(), 0x8000_0002, ENTRIES.cpu_on, cpu2.context_id()]);
+        assert_eq!(cpu2.host_entry.get(), (0x4020_0000, 0xabcd));
+        // A second CPU_ON before the CPU has come up is refused by EL2 without asking EL3.
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0 };
+        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[2, 0x1, 0x2]))[0], PSCI_ALREADY_ON);
+        assert_eq!(mon.calls.len(), 1);
+        assert_eq!(cpu2.host_entry.get(), (0x4020_0000, 0xabcd));
+    }
+
+    #[test]
+    fn cpu_on_failure_releases_the_slot() {
+        let cpus = CpuTable::new();
+        let mut mon = FakeMonitor::answering(&[PSCI_ALREADY_ON, 0]);
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0 };
+        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[1, 0x10, 0x20]))[0], PSCI_ALREADY_ON);
+        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[1, 0x30, 0x40]))[0], 0);
+        assert_eq!(cpus.get(1).unwrap().host_entry.get(), (0x30, 0x40));
+    }
+
+    #[test]
+    fn cpu_on_unknown_cpu_is_invalid() {
+        let cpus = CpuTable::new();
+        let mut mon = FakeMonitor::default();
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0 };
+        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[0xff, 0x10, 0x20]))[0], PSCI_INVALID_PARAMETERS);
+        assert!(mon.calls.is_empty());
+    }
+
+    #[test]
+    fn cpu_on_32_ignores_upper_halves() {
+        let cpus = CpuTable::new();
+        let mut mon = FakeMonitor::default();
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0 };
+        relay.handle(regs(PSCI_CPU_ON_32, &[0xdead_0000_0000_0001, 0xffff_ffff_4000_0000, 0x1_0000_0007]));
+        assert_eq!(cpus.get(1).unwrap().host_entry.get(), (0x4000_0000, 7));
+    }
+
+    #[test]
+    fn suspend_substitutes_resume_entry() {
+        let cpus = CpuTable::new();
+        let mut mon = FakeMonitor::answering(&[0, 0]);
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 3 };
+        relay.handle(regs(PSCI_CPU_SUSPEND_64, &[0x1_0000, 0x4100_0000, 0x55]));
+        relay.handle(regs(PSCI_SYSTEM_SUSPEND_64, &[0x4200_0000, 0x66]));
+        let cpu3 = cpus.get(3).unwrap();
+        assert_eq!(&mon.calls[0][..4], &[PSCI_CPU_SUSPEND_64.into(), 0x1_0000, ENTRIES.resume, cpu3.context_id()]);
+        assert_eq!(&mon.calls[1][..3], &[PSCI_SYSTEM_SUSPEND_64.into(), ENTRIES.resume, cpu3.context_id()]);
+        assert_eq!(cpu3.host_entry.get(), (0x4200_0000, 0x66));
+    }
+
+    #[test]
+    fn everything_else_passes_through() {
+        let cpus = CpuTable::new();
+        let mut mon = FakeMonitor::answering(&[0x1_0001]);
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0 };
+        assert_eq!(relay.handle(regs(PSCI_VERSION, &[]))[0], 0x1_0001);
+        relay.handle(regs(PSCI_CPU_OFF, &[]));
+        relay.handle(regs(PSCI_SYSTEM_OFF, &[]));
+        assert_eq!(mon.calls.len(), 3);
+        assert_eq!(mon.calls[2][0], u64::from(PSCI_SYSTEM_OFF));
+    }
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
+#
+# Usage: scripts/initramfs.sh OUT.cpio.gz
+#
+# Builds the tiny initramfs the host Linux boots into during the tests: a static arm64 busybox
+# (from scripts/linux.sh) and an /init that reports what the host kernel sees, one fact per line,
+# each line starting with "HOST: " so a test can grep the serial log:
+#   HOST: cpus-online <contents of /sys/devices/system/cpu/online>
+#   HOST: cpu-count <number of online CPUs>
+#   HOST: perf <each kernel log line with "hw perfevents", timestamp stripped> | HOST: perf none
+#   HOST: reserved <node> reg=0x<addr>,0x<size>[;...] no-map=<yes|no>   (each /reserved-memory child)
+#   HOST: iomem-reserved <node> <each /proc/iomem line overlapping that node's reg> | ... none
+#   HOST: reserved none                                   (when there is no /reserved-memory child)
+#   HOST: cmdline <contents of /proc/cmdline>
+#   HOST: done
+# and then powers off (busybox `poweroff -f` -> reboot(RB_POWER_OFF) -> PSCI SYSTEM_OFF, which makes
+# QEMU exit with status 0). The archive is reproducible (fixed mtimes and owners, sorted, gzip -n).
+# Skipped when OUT is newer than both this script and the busybox binary.
+set -euo pipefail
+NAME=initramfs
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+
+[ $# = 1 ] || { echo "usage: $0 OUT.cpio.gz" >&2; exit 2; }
+OUTF=$1
+BUSYBOX=$CACHE/busybox/busybox
+SELF=$ROOT/scripts/initramfs.sh
+
+if [ ! -s "$BUSYBOX" ]; then
+    say "busybox missing: running scripts/linux.sh"
+    bash "$ROOT/scripts/linux.sh"
+fi
+if [ -s "$OUTF" ] && [ "$OUTF" -nt "$BUSYBOX" ] && [ "$OUTF" -nt "$SELF" ]; then
+    say "up to date: $OUTF"
+    exit 0
+fi
+need_tools cpio gzip
+
+stage=$(mktemp -d)
+tmp=$OUTF.tmp.$$
+trap 'rm -rf "$stage" "$tmp"' EXIT
+
+mkdir -p "$stage"/{bin,dev,proc,sys,tmp}
+cp "$BUSYBOX" "$stage/bin/busybox"
+chmod 755 "$stage/bin/busybox"
+ln -s busybox "$stage/bin/sh"
+# The kernel opens /dev/console for /init's stdin/stdout/stderr before devtmpfs is mounted.
+# mknod needs root; without it /init still reaches the console once it has mounted devtmpfs.
+if [ "$(id -u)" = 0 ]; then
+    mknod -m 600 "$stage/dev/console" c 5 1
+else
+    say "not root: no /dev/console node in the archive (the kernel will warn; /init copes)"
+fi
+
+cat >"$stage/init" <<'INIT'
+#!/bin/busybox sh
+# SPDX-License-Identifier: MIT OR Apache-2.0
+# Test initramfs /init: report what the host kernel sees ("HOST: " lines), then power off.
+# No `set -e`: whatever fails, this script must reach the power-off at the end.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+
+off() {
+    poweroff -f
+    # poweroff -f only returns if reboot(2) failed: ask the kernel directly, then wait.
+    echo o >/proc/sysrq-trigger
+    while :; do sleep 1; done
+}
+
+# Watchdog: never leave the VM running if something below blocks.
+( sleep 120; echo "HOST: timeout"; off ) &
+
+# hex FILE: the bytes of FILE as one hex string (device-tree properties are big-endian).
+hex() { od -An -tx1 -v "$1" | tr -d ' \n'; }
+
+report() {
+    echo "HOST: cpus-online $(cat /sys/devices/system/cpu/online)"
+    echo "HOST: cpu-count $(grep -c '^processor' /proc/cpuinfo)"
+
+    perf=$(dmesg | grep 'hw perfevents' | sed 's/^\[[^]]*\] *//')
+    if [ -n "$perf" ]; then
+        echo "$perf" | while IFS= read -r l; do echo "HOST: perf $l"; done
+    else
+        echo "HOST: perf none"
+    fi
+
+    rm=/proc/device-tree/reserved-memory
+    ac=2; sc=2
+    [ -f "$rm/#address-cells" ] && ac=$((0x$(hex "$rm/#address-cells")))
+    [ -f "$rm/#size-cells" ] && sc=$((0x$(hex "$rm/#size-cells")))
+    found=0
+    for n in "$rm"/*; do
+        [ -d "$n" ] || continue
+        found=1
+        name=${n##*/}
+        nomap=no; [ -e "$n/no-map" ] && nomap=yes
+        regs=""
+        if [ -f "$n/reg" ]; then
+            # Split the property into 32-bit cells, then into (address, size) pairs.
+            i=0; a=""; s=""
+            for c in $(hex "$n/reg" | sed 's/\(........\)/\1 /g'); do
+                if [ $i -lt "$ac" ]; then a=$a$c; else s=$s$c; fi
+                i=$((i + 1))
+                if [ $i -eq $((ac + sc)) ]; then
+                    regs="$regs${regs:+;}0x$a,0x$s"
+                    i=0; a=""; s=""
+                fi
+            done
+        fi
+        echo "HOST: reserved $name reg=${regs:-none} no-map=$nomap"
+
+        shown=0
+        for r in $(echo "$regs" | tr ';' ' '); do
+            start=$((${r%,*})); end=$((start + ${r#*,} - 1))
+            while IFS= read -r line; do
+                range=${line%% : *}
+                range=${range##* }
+                lo=$((0x${range%-*})); hi=$((0x${range#*-}))
+                if [ "$lo" -le "$end" ] && [ "$hi" -ge "$start" ]; then
+                    echo "HOST: iomem-reserved $name $line"
+                    shown=1
+                fi
+            done </proc/iomem
+        done
+        [ $shown = 1 ] || echo "HOST: iomem-reserved $name none"
+    done
+    [ $found = 1 ] || echo "HOST: reserved none"
+
+    echo "HOST: cmdline $(cat /proc/cmdline)"
+}
+
+report
+echo "HOST: done"
+off
+INIT
+chmod 755 "$stage/init"
+
+mkdir -p "$(dirname "$OUTF")"
+find "$stage" -exec touch -h -d @0 {} +
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+    cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9n >"$tmp"
+mv -f "$tmp" "$OUTF"
+say "done: $OUTF ($(stat -c %s "$OUTF") bytes)"

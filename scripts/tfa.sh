@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
+#
+# Builds Trusted Firmware-A (BL1, BL2, BL31) for QEMU's virt machine with a GICv3, from Debian's
+# arm-trusted-firmware source package (TF-A 2.8). Debian ships no PLAT=qemu binaries, and our EL2
+# firmware runs as BL33 under this BL31. Output: target/cache/tfa/qemu/{bl1,bl2,bl31}.bin.
+# Source and build tree: target/cache/tfa-src/. A second run does nothing.
+set -euo pipefail
+NAME=tfa
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+
+OUT=$CACHE/tfa/qemu
+SRCDIR=$CACHE/tfa-src
+TREE=$SRCDIR/tf-a
+BINS=(bl1 bl2 bl31)
+
+complete() { local b; for b in "${BINS[@]}"; do [ -s "$OUT/$b.bin" ] || return 1; done; }
+if complete; then
+    say "up to date: $OUT/{bl1,bl2,bl31}.bin"
+    exit 0
+fi
+
+need_tools aarch64-linux-gnu-gcc make xz apt-get
+mkdir -p "$SRCDIR"
+
+if [ ! -f "$TREE/Makefile" ]; then
+    cd "$SRCDIR"
+    if [ -z "$(newest "$SRCDIR/arm-trusted-firmware_*.orig.tar.xz")" ] ||
+       [ -z "$(newest "$SRCDIR/arm-trusted-firmware_*.dsc")" ]; then
+        say "downloading Debian's arm-trusted-firmware source package into $SRCDIR"
+        # apt-get source fails when no deb-src index is known: update once, then retry.
+        # It re-checks the hashes of files already present and only fetches what is missing.
+        if ! apt_retry apt-get source --download-only "${APT_OPTS[@]}" arm-trusted-firmware >&2; then
+            die "no deb-src for arm-trusted-firmware (run scripts/prereqs.sh, it adds one)"
+        fi
+    fi
+    orig=$(newest "$SRCDIR/arm-trusted-firmware_*.orig.tar.xz")
+    say "unpacking $(basename "$orig")"
+    rm -rf "$TREE.tmp"
+    mkdir "$TREE.tmp"
+    tar -xJf "$orig" -C "$TREE.tmp" --strip-components=1
+    rm -rf "$TREE"
+    mv "$TREE.tmp" "$TREE"
+fi
+
+# Release build (DEBUG=0). binutils 2.40 warns about RWX segments and TF-A links with fatal
+# warnings, hence TF_LDFLAGS. It must be passed in the environment, not as a make argument: a
+# command-line variable would replace the flags TF-A's Makefile adds to it (linker script
+# included) instead of being extended by them. Only bl1 bl2 bl31: flash.sh makes the FIP with
+# Debian's fiptool.
+ver=$(awk '$1 == "VERSION_MAJOR" || $1 == "VERSION_MINOR" { v = v sep $NF; sep = "." } END { print v }' "$TREE/Makefile")
+say "building TF-A $ver PLAT=qemu QEMU_USE_GIC_DRIVER=QEMU_GICV3 DEBUG=0: bl1 bl2 bl31"
+TF_LDFLAGS=--no-warn-rwx-segments make -C "$TREE" -j"$(nproc)" CROSS_COMPILE=aarch64-linux-gnu- \
+    PLAT=qemu QEMU_USE_GIC_DRIVER=QEMU_GICV3 DEBUG=0 bl1 bl2 bl31 >&2
+
+rm -rf "$OUT.tmp"
+mkdir -p "$OUT.tmp"
+for b in "${BINS[@]}"; do cp "$TREE/build/qemu/release/$b.bin" "$OUT.tmp/"; done
+rm -rf "$OUT"
+mv "$OUT.tmp" "$OUT"
+say "done: $OUT/{bl1,bl2,bl31}.bin"

@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The calls a host can make to EL2, as typed values: the firmware decodes them from the trapped
+//! registers, a client encodes them into the registers it passes to HVC or SMC.
+
+use crate::error::SmcccError;
+use crate::function_id::FunctionId;
+use crate::ids;
+
+/// Argument registers of a call: x0 (function identifier) to x17.
+pub const CALL_REGS: usize = 18;
+
+/// A call this ABI defines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HostCall {
+    /// SMCCC_VERSION: no arguments.
+    SmcccVersion,
+    /// SMCCC_ARCH_FEATURES: w1 = the architecture function identifier asked about.
+    ArchFeatures { function_id: u32 },
+    /// One of the SMCCC_ARCH_WORKAROUND calls, which EL2 relays to EL3.
+    ArchWorkaround(ArchWorkaround),
+    /// HYP_FEATURES: w1 = the vendor hypervisor function identifier asked about.
+    HypFeatures { function_id: u32 },
+    /// HYP_CALL_UID: no arguments.
+    HypCallUid,
+    /// HYP_REVISION: no arguments.
+    HypRevision,
+}
+
+/// The SMCCC architecture workaround calls. EL2 does not act on them: it only needs to know they
+/// are well-formed before it passes them to EL3.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ArchWorkaround {
+    /// SMCCC_ARCH_WORKAROUND_1: no arguments.
+    Workaround1,
+    /// SMCCC_ARCH_WORKAROUND_2: w1 = the requested mitigation state, interpreted by EL3 (zero
+    /// disables the mitigation for the caller, non-zero enables it).
+    Workaround2 { state: u32 },
+    /// SMCCC_ARCH_WORKAROUND_3: no arguments.
+    Workaround3,
+}
+
+impl ArchWorkaround {
+    /// The call's function identifier.
+    pub const fn function_id(self) -> FunctionId {
+        FunctionId::new(match self {
+            Self::Workaround1 => ids::SMCCC_ARCH_WORKAROUND_1,
+            Self::Workaround2 { .. } => ids::SMCCC_ARCH_WORKAROUND_2,
+            Self::Workaround3 => ids::SMCCC_ARCH_WORKAROUND_3,
+        })
+    }
+}
+
+impl HostCall {
+    /// Decodes a call from x0..x17.
+    ///
+    /// Errors, which the firmware returns to the caller as they are:
+    /// - NOT_SUPPORTED: x0 has any of bits 63:32 set, or names no call of this ABI (this includes
+    ///   every call EL2 relays other than the workarounds, e.g. PSCI: the firmware routes by
+    ///   [`FunctionId::owner`] before it gets here);
+    /// - INVALID_PARAMETER: an argument the call uses is out of range; for these SMC32 calls, that
+    ///   is any of bits 63:32 set. Registers a call does not use are ignored, as SMCCC requires.
+    ///
+    /// The SVE hint (bit 16 of x0) is ignored.
+    pub fn decode(regs: &[u64; CALL_REGS]) -> Result<Self, SmcccError> {
+        let id = FunctionId::from_register(regs[0]).ok_or(SmcccError::NotSupported)?;
+        Ok(match id.raw() {
+            ids::SMCCC_VERSION => Self::SmcccVersion,
+            ids::SMCCC_ARCH_FEATURES => Self::ArchFeatures {
+                function_id: arg32(regs[1])?,
+            },
+            ids::SMCCC_ARCH_WORKAROUND_1 => Self::ArchWorkaround(ArchWorkaround::Workaround1),
+            ids::SMCCC_ARCH_WORKAROUND_2 => Self::ArchWorkaround(ArchWorkaround::Workaround2 {
+                state: arg32(regs[1])?,
+            }),
+            ids::SMCCC_ARCH_WORKAROUND_3 => Self::ArchWorkaround(ArchWorkaround::Workaround3),
+            ids::HYP_FEATURES => Self::HypFeatures {
+                function_id: arg32(regs[1])?,
+            },
+            ids::HYP_CALL_UID => Self::HypCallUid,
+            ids::HYP_REVISION => Self::HypRevision,
+            _ => return Err(SmcccError::NotSupported),
+        })
+    }
+
+    /// The registers a client loads before HVC or SMC; unused registers are zero.
+    pub fn encode(&self) -> [u64; CALL_REGS] {
+        let mut regs = [0; CALL_REGS];
+        regs[0] = self.function_id().into();
+        match *self {
+            Self::ArchFeatures { function_id } | Self::HypFeatures { function_id } => {
+                regs[1] = function_id.into();
+            }
+            Self::ArchWorkaround(ArchWorkaround::Workaround2 { state }) => regs[1] = state.into(),
+            Self::SmcccVersion | Self::ArchWorkaround(_) | Self::HypCallUid | Self::HypRevision => {
+            }
+        }
+        regs
+    }
+
+    /// The call's function identifier.
+    pub const fn function_id(&self) -> FunctionId {
+        FunctionId::new(match self {
+            Self::SmcccVersion => ids::SMCCC_VERSION,
+            Self::ArchFeatures { .. } => ids::SMCCC_ARCH_FEATURES,
+            Self::ArchWorkaround(workaround) => return workaround.function_id(),
+            Self::HypFeatures { .. } => ids::HYP_FEATURES,
+            Self::HypCallUid => ids::HYP_CALL_UID,
+            Self::HypRevision => ids::HYP_REVISION,
+        })
+    }
+
+    /// Whether the call belongs to this hypervisor's own service (owner 6) rather than to the Arm
+    /// architecture calls.
+    pub const fn is_hyp_service(&self) -> bool {
+        matches!(
+            self,
+            Self::HypFeatures { .. } | Self::HypCallUid | Self::HypRevision
+        )
+    }
+
+    /// Whether EL2 passes the call on to EL3 instead of answering it itself.
+    pub const fn is_relayed_to_el3(&self) -> bool {
+        matches!(self, Self::ArchWorkaround(_))
+    }
+}
+
+/// An SMC32 argument: the caller must leave bits 63:32 clear.
+fn arg32(x: u64) -> Result<u32, SmcccError> {
+    u32::try_from(x).map_err(|_| SmcccError::InvalidParameter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [HostCall; 10] = [
+        HostCall::SmcccVersion,
+        HostCall::ArchFeatures {
+            function_id: ids::SMCCC_ARCH_WORKAROUND_1,
+        },
+        HostCall::ArchFeatures {
+            function_id: u32::MAX,
+        },
+        HostCall::ArchWorkaround(ArchWorkaround::Workaround1),
+        HostCall::ArchWorkaround(ArchWorkaround::Workaround2 { state: 1 }),
+        HostCall::ArchWorkaround(ArchWorkaround::Workaround2 { state: 0 }),
+        HostCall::ArchWorkaround(ArchWorkaround::Workaround3),
+        HostCall::HypFeatures {
+            function_id: ids::HYP_REVISION,
+        },
+        HostCall::HypCallUid,
+        HostCall::HypRevision,
+    ];
+
+    fn regs(x0: u64, x1: u64) -> [u64; CALL_REGS] {
+        let mut regs = [0; CALL_REGS];
+        regs[0] = x0;
+        regs[1] = x1;
+        regs
+    }
+
+    #[test]
+    fn every_call_round_trips() {
+        for call in ALL {
+            let regs = call.encode();
+            assert_eq!(regs[0], u64::from(call.function_id()));
+            assert!(regs[2..].iter().all(|&x| x == 0), "{call:?}");
+            assert_eq!(HostCall::decode(&regs), Ok(call));
+        }
+    }
+
+    #[test]
+    fn encoding_puts_the_argument_in_x1() {
+        assert_eq!(
+            HostCall::HypFeatures {
+                function_id: ids::HYP_CALL_UID
+            }
+            .encode(),
+            regs(0x8600_0000, 0x8600_FF01)
+        );
+        assert_eq!(
+            HostCall::ArchWorkaround(ArchWorkaround::Workaround2 { state: 1 }).encode(),
+            regs(0x8000_7FFF, 1)
+        );
+        assert_eq!(HostCall::SmcccVersion.encode(), regs(0x8000_0000, 0));
+    }
+
+    #[test]
+    fn unknown_ids_are_not_supported() {
+        for x0 in [
+            0x8600_FF00, // deprecated call count
+            0x8600_FF02, // unassigned in the UID/revision block
+            0x8600_0001, // KVM's PTP call: not ours
+            0xC600_0001, // PMU range, no call defined yet
+            0xC600_0000, // the SMC64 twin of HYP_FEATURES
+            0x8400_0000, // PSCI_VERSION: relayed, never decoded here
+            0x0600_0000, // yielding twin of HYP_FEATURES
+            0x8000_0002, // SMCCC_ARCH_SOC_ID
+        ] {
+            assert_eq!(
+                HostCall::decode(&regs(x0, 0)),
+                Err(SmcccError::NotSupported),
+                "{x0:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn upper_half_of_x0_is_not_supported() {
+        assert_eq!(
+            HostCall::decode(&regs(0xFFFF_FFFF_8000_0000, 0)),
+            Err(SmcccError::NotSupported)
+        );
+        assert_eq!(
+            HostCall::decode(&regs(0x1_8600_FF01, 0)),
+            Err(SmcccError::NotSupported)
+        );
+    }
+
+    #[test]
+    fn sve_hint_bit_is_ignored() {
+        for call in ALL {
+            let mut regs = call.encode();
+            regs[0] |= u64::from(FunctionId::SVE_HINT);
+            assert_eq!(HostCall::decode(&regs), Ok(call));
+        }
+    }
+
+    #[test]
+    fn used_argument_with_upper_bits_is_invalid() {
+        for x0 in [
+            ids::SMCCC_ARCH_FEATURES,
+            ids::SMCCC_ARCH_WORKAROUND_2,
+            ids::HYP_FEATURES,
+        ] {
+            for x1 in [1 << 32, 0xFFFF_FFFF_8000_0000] {
+                assert_eq!(
+                    HostCall::decode(&regs(x0.into(), x1)),
+                    Err(SmcccError::InvalidParameter),
+                    "{x0:#x} {x1:#x}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unused_registers_are_ignored() {
+        for call in ALL {
+            let mut regs = call.encode();
+            let first_unused = match call {
+                HostCall::ArchFeatures { .. }
+                | HostCall::HypFeatures { .. }
+                | HostCall::ArchWorkaround(ArchWorkaround::Workaround2 { .. }) => 2,
+                _ => 1,
+            };
+            regs[first_unused..].fill(u64::MAX);
+            assert_eq!(HostCall::decode(&regs), Ok(call));
+        }
+    }
+
+    #[test]
+    fn classification() {
+        for call in ALL {
+            let id = call.function_id();
+            assert_eq!(
+                call.is_hyp_service(),
+                id.owner() == crate::Owner::VendorHyp,
+                "{call:?}"
+            );
+            assert_eq!(
+                call.is_relayed_to_el3(),
+                ids::SMCCC_ARCH_WORKAROUNDS.contains(&id.raw()),
+                "{call:?}"
+            );
+        }
+    }
+}
