@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT OR Apache-2.0
 #
-# Usage: scripts/initramfs.sh OUT.cpio.gz
+# Usage: scripts/initramfs.sh OUT.cpio.gz [MODULE.ko]
 #
 # Builds the tiny initramfs the host Linux boots into during the tests: a static arm64 busybox
 # (from scripts/linux.sh) and an /init that reports what the host kernel sees, one fact per line,
@@ -16,14 +16,33 @@
 #   HOST: done
 # and then powers off (busybox `poweroff -f` -> reboot(RB_POWER_OFF) -> PSCI SYSTEM_OFF, which makes
 # QEMU exit with status 0). The archive is reproducible (fixed mtimes and owners, sorted, gzip -n).
-# Skipped when OUT is newer than both this script and the busybox binary.
+#
+# With MODULE.ko (e.g. host-driver/linux/pmup_probe.ko), the archive also holds it as
+# /pmup_probe.ko, and /init loads it (busybox insmod) right after mounting, before the HOST: lines,
+# then copies the module's kernel log lines ("PMUP: ...", and the kernel's "pmup_probe: ..." taint
+# note) to the console, timestamps stripped, so that they appear once each whatever the console log
+# level (`quiet` included); the console log level is lowered while the module loads, so that the
+# kernel does not print them a second time. Give such an archive its own OUT name: the one without
+# a module is what the other tests boot. Without MODULE.ko, the archive is exactly as it always was.
+#
+# Skipped when OUT is newer than this script, the busybox binary and MODULE.ko, and holds a module
+# exactly when one is asked for.
 set -euo pipefail
 NAME=initramfs
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
 
-[ $# = 1 ] || { echo "usage: $0 OUT.cpio.gz" >&2; exit 2; }
+[ $# = 1 ] || [ $# = 2 ] || { echo "usage: $0 OUT.cpio.gz [MODULE.ko]" >&2; exit 2; }
 OUTF=$1
+KO=${2:-}
+if [ -n "$KO" ]; then
+    [ -s "$KO" ] || die "no such module: $KO"
+    # A .ko is an ELF relocatable (e_type 1) for AArch64 (e_machine 0xb7).
+    if [ "$(od -An -N4 -tx1 "$KO" | tr -d ' ')" != 7f454c46 ] ||
+       [ "$(od -An -j16 -N4 -tx1 "$KO" | tr -d ' ')" != 0100b700 ]; then
+        die "$KO is not an arm64 kernel module"
+    fi
+fi
 BUSYBOX=$CACHE/busybox/busybox
 SELF=$ROOT/scripts/initramfs.sh
 
@@ -31,9 +50,17 @@ if [ ! -s "$BUSYBOX" ]; then
     say "busybox missing: running scripts/linux.sh"
     bash "$ROOT/scripts/linux.sh"
 fi
-if [ -s "$OUTF" ] && [ "$OUTF" -nt "$BUSYBOX" ] && [ "$OUTF" -nt "$SELF" ]; then
-    say "up to date: $OUTF"
-    exit 0
+# has_module ARCHIVE: true if ARCHIVE was built with a module (only then does it name the file).
+has_module() { [ "$(gzip -dc "$1" 2>/dev/null | grep -caF pmup_probe.ko)" != 0 ]; }
+if [ -s "$OUTF" ] && [ "$OUTF" -nt "$BUSYBOX" ] && [ "$OUTF" -nt "$SELF" ] &&
+   { [ -z "$KO" ] || [ "$OUTF" -nt "$KO" ]; }; then
+    if [ -n "$KO" ] && has_module "$OUTF"; then
+        say "up to date: $OUTF (with $(basename "$KO"))"
+        exit 0
+    elif [ -z "$KO" ] && ! has_module "$OUTF"; then
+        say "up to date: $OUTF"
+        exit 0
+    fi
 fi
 need_tools cpio gzip
 
@@ -53,6 +80,12 @@ else
     say "not root: no /dev/console node in the archive (the kernel will warn; /init copes)"
 fi
 
+if [ -n "$KO" ]; then
+    cp "$KO" "$stage/pmup_probe.ko"
+    chmod 644 "$stage/pmup_probe.ko"
+fi
+
+# /init: the part up to the watchdog, the module block (only with MODULE.ko), the rest.
 cat >"$stage/init" <<'INIT'
 #!/bin/busybox sh
 # SPDX-License-Identifier: MIT OR Apache-2.0
@@ -75,6 +108,20 @@ off() {
 # Watchdog: never leave the VM running if something below blocks.
 ( sleep 120; echo "HOST: timeout"; off ) &
 
+INIT
+if [ -n "$KO" ]; then
+    cat >>"$stage/init" <<'INIT'
+# Probe module: load it with the console quiet, then copy its kernel log lines to the console,
+# once each and without timestamps, whatever the console log level.
+set -- $(cat /proc/sys/kernel/printk)
+echo 1 >/proc/sys/kernel/printk
+insmod /pmup_probe.ko || echo "PMUP: insmod failed (status $?)"
+echo "$1" >/proc/sys/kernel/printk
+dmesg | grep -e 'PMUP:' -e 'pmup_probe' | sed 's/^\[[^]]*\] *//'
+
+INIT
+fi
+cat >>"$stage/init" <<'INIT'
 # hex FILE: the bytes of FILE as one hex string (device-tree properties are big-endian).
 hex() { od -An -tx1 -v "$1" | tr -d ' \n'; }
 

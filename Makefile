@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
+#
+# Front door of the build, as firmware people expect it:
+#   make                 EL2 firmware for QEMU virt (= make PLAT=qemu), plus its TF-A flash image
+#   make PLAT=fvp        EL2 firmware as BL33 for Arm's FVP_Base_RevC-2xAEMvA (see docs/fvp.md)
+#   make DEBUG=1         debug build (debug logging on by default)
+#   make run             build everything, boot Debian's Linux as the host through TF-A on QEMU
+#   make test            the whole suite: host unit tests, then QEMU integration tests
+#   make clean           remove build outputs (keeps the download/TF-A/Linux cache in target/cache)
+# Cargo does the Rust work underneath; scripts/ fetch and build TF-A, Linux and the initramfs.
+
+PLAT    ?= qemu
+DEBUG   ?= 0
+# Log level the firmware uses for the demo host (error|warn|info|debug|trace; empty = build default).
+LOG     ?= info
+QEMU_CPU ?= max
+SMP     ?= 4
+TIMEOUT ?= 300
+
+TARGET  := aarch64-unknown-none-softfloat
+ifeq ($(DEBUG),1)
+PROFILE := debug
+CARGO_PROFILE :=
+else
+PROFILE := release
+CARGO_PROFILE := --release
+endif
+
+OUT     := target/out/$(PLAT)
+CACHE   := target/cache
+EL2_ELF := target/$(TARGET)/$(PROFILE)/el2
+OBJCOPY := aarch64-linux-gnu-objcopy
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := all
+.PHONY: all prereqs el2 flash payloads host-image run test unit-test integration-test qemu-only clean FORCE
+
+ifeq ($(filter $(PLAT),qemu fvp),)
+$(error PLAT must be qemu or fvp)
+endif
+
+# Missing tools are installed once (apt packages, rustup targets, QEMU 10); a stamp keeps the
+# check cheap afterwards, and is dropped whenever a tool disappears.
+PREREQ_STAMP := target/.prereqs-ok
+TOOLS := cargo rustup qemu-system-aarch64 aarch64-linux-gnu-gcc $(OBJCOPY) fiptool dtc cpio
+prereqs: $(PREREQ_STAMP)
+$(PREREQ_STAMP): rust-toolchain.toml scripts/prereqs.sh
+	@for t in $(TOOLS); do command -v $$t >/dev/null || { bash scripts/prereqs.sh; break; }; done
+	@rustup target list --installed 2>/dev/null | grep -q $(TARGET) || bash scripts/prereqs.sh
+	@mkdir -p target && touch $@
+
+# ---------------------------------------------------------------------------------------------
+# The firmware
+
+all: el2 $(if $(filter qemu,$(PLAT)),flash payloads)
+
+el2: $(OUT)/el2.bin
+$(OUT)/el2.bin: FORCE | $(PREREQ_STAMP)
+	@mkdir -p $(OUT)
+	cargo build $(CARGO_PROFILE) --target $(TARGET) -p el2 --no-default-features --features $(PLAT)
+	cp $(EL2_ELF) $(OUT)/el2.elf
+	$(OBJCOPY) -O binary $(OUT)/el2.elf $@.tmp && mv $@.tmp $@
+	@echo "EL2 firmware for $(PLAT): $@ ($$(stat -c %s $@) bytes)"
+
+# QEMU: TF-A's BL1 + a FIP holding BL2, BL31 and this firmware as BL33.
+flash: $(OUT)/flash.bin
+$(OUT)/flash.bin: $(OUT)/el2.bin
+	bash scripts/flash.sh $< $@
+
+# Bare-metal EL1 payloads the integration tests boot as the host.
+payloads: $(OUT)/probe.bundle
+$(OUT)/abi-probe.bin: FORCE | $(PREREQ_STAMP)
+	@mkdir -p $(OUT)
+	cargo build --release --target $(TARGET) -p abi-probe
+	$(OBJCOPY) -O binary target/$(TARGET)/release/abi-probe $@.tmp && mv $@.tmp $@
+$(OUT)/probe.bundle: $(OUT)/abi-probe.bin
+	cargo run -q -p mkbundle -- --kernel $< --kernel-mem-size 1048576 --el2-log info -o $@
+
+# ---------------------------------------------------------------------------------------------
+# The Linux host: Debian's arm64 kernel, a busybox initramfs that reports what it sees.
+
+LINUX_IMAGE := $(CACHE)/linux/Image
+$(LINUX_IMAGE): | $(PREREQ_STAMP)
+	bash scripts/linux.sh
+$(CACHE)/busybox/busybox: | $(PREREQ_STAMP)
+	bash scripts/linux.sh
+$(OUT)/initramfs.cpio.gz: $(CACHE)/busybox/busybox scripts/initramfs.sh
+	@mkdir -p $(OUT)
+	bash scripts/initramfs.sh $@
+
+HOST_CMDLINE := console=ttyAMA0 panic=-1
+host-image: $(OUT)/host.bundle
+$(OUT)/host.bundle: $(LINUX_IMAGE) $(OUT)/initramfs.cpio.gz FORCE
+	cargo run -q -p mkbundle -- --kernel $(LINUX_IMAGE) --initrd $(OUT)/initramfs.cpio.gz \
+		--cmdline "$(HOST_CMDLINE)" $(if $(LOG),--el2-log $(LOG)) -o $@
+
+# ---------------------------------------------------------------------------------------------
+# Run the demo: TF-A -> EL2 firmware -> Linux at EL1, 4 CPUs, powers off by itself.
+
+QEMU_MACHINE := virt,secure=on,virtualization=on,gic-version=3
+# SME stays off: TF-A 2.8 does not enable it for the normal world. pauth-impdef only makes
+# QEMU's pointer authentication fast; the architecture the host sees is the same.
+comma := ,
+QEMU_CPU_OPTS := $(QEMU_CPU)$(if $(filter max,$(QEMU_CPU)),$(comma)sme=off$(comma)pauth-impdef=on)
+
+run: qemu-only
+run: $(OUT)/flash.bin $(OUT)/host.bundle
+	timeout --foreground $(TIMEOUT) qemu-system-aarch64 -machine $(QEMU_MACHINE) \
+		-cpu $(QEMU_CPU_OPTS) -smp $(SMP) -m 1024 -nographic -nic none -no-reboot \
+		-bios $(OUT)/flash.bin \
+		-device loader,file=$(OUT)/host.bundle,addr=0x48000000,force-raw=on
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+
+test: unit-test integration-test
+
+unit-test: | $(PREREQ_STAMP)
+	cargo test --workspace --exclude abi-probe --exclude integration
+
+integration-test: qemu-only
+integration-test: all $(OUT)/host.bundle
+	PMUP_OUT=$(abspath $(OUT)) cargo test -p integration -- --test-threads=2
+
+qemu-only:
+	@[ "$(PLAT)" = qemu ] || { echo "make $(MAKECMDGOALS) runs on QEMU: use PLAT=qemu (see docs/fvp.md for the FVP)"; exit 1; }
+
+# Build outputs only: downloads and the TF-A/Linux builds in target/cache stay.
+clean:
+	rm -rf target/out target/$(TARGET) target/debug target/release target/.prereqs-ok
+
+FORCE:

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! A typed client of the hypervisor's calls, and the discovery sequence a driver runs before it
+//! relies on any of them: SMCCC version, Call UID, revision, then FEATURES per call.
+
+use crate::conduit::Conduit;
+use smc_interface::{
+    CallUid, Features, HostCall, Revision, SmcccError, Version, result::RESULT_REGS,
+};
+
+/// What discovery found.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct HypInfo {
+    /// SMCCC version the conduit's callee reports: EL2's for HVC, EL3's for SMC (EL2 relays
+    /// architecture calls made by SMC). `None` if the callee does not answer (SMCCC 1.0).
+    pub smccc: Option<Version>,
+    pub revision: Revision,
+}
+
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum ProbeError {
+    /// The Call UID is not this hypervisor's (another hypervisor, or none).
+    NotThisHypervisor(CallUid),
+    /// The revision's major number is not one this client speaks.
+    IncompatibleRevision(Revision),
+    Call(SmcccError),
+}
+
+impl From<SmcccError> for ProbeError {
+    fn from(e: SmcccError) -> Self {
+        ProbeError::Call(e)
+    }
+}
+
+pub struct Client<C: Conduit> {
+    conduit: C,
+}
+
+impl<C: Conduit> Client<C> {
+    pub fn new(conduit: C) -> Self {
+        Self { conduit }
+    }
+
+    fn call(&mut self, call: HostCall) -> [u64; RESULT_REGS] {
+        let out = self.conduit.call(call.encode());
+        [out[0], out[1], out[2], out[3]]
+    }
+
+    pub fn smccc_version(&mut self) -> Result<Version, SmcccError> {
+        Version::decode(self.call(HostCall::SmcccVersion))
+    }
+
+    pub fn call_uid(&mut self) -> Result<CallUid, SmcccError> {
+        CallUid::decode(self.call(HostCall::HypCallUid))
+    }
+
+    pub fn revision(&mut self) -> Result<Revision, SmcccError> {
+        Revision::decode(self.call(HostCall::HypRevision))
+    }
+
+    /// Whether the hypervisor implements `function_id` for this caller.
+    pub fn features(&mut self, function_id: u32) -> Features {
+        Features::decode(self.call(HostCall::HypFeatures { function_id }))
+            .unwrap_or(Features::NOT_SUPPORTED)
+    }
+
+    /// Discovery: is this hypervisor there, and does it speak a revision this client knows?
+    pub fn probe(&mut self) -> Result<HypInfo, ProbeError> {
+        let uid = self.call_uid()?;
+        if uid != CallUid::HYP {
+            return Err(ProbeError::NotThisHypervisor(uid));
+        }
+        let revision = self.revision()?;
+        if !revision.is_compatible_with(Revision::CURRENT) {
+            return Err(ProbeError::IncompatibleRevision(revision));
+        }
+        Ok(HypInfo { smccc: self.smccc_version().ok(), revision })
+    }
+
+    pub fn conduit(&mut self) -> &mut C {
+        &mut self.conduit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use el2::host_calls::{self, Conduit as Via};
+    use el2::monitor::{Monitor, SmcRegs};
+    use el2::percpu::CpuTable;
+    use el2::psci_relay::{PsciRelay, WarmEntries};
+    use smc_interface::ids;
+
+    /// EL3 that knows nothing: NOT_SUPPORTED for everything.
+    struct NoEl3;
+    impl Monitor for NoEl3 {
+        fn smc(&mut self, _: SmcRegs) -> SmcRegs {
+            let mut r = [0; 18];
+            r[0] = -1i64 as u64;
+            r
+        }
+    }
+
+    /// The firmware's own call handling, in process.
+    struct InProcessEl2(Via);
+    impl Conduit for InProcessEl2 {
+        fn call(&mut self, regs: [u64; 18]) -> [u64; 18] {
+            let cpus = CpuTable::new();
+            let mut el3 = NoEl3;
+            let mut relay = PsciRelay {
+                monitor: &mut el3,
+                cpus: &cpus,
+                entries: WarmEntries { cpu_on: 0, resume: 0 },
+                this_cpu: 0,
+            };
+            let mut out = regs;
+            match host_calls::handle(regs, self.0, &mut relay) {
+                host_calls::Reply::Short(r) => out[..4].copy_from_slice(&r),
+                host_calls::Reply::Full(r) => out = r,
+            }
+            out
+        }
+    }
+
+    #[test]
+    fn probe_over_both_conduits() {
+        for via in [Via::Hvc, Via::Smc] {
+            let mut client = Client::new(InProcessEl2(via));
+            let info = client.probe().unwrap();
+            assert_eq!(info.revision, Revision::CURRENT);
+            assert!(client.features(ids::HYP_CALL_UID).is_supported());
+            assert!(!client.features(0x8600_0042).is_supported());
+        }
+        // SMCCC_VERSION by SMC belongs to EL3 (here: one that answers NOT_SUPPORTED).
+        let mut client = Client::new(InProcessEl2(Via::Smc));
+        assert_eq!(client.smccc_version(), Err(SmcccError::NotSupported));
+        let mut client = Client::new(InProcessEl2(Via::Hvc));
+        assert_eq!(client.smccc_version().unwrap(), Version::CURRENT);
+    }
+
+    struct OtherHypervisor;
+    impl Conduit for OtherHypervisor {
+        fn call(&mut self, regs: [u64; 18]) -> [u64; 18] {
+            let mut out = [0; 18];
+            if regs[0] == u64::from(ids::HYP_CALL_UID) {
+                out[..4].copy_from_slice(&[0xb66f_b428, 0xe911_c52e, 0x564b_caa9, 0x743a_004d]);
+            }
+            out
+        }
+    }
+
+    #[test]
+    fn refuses_another_hypervisor() {
+        assert!(matches!(
+            Client::new(OtherHypervisor).probe(),
+            Err(ProbeError::NotThisHypervisor(_))
+        ));
+    }
+}

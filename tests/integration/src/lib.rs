@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Running QEMU for the integration tests: every run sits under `timeout`, must exit by itself
+//! (PSCI SYSTEM_OFF), and hands back its whole serial log for the test to check.
+//!
+//! The artefacts come from `make` (`PMUP_OUT`, default `target/out/qemu`); a missing artefact is
+//! a test failure, never a skip.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Where `make` put the images.
+pub fn out_dir() -> PathBuf {
+    let dir = std::env::var_os("PMUP_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/out/qemu"));
+    assert!(dir.is_dir(), "{} missing: run the tests with `make test`", dir.display());
+    dir
+}
+
+pub fn artefact(name: &str) -> PathBuf {
+    let p = out_dir().join(name);
+    assert!(p.is_file(), "{} missing: run the tests with `make test`", p.display());
+    p
+}
+
+/// How the firmware is started.
+#[derive(Clone, Copy, Debug)]
+pub enum Boot {
+    /// TF-A's BL1/BL2/BL31 from flash, the firmware as BL33 (the shipped configuration).
+    TfA,
+    /// QEMU loads the firmware ELF and enters it at EL2 (no EL3: QEMU answers PSCI).
+    Direct,
+}
+
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub cpu: &'static str,
+    pub smp: u32,
+    pub boot: Boot,
+    /// Host bundle file name in the artefact directory.
+    pub bundle: &'static str,
+    pub timeout_secs: u32,
+}
+
+/// What a run printed and how it ended.
+pub struct Outcome {
+    pub status: Option<i32>,
+    pub log: String,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    pub fn lines_with<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.log.lines().map(|l| l.trim_end_matches('\r')).filter(move |l| l.starts_with(prefix))
+    }
+
+    pub fn has_line(&self, line: &str) -> bool {
+        self.log.lines().any(|l| l.trim_end_matches('\r') == line)
+    }
+
+    /// Fails the test unless QEMU exited 0 by itself and EL2 never panicked.
+    pub fn assert_clean_exit(&self) {
+        assert!(!self.log.contains("EL2 PANIC"), "EL2 panicked:\n{}", self.log);
+        assert_eq!(
+            self.status,
+            Some(0),
+            "QEMU did not power off cleanly (124 = timeout: a hang):\n{}",
+            self.log
+        );
+    }
+}
+
+fn cpu_opts(cpu: &str) -> String {
+    // QEMU's `max` has SME, which TF-A 2.8 does not enable for the normal world, and an
+    // architected pointer-authentication algorithm that is slow to emulate.
+    if cpu == "max" { "max,sme=off,pauth-impdef=on".into() } else { cpu.into() }
+}
+
+impl Run {
+    pub fn new(boot: Boot, cpu: &'static str, bundle: &'static str) -> Self {
+        Self { cpu, smp: 4, boot, bundle, timeout_secs: 240 }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new("timeout");
+        cmd.arg(format!("{}s", self.timeout_secs)).arg("qemu-system-aarch64");
+        let machine = match self.boot {
+            Boot::TfA => "virt,secure=on,virtualization=on,gic-version=3",
+            Boot::Direct => "virt,virtualization=on,gic-version=3",
+        };
+        cmd.args(["-machine", machine, "-cpu", &cpu_opts(self.cpu)])
+            .args(["-smp", &self.smp.to_string(), "-m", "1024"])
+            .args(["-nographic", "-nic", "none", "-no-reboot", "-monitor", "none", "-serial", "stdio"]);
+        match self.boot {
+            Boot::TfA => cmd.arg("-bios").arg(artefact("flash.bin")),
+            Boot::Direct => cmd.arg("-kernel").arg(artefact("el2.elf")),
+        };
+        let bundle = artefact(self.bundle);
+        cmd.arg("-device").arg(format!("loader,file={},addr=0x48000000,force-raw=on", bundle.display()));
+        cmd
+    }
+
+    pub fn run(&self) -> Outcome {
+        let start = Instant::now();
+        let out = self.command().output().expect("cannot start qemu-system-aarch64 under timeout");
+        let mut log = String::from_utf8_lossy(&out.stdout).into_owned();
+        log.push_str(&String::from_utf8_lossy(&out.stderr));
+        Outcome { status: out.status.code(), log, elapsed: start.elapsed() }
+    }
+}

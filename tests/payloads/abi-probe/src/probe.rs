@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The probe itself (aarch64 only).
+
+use core::arch::{asm, global_asm};
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use host_driver::{
+    Client,
+    conduit::{Conduit, Hvc, Smc},
+};
+use platform::{Current, Platform};
+use smc_interface::{CallUid, Revision, Version, ids};
+use smccc::psci;
+
+global_asm!(include_str!("entry.S"));
+
+unsafe extern "C" {
+    fn secondary_start();
+}
+
+const NOT_SUPPORTED: u64 = -1i64 as u64;
+const INVALID_PARAMETER: u64 = -3i64 as u64;
+const PSCI_INVALID_PARAMETERS: u64 = -2i64 as u64;
+const PSCI_ALREADY_ON: u64 = -4i64 as u64;
+
+// ---------------------------------------------------------------------------------------------
+// Console
+
+struct Uart;
+
+impl Write for Uart {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let base = Current::UART_BASE as *mut u32;
+        for b in s.bytes() {
+            if b == b'\n' {
+                self.put(base, b'\r');
+            }
+            self.put(base, b);
+        }
+        Ok(())
+    }
+}
+
+impl Uart {
+    fn put(&self, base: *mut u32, b: u8) {
+        // SAFETY: the platform's PL011: FR at 0x18 (bit 5 TXFF), DR at 0.
+        unsafe {
+            while base.byte_add(0x18).read_volatile() & (1 << 5) != 0 {}
+            base.write_volatile(u32::from(b));
+        }
+    }
+}
+
+macro_rules! say {
+    ($($arg:tt)*) => {{ let _ = writeln!(Uart, $($arg)*); }};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bookkeeping
+
+static PASS: AtomicU64 = AtomicU64::new(0);
+static FAIL: AtomicU64 = AtomicU64::new(0);
+
+fn check(name: &str, ok: bool, detail: fmt::Arguments<'_>) {
+    if ok {
+        PASS.store(PASS.load(SeqCst) + 1, SeqCst);
+        say!("PROBE: ok   {name}");
+    } else {
+        FAIL.store(FAIL.load(SeqCst) + 1, SeqCst);
+        say!("PROBE: FAIL {name}: {detail}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exceptions at EL1: the aborts EL2 reflects into the host.
+
+#[repr(C)]
+struct Frame {
+    regs: [u64; 31],
+    elr: u64,
+    spsr: u64,
+    _pad: u64,
+}
+
+static ABORTS: AtomicU64 = AtomicU64::new(0);
+static LAST_ESR: AtomicU64 = AtomicU64::new(0);
+static LAST_FAR: AtomicU64 = AtomicU64::new(0);
+static LAST_ELR: AtomicU64 = AtomicU64::new(0);
+
+fn sysreg_esr_far() -> (u64, u64) {
+    let (esr, far): (u64, u64);
+    // SAFETY: reading EL1 syndrome registers has no side effects.
+    unsafe { asm!("mrs {}, esr_el1", "mrs {}, far_el1", out(reg) esr, out(reg) far) };
+    (esr, far)
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn el1_exception(frame: &mut Frame, kind: u64) {
+    let (esr, far) = sysreg_esr_far();
+    let ec = esr >> 26;
+    LAST_ESR.store(esr, SeqCst);
+    LAST_FAR.store(far, SeqCst);
+    LAST_ELR.store(frame.elr, SeqCst);
+    ABORTS.store(ABORTS.load(SeqCst) + 1, SeqCst);
+    match (kind, ec) {
+        // Data abort at EL1: skip the faulting load/store.
+        (4, 0x25) => frame.elr += 4,
+        // Instruction abort at EL1 (a branch into EL2's memory): return to the caller.
+        (4, 0x21) => frame.elr = frame.regs[30],
+        _ => {
+            say!("PROBE: FAIL unexpected exception kind={kind} esr={esr:#x} far={far:#x} elr={:#x}", frame.elr);
+            finish();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calls
+
+fn raw(conduit: &mut impl Conduit, args: &[u64]) -> [u64; 18] {
+    let mut regs = [0; 18];
+    regs[..args.len()].copy_from_slice(args);
+    conduit.call(regs)
+}
+
+/// An HVC #0 with a full 64-bit x0 (the conduits take a 32-bit function ID).
+fn hvc_x0(x0: u64) -> u64 {
+    let mut x0 = x0;
+    // SAFETY: an SMCCC call; EL2 answers it.
+    unsafe { asm!("hvc #0", inout("x0") x0, out("x1") _, out("x2") _, out("x3") _) };
+    x0
+}
+
+fn hvc_imm1(function: u64) -> u64 {
+    let mut x0 = function;
+    // SAFETY: an HVC with a non-zero immediate; EL2 answers it like any call.
+    unsafe { asm!("hvc #1", inout("x0") x0, out("x1") _, out("x2") _, out("x3") _) };
+    x0
+}
+
+fn current_el() -> u64 {
+    let el: u64;
+    // SAFETY: reading CurrentEL has no side effects.
+    unsafe { asm!("mrs {}, CurrentEL", out(reg) el) };
+    (el >> 2) & 3
+}
+
+fn mpidr() -> u64 {
+    let v: u64;
+    // SAFETY: reading MPIDR_EL1 has no side effects.
+    unsafe { asm!("mrs {}, mpidr_el1", out(reg) v) };
+    v
+}
+
+fn counter() -> (u64, u64) {
+    let (cnt, frq): (u64, u64);
+    // SAFETY: EL2 lets EL1 read the physical counter (CNTHCTL_EL2.EL1PCTEN).
+    unsafe { asm!("isb", "mrs {}, cntpct_el0", "mrs {}, cntfrq_el0", out(reg) cnt, out(reg) frq) };
+    (cnt, frq)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks
+
+fn discovery() {
+    say!("PROBE: CurrentEL={}", current_el());
+    check("runs at EL1", current_el() == 1, format_args!("EL{}", current_el()));
+
+    for (via, name) in [(0, "hvc"), (1, "smc")] {
+        let (uid, rev, f_uid, f_unknown) = if via == 0 {
+            let mut c = Client::new(Hvc);
+            (c.call_uid(), c.revision(), c.features(ids::HYP_CALL_UID), c.features(0x8600_0042))
+        } else {
+            let mut c = Client::new(Smc);
+            (c.call_uid(), c.revision(), c.features(ids::HYP_CALL_UID), c.features(0x8600_0042))
+        };
+        let words = uid.map(|u| u.0).unwrap_or_default();
+        say!("PROBE: {name} uid {:08x} {:08x} {:08x} {:08x}", words[0], words[1], words[2], words[3]);
+        check(name_of(name, "call-uid"), uid == Ok(CallUid::HYP), format_args!("{uid:x?}"));
+        check(name_of(name, "revision"), rev == Ok(Revision::CURRENT), format_args!("{rev:?}"));
+        check(name_of(name, "features(uid)"), f_uid.is_supported(), format_args!("{f_uid:?}"));
+        check(name_of(name, "features(unknown)"), !f_unknown.is_supported(), format_args!("{f_unknown:?}"));
+    }
+    let v = Client::new(Hvc).smccc_version();
+    check("hvc smccc-version 1.2", v == Ok(Version::CURRENT), format_args!("{v:?}"));
+    let f = raw(&mut Hvc, &[ids::SMCCC_ARCH_FEATURES.into(), ids::SMCCC_VERSION.into()])[0];
+    check("hvc arch-features(version)", f == 0, format_args!("{f:#x}"));
+}
+
+fn name_of(conduit: &str, what: &str) -> &'static str {
+    // Static names keep `check` allocation-free.
+    match (conduit, what) {
+        ("hvc", "call-uid") => "hvc call-uid",
+        ("hvc", "revision") => "hvc revision",
+        ("hvc", "features(uid)") => "hvc features(uid)",
+        ("hvc", "features(unknown)") => "hvc features(unknown)",
+        ("smc", "call-uid") => "smc call-uid",
+        ("smc", "revision") => "smc revision",
+        ("smc", "features(uid)") => "smc features(uid)",
+        _ => "smc features(unknown)",
+    }
+}
+
+fn bad_input() {
+    for fid in [0x8600_0042u64, 0xc600_0000, 0x8600_ff00, 0x8600_ff02, 0x8600_fffe, 0xc600_00ff] {
+        let r = raw(&mut Hvc, &[fid, 1, 2, 3])[..4].to_owned_array();
+        check("unknown id -> NOT_SUPPORTED, x1..x3 zero", r == [NOT_SUPPORTED, 0, 0, 0], format_args!("{fid:#x} -> {r:x?}"));
+        let r = raw(&mut Smc, &[fid])[0];
+        check("unknown id by smc -> NOT_SUPPORTED", r == NOT_SUPPORTED, format_args!("{fid:#x} -> {r:#x}"));
+    }
+    let r = hvc_x0((1 << 32) | u64::from(ids::HYP_CALL_UID));
+    check("x0 bits 63:32 set -> NOT_SUPPORTED", r == NOT_SUPPORTED, format_args!("{r:#x}"));
+    let r = raw(&mut Hvc, &[ids::HYP_FEATURES.into(), 1 << 32])[0];
+    check("bad argument -> INVALID_PARAMETER", r == INVALID_PARAMETER, format_args!("{r:#x}"));
+    let r = hvc_imm1(ids::HYP_CALL_UID.into());
+    check("hvc #1 -> NOT_SUPPORTED", r == NOT_SUPPORTED, format_args!("{r:#x}"));
+    let r = raw(&mut Hvc, &[psci::PSCI_VERSION.into()])[0];
+    check("psci by hvc -> NOT_SUPPORTED", r == NOT_SUPPORTED, format_args!("{r:#x}"));
+    let r = raw(&mut Hvc, &[u64::from(ids::HYP_CALL_UID) | 1 << 16])[0];
+    check("sve hint bit ignored", r == u64::from(CallUid::HYP.0[0]), format_args!("{r:#x}"));
+    // SMCCC 1.1+: x4..x17 come back as they went in.
+    let args: [u64; 18] = core::array::from_fn(|i| if i == 0 { ids::HYP_REVISION.into() } else { 0x1111 * i as u64 });
+    let out = Hvc.call(args);
+    check("x4..x17 preserved", out[4..] == args[4..], format_args!("{:x?}", &out[4..]));
+    // Every ID of this service's ranges with junk arguments gets a defined answer.
+    let mut defined = true;
+    for base in [0x8600_0000u64, 0xc600_0000, 0x8600_ff00] {
+        for n in 0..0x20 {
+            let r = raw(&mut Hvc, &[base + n, u64::MAX, 0x8000_0000_0000_0000, 7])[0] as i64;
+            defined &= r >= 0 || matches!(r, -1 | -3);
+        }
+    }
+    check("sweep of own ranges: only defined answers", defined, format_args!("see above"));
+}
+
+trait ToOwnedArray {
+    fn to_owned_array(&self) -> [u64; 4];
+}
+impl ToOwnedArray for [u64] {
+    fn to_owned_array(&self) -> [u64; 4] {
+        [self[0], self[1], self[2], self[3]]
+    }
+}
+
+fn firmware_memory() {
+    let fw = Current::firmware_region();
+    for (what, addr, write) in [
+        ("read EL2 image", fw.base, false),
+        ("write EL2 image", fw.base + 0x1000, true),
+        ("read EL2 last word", fw.end() - 8, false),
+        ("write EL2 heap", fw.base + fw.size / 2, true),
+    ] {
+        let before = ABORTS.load(SeqCst);
+        // SAFETY: the access is meant to fault; the handler skips it.
+        unsafe {
+            if write {
+                (addr as *mut u64).write_volatile(0xbad0_bad0);
+            } else {
+                let _ = (addr as *const u64).read_volatile();
+            }
+        }
+        let (esr, far) = (LAST_ESR.load(SeqCst), LAST_FAR.load(SeqCst));
+        let ok = ABORTS.load(SeqCst) == before + 1
+            && esr >> 26 == 0x25
+            && esr & 0x3f == 0x10
+            && ((esr >> 6) & 1 == 1) == write
+            && far == addr;
+        say!("PROBE: {what} at {addr:#x}: esr={esr:#x} far={far:#x}");
+        check("EL2 memory access refused with a synchronous external abort", ok, format_args!("{what}"));
+    }
+    // An instruction fetch from EL2's memory.
+    let before = ABORTS.load(SeqCst);
+    // SAFETY: the branch faults at the target; the handler returns to the link register.
+    unsafe { asm!("blr {}", in(reg) fw.base, out("x30") _, clobber_abi("C")) };
+    let esr = LAST_ESR.load(SeqCst);
+    let ok = ABORTS.load(SeqCst) == before + 1 && esr >> 26 == 0x21 && LAST_ELR.load(SeqCst) == fw.base;
+    check("EL2 memory fetch refused with an instruction abort", ok, format_args!("esr={esr:#x}"));
+    // EL2 still serves calls.
+    let uid = Client::new(Hvc).call_uid();
+    check("calls still served after refused accesses", uid == Ok(CallUid::HYP), format_args!("{uid:x?}"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secondary CPUs
+
+const MAX: usize = Current::MAX_CPUS;
+static SECONDARY: [AtomicU64; MAX] = [const { AtomicU64::new(0) }; MAX];
+const SEC_OK: u64 = 1;
+const SEC_BAD: u64 = 2;
+
+#[unsafe(no_mangle)]
+extern "C" fn secondary_main(index: u64) -> ! {
+    let uid = Client::new(Hvc).call_uid();
+    let ok = current_el() == 1
+        && uid == Ok(CallUid::HYP)
+        && Current::cpu_index(mpidr() & 0xff_00ff_ffff) == Some(index as usize);
+    SECONDARY[index as usize].store(if ok { SEC_OK } else { SEC_BAD }, SeqCst);
+    let _ = psci::cpu_off::<smccc::Smc>();
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+fn secondaries(cpus: usize) {
+    let entry = secondary_start as *const () as u64;
+    for i in 1..cpus {
+        // PSCI names CPUs by their MPIDR affinity fields only.
+        let target = i as u64;
+        let r = raw(&mut Smc, &[psci::PSCI_CPU_ON_64.into(), target, entry, i as u64])[0];
+        check("psci cpu_on", r == 0, format_args!("cpu {i}: {r:#x}"));
+    }
+    let (start, frq) = counter();
+    while (1..cpus).any(|i| SECONDARY[i].load(SeqCst) == 0) && counter().0 - start < 10 * frq {
+        core::hint::spin_loop();
+    }
+    for i in 1..cpus {
+        let s = SECONDARY[i].load(SeqCst);
+        say!("PROBE: cpu {i} status {s}");
+        check("secondary reached EL1 through EL2 and was served", s == SEC_OK, format_args!("cpu {i} status {s}"));
+    }
+    let r = raw(&mut Smc, &[psci::PSCI_CPU_ON_64.into(), mpidr() & 0xff_ffff, entry, 0])[0];
+    check("cpu_on of a running cpu -> ALREADY_ON", r == PSCI_ALREADY_ON, format_args!("{r:#x}"));
+    let r = raw(&mut Smc, &[psci::PSCI_CPU_ON_64.into(), 0xff, entry, 0])[0];
+    check("cpu_on of a cpu that does not exist -> INVALID_PARAMETERS", r == PSCI_INVALID_PARAMETERS, format_args!("{r:#x}"));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn finish() -> ! {
+    say!("PROBE: RESULT pass={} fail={}", PASS.load(SeqCst), FAIL.load(SeqCst));
+    let _ = psci::system_off::<smccc::Smc>();
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn primary_main(dtb: u64) -> ! {
+    say!("PROBE: start (dtb {dtb:#x})");
+    discovery();
+    bad_input();
+    firmware_memory();
+    // The number of CPUs comes from the device tree in a real host; the tests run with -smp 4.
+    secondaries(4);
+    finish()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    say!("PROBE: FAIL panic: {info}");
+    FAIL.store(FAIL.load(SeqCst) + 1, SeqCst);
+    finish()
+}
