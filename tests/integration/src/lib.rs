@@ -74,8 +74,10 @@ impl Outcome {
 
 fn cpu_opts(cpu: &str) -> String {
     // QEMU's `max` has SME, which TF-A 2.8 does not enable for the normal world, and an
-    // architected pointer-authentication algorithm that is slow to emulate.
-    if cpu == "max" { "max,sme=off,pauth-impdef=on".into() } else { cpu.into() }
+    // architected pointer-authentication algorithm that is slow to emulate. TF-A sets CNTFRQ_EL0
+    // to 62.5 MHz, so the counter must tick at that rate (QEMU 10 defaults to 1 GHz).
+    let extra = if cpu == "max" { ",sme=off,pauth-impdef=on" } else { "" };
+    format!("{cpu}{extra},cntfrq=62500000")
 }
 
 impl Run {

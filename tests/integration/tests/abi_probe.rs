@@ -16,7 +16,7 @@ fn check_probe(out: &Outcome, smp: u32) {
     // Every CPU entered EL2 before running the host.
     for cpu in 0..smp {
         assert!(
-            out.lines_with(&format!("EL2[{cpu}] INFO  cpu {cpu} (MPIDR")).next().is_some(),
+            out.log.contains(&format!("EL2[{cpu}] INFO  cpu {cpu} (MPIDR 0x8000000{cpu}) in EL2")),
             "cpu {cpu} did not come through EL2:\n{}",
             out.log
         );

@@ -4,11 +4,11 @@
 
 use integration::{Boot, Outcome, Run};
 
-fn check_linux(out: &Outcome) {
+fn check_linux(out: &Outcome, smccc_conduit: bool) {
     out.assert_clean_exit();
     for cpu in 0..4 {
         assert!(
-            out.lines_with(&format!("EL2[{cpu}] INFO  cpu {cpu} (MPIDR")).next().is_some(),
+            out.log.contains(&format!("EL2[{cpu}] INFO  cpu {cpu} (MPIDR 0x8000000{cpu}) in EL2")),
             "cpu {cpu} did not come through EL2:\n{}",
             out.log
         );
@@ -27,18 +27,36 @@ fn check_linux(out: &Outcome) {
         out.log
     );
     assert!(out.has_line("HOST: done"));
+    if !smccc_conduit {
+        // Without TF-A, QEMU's own PSCI answers SMCCC_VERSION with NOT_SUPPORTED, so Linux
+        // assumes SMCCC 1.0 and has no SMCCC conduit for the probe module to use.
+        assert!(out.has_line("PMUP: conduit=none smccc=1.0"), "\n{}", out.log);
+        return;
+    }
+    // The host-side probe module, run by /init on every CPU through Linux's SMCCC conduit (SMC,
+    // trapped by EL2) and by HVC: the hypervisor's UID, revision, FEATURES and error codes.
+    assert!(out.has_line("PMUP: conduit=smc smccc=1.2") || out.has_line("PMUP: conduit=smc smccc=1.1"),
+        "probe module did not find an SMC conduit:\n{}", out.log);
+    for cpu in 0..4 {
+        let uid = "9bababfc-0059-428d-8922-08290cd38e12 match=yes";
+        assert!(out.has_line(&format!("PMUP: cpu {cpu} uid {uid} via=smc")), "cpu {cpu} smc uid:\n{}", out.log);
+        assert!(out.has_line(&format!("PMUP: cpu {cpu} uid {uid} via=hvc")), "cpu {cpu} hvc uid");
+        assert!(out.has_line(&format!("PMUP: cpu {cpu} revision 0.1 features uid=0 unknown=-1 unknown-id=-1 bad-arg=-3")));
+        assert!(out.has_line(&format!("PMUP: cpu {cpu} ok=yes")));
+    }
+    assert!(out.has_line("PMUP: probe cpus=4 ok=4"), "\n{}", out.log);
 }
 
 #[test]
 fn tfa_linux_cpu_max() {
     let out = Run::new(Boot::TfA, "max", "host.bundle").run();
-    check_linux(&out);
+    check_linux(&out, true);
     eprintln!("TF-A + EL2 + Linux (-cpu max) to power-off: {:?}", out.elapsed);
 }
 
 #[test]
 fn direct_linux_cortex_a57() {
     let out = Run::new(Boot::Direct, "cortex-a57", "host.bundle").run();
-    check_linux(&out);
+    check_linux(&out, false);
     eprintln!("EL2 + Linux (-cpu cortex-a57, direct) to power-off: {:?}", out.elapsed);
 }

@@ -304,15 +304,19 @@ extern "C" fn secondary_main(index: u64) -> ! {
 
 fn secondaries(cpus: usize) {
     let entry = secondary_start as *const () as u64;
-    for i in 1..cpus {
+    let mut results = [0u64; MAX];
+    for (i, result) in results.iter_mut().enumerate().take(cpus).skip(1) {
         // PSCI names CPUs by their MPIDR affinity fields only.
         let target = i as u64;
-        let r = raw(&mut Smc, &[psci::PSCI_CPU_ON_64.into(), target, entry, i as u64])[0];
-        check("psci cpu_on", r == 0, format_args!("cpu {i}: {r:#x}"));
+        *result = raw(&mut Smc, &[psci::PSCI_CPU_ON_64.into(), target, entry, i as u64])[0];
     }
     let (start, frq) = counter();
     while (1..cpus).any(|i| SECONDARY[i].load(SeqCst) == 0) && counter().0 - start < 10 * frq {
         core::hint::spin_loop();
+    }
+    // Reported only now: EL2 logs on the same UART while the secondaries come up.
+    for (i, &r) in results.iter().enumerate().take(cpus).skip(1) {
+        check("psci cpu_on", r == 0, format_args!("cpu {i}: {r:#x}"));
     }
     for i in 1..cpus {
         let s = SECONDARY[i].load(SeqCst);
