@@ -26,7 +26,7 @@ PROFILE := release
 CARGO_PROFILE := --release
 endif
 
-OUT     := target/out/$(PLAT)
+OUT     := target/out/$(PLAT)$(if $(filter 1,$(DEBUG)),-debug)
 CACHE   := target/cache
 EL2_ELF := target/$(TARGET)/$(PROFILE)/el2
 OBJCOPY := aarch64-linux-gnu-objcopy

@@ -5,6 +5,8 @@
 # arm-trusted-firmware source package (TF-A 2.8). Debian ships no PLAT=qemu binaries, and our EL2
 # firmware runs as BL33 under this BL31. Output: target/cache/tfa/qemu/{bl1,bl2,bl31}.bin.
 # Source and build tree: target/cache/tfa-src/. A second run does nothing.
+#
+# `tfa.sh --source-only` only makes sure the unpacked source tree exists (used by tfa-fvp.sh).
 set -euo pipefail
 NAME=tfa
 # shellcheck source=common.sh
@@ -15,8 +17,15 @@ SRCDIR=$CACHE/tfa-src
 TREE=$SRCDIR/tf-a
 BINS=(bl1 bl2 bl31)
 
+SOURCE_ONLY=0
+case "${1:-}" in
+    "") ;;
+    --source-only) SOURCE_ONLY=1 ;;
+    *) echo "usage: $0 [--source-only]" >&2; exit 2 ;;
+esac
+
 complete() { local b; for b in "${BINS[@]}"; do [ -s "$OUT/$b.bin" ] || return 1; done; }
-if complete; then
+if [ "$SOURCE_ONLY" = 0 ] && complete; then
     say "up to date: $OUT/{bl1,bl2,bl31}.bin"
     exit 0
 fi
@@ -42,6 +51,10 @@ if [ ! -f "$TREE/Makefile" ]; then
     tar -xJf "$orig" -C "$TREE.tmp" --strip-components=1
     rm -rf "$TREE"
     mv "$TREE.tmp" "$TREE"
+fi
+if [ "$SOURCE_ONLY" = 1 ]; then
+    say "source tree: $TREE"
+    exit 0
 fi
 
 # Release build (DEBUG=0). binutils 2.40 warns about RWX segments and TF-A links with fatal
