@@ -34,7 +34,7 @@ OBJCOPY := aarch64-linux-gnu-objcopy
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := all
-.PHONY: all prereqs el2 flash payloads host-image run test unit-test integration-test qemu-only clean FORCE
+.PHONY: all prereqs el2 flash fvp-images payloads host-image run test unit-test integration-test qemu-only clean FORCE
 
 ifeq ($(filter $(PLAT),qemu fvp),)
 $(error PLAT must be qemu or fvp)
@@ -53,7 +53,7 @@ $(PREREQ_STAMP): rust-toolchain.toml scripts/prereqs.sh
 # ---------------------------------------------------------------------------------------------
 # The firmware
 
-all: el2 $(if $(filter qemu,$(PLAT)),flash payloads)
+all: el2 $(if $(filter qemu,$(PLAT)),flash payloads,fvp-images)
 
 el2: $(OUT)/el2.bin
 $(OUT)/el2.bin: FORCE | $(PREREQ_STAMP)
@@ -67,6 +67,12 @@ $(OUT)/el2.bin: FORCE | $(PREREQ_STAMP)
 flash: $(OUT)/flash.bin
 $(OUT)/flash.bin: $(OUT)/el2.bin
 	bash scripts/flash.sh $< $@
+
+# FVP: TF-A's BL1 and a FIP (BL2, BL31, HW_CONFIG device tree, this firmware as BL33), and the
+# device tree on its own. See docs/fvp.md for the model's command line.
+fvp-images: $(OUT)/fip.bin
+$(OUT)/fip.bin: $(OUT)/el2.bin scripts/tfa-fvp.sh
+	bash scripts/tfa-fvp.sh $< $(OUT)
 
 # Bare-metal EL1 payloads the integration tests boot as the host.
 payloads: $(OUT)/probe.bundle
@@ -132,7 +138,9 @@ unit-test: | $(PREREQ_STAMP)
 
 integration-test: qemu-only
 integration-test: all $(OUT)/host.bundle
-	PMUP_OUT=$(abspath $(OUT)) cargo test -p integration -- --test-threads=2
+	$(MAKE) --no-print-directory PLAT=fvp DEBUG=$(DEBUG) all
+	PMUP_OUT=$(abspath $(OUT)) PMUP_FVP_OUT=$(abspath target/out/fvp$(if $(filter 1,$(DEBUG)),-debug)) \
+		cargo test -p integration -- --test-threads=2
 
 qemu-only:
 	@[ "$(PLAT)" = qemu ] || { echo "make $(MAKECMDGOALS) runs on QEMU: use PLAT=qemu (see docs/fvp.md for the FVP)"; exit 1; }

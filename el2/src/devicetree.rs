@@ -87,6 +87,15 @@ pub fn memory_regions(dtb: &[u8]) -> Result<Vec<Region>, DtError> {
     Ok(regions)
 }
 
+/// A 32-bit property of `/chosen`, if present and well formed.
+pub fn chosen_u32(dtb: &[u8], name: &str) -> Result<Option<u32>, DtError> {
+    let fdt = Fdt::new(dtb).map_err(|_| DtError::Invalid)?;
+    let Some(chosen) = fdt.find_node("/chosen") else { return Ok(None) };
+    let Some(prop) = chosen.property(name) else { return Ok(None) };
+    let bytes: [u8; 4] = prop.value().try_into().map_err(|_| DtError::Malformed("/chosen u32 property"))?;
+    Ok(Some(u32::from_be_bytes(bytes)))
+}
+
 fn encode_cells(out: &mut Vec<u8>, value: u64, count: u32) {
     if count == 2 {
         out.extend_from_slice(&((value >> 32) as u32).to_be_bytes());
@@ -181,7 +190,12 @@ mod tests {
                 .build(),
         );
         tree.root.add_child(
-            DeviceTreeNode::builder("chosen").unwrap().property(prop("bootargs", "old")).build(),
+            DeviceTreeNode::builder("chosen")
+                .unwrap()
+                .property(prop("bootargs", "old"))
+                .property(prop("pmu-partition,reserved-counters", 2u32))
+                .property(prop("bad-u32", "xyz1234"))
+                .build(),
         );
         tree.to_dtb()
     }
@@ -192,6 +206,14 @@ mod tests {
         assert_eq!(blob_size(&dtb), Some(dtb.len()));
         assert_eq!(memory_regions(&dtb).unwrap(), [Region::new(0x4000_0000, 0x4000_0000)]);
         assert_eq!(memory_regions(b"not a dtb"), Err(DtError::Invalid));
+    }
+
+    #[test]
+    fn reads_chosen_u32() {
+        let dtb = sample();
+        assert_eq!(chosen_u32(&dtb, "pmu-partition,reserved-counters"), Ok(Some(2)));
+        assert_eq!(chosen_u32(&dtb, "absent"), Ok(None));
+        assert!(chosen_u32(&dtb, "bad-u32").is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - anything else by HVC: NOT_SUPPORTED. (The host's PSCI conduit is SMC.)
 
 use crate::monitor::{Monitor, SmcRegs};
+use crate::pmu::{CpuPartition, PmuConfig, PmuHw};
 use crate::psci_relay::{self, PsciRelay};
 use smc_interface::{
     HostCall, SmcccError,
@@ -46,13 +47,26 @@ impl Reply {
     }
 }
 
+/// The calling CPU's PMU partition state, for the PMU calls.
+pub struct PmuCalls<'a, H: PmuHw> {
+    /// `None` when the CPU has no usable PMU: the PMU calls are then NOT_SUPPORTED.
+    pub cfg: Option<&'a PmuConfig>,
+    pub cpu: &'a mut CpuPartition,
+    pub hw: &'a mut H,
+}
+
 /// Routes and answers one host call.
-pub fn handle<M: Monitor>(regs: SmcRegs, conduit: Conduit, psci: &mut PsciRelay<'_, M>) -> Reply {
+pub fn handle<M: Monitor, H: PmuHw>(
+    regs: SmcRegs,
+    conduit: Conduit,
+    psci: &mut PsciRelay<'_, M>,
+    pmu: &mut PmuCalls<'_, H>,
+) -> Reply {
     let Some(id) = FunctionId::from_register(regs[0]) else {
         return Reply::Short(encode_error(SmcccError::NotSupported));
     };
     match (id.owner(), conduit) {
-        (Owner::VendorHyp, _) | (Owner::Arch, Conduit::Hvc) => own_call(regs, psci.monitor),
+        (Owner::VendorHyp, _) | (Owner::Arch, Conduit::Hvc) => own_call(regs, psci.monitor, pmu),
         (_, Conduit::Smc) if psci_relay::is_psci(id.raw()) => Reply::Full(psci.handle(regs)),
         (_, Conduit::Smc) => Reply::Full(psci.monitor.smc(regs)),
         (_, Conduit::Hvc) => Reply::Short(encode_error(SmcccError::NotSupported)),
@@ -60,11 +74,12 @@ pub fn handle<M: Monitor>(regs: SmcRegs, conduit: Conduit, psci: &mut PsciRelay<
 }
 
 /// The calls EL2 is the callee for.
-fn own_call<M: Monitor>(regs: SmcRegs, monitor: &mut M) -> Reply {
+fn own_call<M: Monitor, H: PmuHw>(regs: SmcRegs, monitor: &mut M, pmu: &mut PmuCalls<'_, H>) -> Reply {
     let call = match HostCall::decode(&regs) {
         Ok(call) => call,
         Err(e) => return Reply::Short(encode_error(e)),
     };
+    let no_pmu = encode_error(SmcccError::NotSupported);
     Reply::Short(match call {
         HostCall::SmcccVersion => Version::CURRENT.encode(),
         HostCall::ArchFeatures { function_id } => arch_features(function_id, monitor),
@@ -72,9 +87,25 @@ fn own_call<M: Monitor>(regs: SmcRegs, monitor: &mut M) -> Reply {
             let out = monitor.smc(regs);
             [out[0], out[1], out[2], out[3]]
         }
-        HostCall::HypFeatures { function_id } => Features::for_hyp_call(function_id).encode(),
+        HostCall::HypFeatures { function_id } => {
+            if pmu.cfg.is_none() && smc_interface::pmu::PMU_CALLS.contains(&function_id) {
+                Features::NOT_SUPPORTED.encode()
+            } else {
+                Features::for_hyp_call(function_id).encode()
+            }
+        }
         HostCall::HypCallUid => CallUid::HYP.encode(),
         HostCall::HypRevision => Revision::CURRENT.encode(),
+        HostCall::PmuInfo => pmu.cfg.map_or(no_pmu, |cfg| cfg.info().encode()),
+        HostCall::PmuStatus => pmu.cfg.map_or(no_pmu, |cfg| pmu.cpu.status(cfg).encode()),
+        HostCall::PmuReserve { count } => match pmu.cfg {
+            Some(cfg) => pmu.cpu.reserve(cfg, pmu.hw, count).map_or_else(encode_error, |m| m.encode()),
+            None => no_pmu,
+        },
+        HostCall::PmuUnreserve => match pmu.cfg {
+            Some(_) => pmu.cpu.unreserve(pmu.hw).map_or_else(encode_error, |m| m.encode()),
+            None => no_pmu,
+        },
     })
 }
 
@@ -112,7 +143,28 @@ mod tests {
             entries: WarmEntries { cpu_on: 0x1000, resume: 0x2000 },
             this_cpu: 0,
         };
-        handle(regs, conduit, &mut relay)
+        let cfg = PmuConfig::new(6, 6, true, true, smc_interface::Enforcement::Trapped, 1, 0).unwrap();
+        let mut cpu = CpuPartition::new(&cfg);
+        let mut hw = crate::pmu::FakePmu::new(6);
+        handle(regs, conduit, &mut relay, &mut PmuCalls { cfg: Some(&cfg), cpu: &mut cpu, hw: &mut hw })
+    }
+
+    #[test]
+    fn pmu_calls_are_routed() {
+        let mut mon = FakeMonitor::default();
+        let pmu = |id: u32| u64::from(id);
+        use smc_interface::pmu::*;
+        let info = call(&mut mon, Conduit::Hvc, &[pmu(PMU_INFO)]);
+        assert_eq!(info.x0(), 0);
+        let r = call(&mut mon, Conduit::Smc, &[pmu(PMU_RESERVE), 2]);
+        assert_eq!(r, Reply::Short([0, 0b110000, 0, 0]));
+        let r = call(&mut mon, Conduit::Hvc, &[pmu(PMU_RESERVE), 2, 1]);
+        assert_eq!(r.x0(), INVALID_PARAMETER, "unknown flag bits are refused");
+        let r = call(&mut mon, Conduit::Hvc, &[pmu(PMU_UNRESERVE)]);
+        assert_eq!(r.x0(), SmcccError::NotReserved.to_register());
+        let f = call(&mut mon, Conduit::Hvc, &[ids::HYP_FEATURES.into(), pmu(PMU_RESERVE)]);
+        assert_eq!(f.x0(), 0);
+        assert!(mon.calls.is_empty());
     }
 
     #[test]
@@ -134,7 +186,7 @@ mod tests {
     #[test]
     fn unknown_ids_are_not_supported() {
         let mut mon = FakeMonitor::default();
-        for fid in [0x8600_0042u64, 0xc600_0000, 0x8600_ff00, 0x8600_ff02, 0x1_8600_ff01] {
+        for fid in [0x8600_0042u64, 0xc600_0000, 0xc600_0005, 0x8600_ff00, 0x8600_ff02, 0x1_8600_ff01] {
             let r = call(&mut mon, Conduit::Hvc, &[fid]);
             assert_eq!(r, Reply::Short([NOT_SUPPORTED, 0, 0, 0]), "{fid:#x}");
         }

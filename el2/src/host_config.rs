@@ -46,6 +46,13 @@ impl CpuIds {
     pub fn has_trbe(&self) -> bool {
         field(self.id_aa64dfr0, 44, 4) != 0
     }
+    /// FEAT_HPMN0: MDCR_EL2.HPMN may be 0.
+    pub fn has_hpmn0(&self) -> bool {
+        field(self.id_aa64dfr0, 60, 4) != 0
+    }
+    pub fn has_fgt(&self) -> bool {
+        field(self.id_aa64mmfr0, 56, 4) != 0
+    }
     pub fn parange(&self) -> u64 {
         field(self.id_aa64mmfr0, 0, 4)
     }
@@ -81,16 +88,18 @@ const CPTR_TZ: u64 = 1 << 8;
 const CPTR_TSM: u64 = 1 << 12;
 
 impl HostConfig {
-    pub fn new(ids: &CpuIds) -> Self {
+    /// `host_counters`: the PMU event counters the host owns (MDCR_EL2.HPMN).
+    pub fn new(ids: &CpuIds, host_counters: u8) -> Self {
         // The host is an AArch64 EL1 under stage-2, with its SMCs trapped so EL2 can relay PSCI
         // and answer its own service's calls. Pointer authentication keys and instructions are
         // the host's own business (no trap). Interrupts stay with the host: IMO/FMO/AMO clear.
         let hcr = HCR_RW | HCR_VM | HCR_TSC | HCR_API | HCR_APK;
 
-        // All PMU counters belong to the host for now (HPMN = N). EL2's own execution is not
-        // counted (HPMD, PMUv3p1 and later) so that EL2's work does not show up in the host's
-        // counts. Statistical profiling and trace buffers, if present, are the host's.
-        let mut mdcr = ids.pmu_counters() & MDCR_HPMN_MASK;
+        // The host sees the counters it owns (HPMN; the partition manager decides how many), and
+        // the counters above are EL2's. EL2's own execution is not counted (HPMD, PMUv3p1 and
+        // later) so that EL2's work does not show up in the host's counts. Statistical profiling
+        // and trace buffers, if present, are the host's.
+        let mut mdcr = u64::from(host_counters).min(ids.pmu_counters()) & MDCR_HPMN_MASK;
         if ids.pmu_version() >= 4 && ids.has_pmuv3() {
             mdcr |= MDCR_HPMD;
         }
@@ -135,7 +144,7 @@ mod tests {
 
     #[test]
     fn host_owns_all_counters_and_runs_under_stage2() {
-        let c = HostConfig::new(&cortex_a57_like());
+        let c = HostConfig::new(&cortex_a57_like(), 6);
         assert_eq!(c.mdcr & MDCR_HPMN_MASK, 6);
         assert_eq!(c.mdcr & MDCR_HPMD, 0, "PMUv3 has no HPMD");
         assert_eq!(c.hcr & (HCR_VM | HCR_TSC | HCR_RW), HCR_VM | HCR_TSC | HCR_RW);
@@ -153,7 +162,8 @@ mod tests {
             id_aa64mmfr0: 0x5,
             pmcr: 6 << 11,
         };
-        let c = HostConfig::new(&ids);
+        let c = HostConfig::new(&ids, 4);
+        assert_eq!(c.mdcr & MDCR_HPMN_MASK, 4);
         assert_eq!(c.mdcr & MDCR_HPMD, MDCR_HPMD);
         assert_eq!(c.cptr & CPTR_TZ, 0);
         assert_eq!(c.cptr & CPTR_TSM, CPTR_TSM);
@@ -164,6 +174,6 @@ mod tests {
     fn no_pmu() {
         let mut ids = cortex_a57_like();
         ids.id_aa64dfr0 = 0xf << 8;
-        assert_eq!(HostConfig::new(&ids).mdcr & MDCR_HPMN_MASK, 0);
+        assert_eq!(HostConfig::new(&ids, 6).mdcr & MDCR_HPMN_MASK, 0);
     }
 }

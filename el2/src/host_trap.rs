@@ -6,9 +6,10 @@
 //! come back to the host as aborts, and every other trap comes back as an undefined instruction.
 
 use crate::esr::{Esr, ExceptionClass};
-use crate::host_calls::{self, Conduit, Reply};
+use crate::host_calls::{self, Conduit, PmuCalls, Reply};
 use crate::inject::{self, HostFault, Injection};
 use crate::monitor::Monitor;
+use crate::pmu::PmuHw;
 use crate::psci_relay::PsciRelay;
 use crate::trap_frame::TrapFrame;
 use arm_sysregs::el1::accessors::{
@@ -18,12 +19,18 @@ use arm_sysregs::el1::registers::{ElrEl1, EsrEl1, FarEl1, SpsrEl1};
 use smc_interface::{SmcccError, result::encode_error};
 
 /// Handles one host trap; `frame` holds the host's registers and is what the host resumes with.
-pub fn handle<M: Monitor>(frame: &mut TrapFrame, esr: Esr, far: u64, relay: &mut PsciRelay<'_, M>) {
+pub fn handle<M: Monitor, H: PmuHw>(
+    frame: &mut TrapFrame,
+    esr: Esr,
+    far: u64,
+    relay: &mut PsciRelay<'_, M>,
+    pmu: &mut PmuCalls<'_, H>,
+) {
     match esr.class() {
         ExceptionClass::Hvc64 => {
             // SMCCC calls use HVC #0; other immediates are not calls of this hypervisor.
             let reply = if esr.imm16() == 0 {
-                host_calls::handle(frame.smccc_regs(), Conduit::Hvc, relay)
+                host_calls::handle(frame.smccc_regs(), Conduit::Hvc, relay, pmu)
             } else {
                 Reply::Short(encode_error(SmcccError::NotSupported))
             };
@@ -33,7 +40,7 @@ pub fn handle<M: Monitor>(frame: &mut TrapFrame, esr: Esr, far: u64, relay: &mut
             // A trapped SMC has not executed: resume after it.
             frame.elr += 4;
             let reply = if esr.imm16() == 0 {
-                host_calls::handle(frame.smccc_regs(), Conduit::Smc, relay)
+                host_calls::handle(frame.smccc_regs(), Conduit::Smc, relay, pmu)
             } else {
                 Reply::Short(encode_error(SmcccError::NotSupported))
             };
@@ -98,7 +105,11 @@ mod tests {
             entries: WarmEntries { cpu_on: 0x1000, resume: 0x2000 },
             this_cpu: 0,
         };
-        handle(frame, Esr(esr), far, &mut relay);
+        let cfg = crate::pmu::PmuConfig::new(6, 6, true, true, smc_interface::Enforcement::Trapped, 1, 0).unwrap();
+        let mut cpu = crate::pmu::CpuPartition::new(&cfg);
+        let mut hw = crate::pmu::FakePmu::new(6);
+        let mut pmu = PmuCalls { cfg: Some(&cfg), cpu: &mut cpu, hw: &mut hw };
+        handle(frame, Esr(esr), far, &mut relay, &mut pmu);
     }
 
     #[test]

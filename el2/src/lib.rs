@@ -28,5 +28,6 @@ pub mod inject;
 pub mod logger;
 pub mod monitor;
 pub mod percpu;
+pub mod pmu;
 pub mod psci_relay;
 pub mod trap_frame;

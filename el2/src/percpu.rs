@@ -3,7 +3,9 @@
 //! Per-CPU state: the EL2 stack and where the host wants this CPU to enter when EL3 next brings
 //! it up (CPU_ON) or back (a power-down CPU_SUSPEND / SYSTEM_SUSPEND).
 
+use crate::pmu::CpuPartition;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use spin::mutex::SpinMutex;
 use platform::{Current, Platform};
 
 /// Bytes of EL2 stack per CPU. Trap handling is shallow; the deepest path (boot, device tree
@@ -53,13 +55,16 @@ pub struct PerCpu {
     pub stack_top: u64,
     pub index: usize,
     pub host_entry: HostEntry,
+    /// Which PMU counters the host owns on this CPU. Only this CPU takes the lock (PMU calls act on
+    /// the calling CPU), so it is never contended; it is a lock so the table can be shared.
+    pub pmu: SpinMutex<CpuPartition>,
 }
 
 const _: () = assert!(core::mem::offset_of!(PerCpu, stack_top) == 0);
 
 impl PerCpu {
     pub const fn new(index: usize) -> Self {
-        Self { stack_top: 0, index, host_entry: HostEntry::new() }
+        Self { stack_top: 0, index, host_entry: HostEntry::new(), pmu: SpinMutex::new(CpuPartition::UNSET) }
     }
 
     /// The value EL2 gives EL3 as the context id for this CPU's warm entry.

@@ -5,7 +5,8 @@
 
 use crate::conduit::Conduit;
 use smc_interface::{
-    CallUid, Features, HostCall, Revision, SmcccError, Version, result::RESULT_REGS,
+    CallUid, CounterMask, Features, HostCall, PmuInfo, PmuStatus, Revision, SmcccError, Version,
+    result::RESULT_REGS,
 };
 
 /// What discovery found.
@@ -77,6 +78,27 @@ impl<C: Conduit> Client<C> {
         Ok(HypInfo { smccc: self.smccc_version().ok(), revision })
     }
 
+    /// PMU_INFO: the PMU and the partitioning limits.
+    pub fn pmu_info(&mut self) -> Result<PmuInfo, SmcccError> {
+        PmuInfo::decode(self.call(HostCall::PmuInfo))
+    }
+
+    /// PMU_STATUS: this CPU's partition state.
+    pub fn pmu_status(&mut self) -> Result<PmuStatus, SmcccError> {
+        PmuStatus::decode(self.call(HostCall::PmuStatus))
+    }
+
+    /// PMU_RESERVE: asks EL2 for `count` counters on this CPU. The caller must already have
+    /// stopped using them (see `crate::handshake`).
+    pub fn pmu_reserve(&mut self, count: u64) -> Result<CounterMask, SmcccError> {
+        CounterMask::decode(self.call(HostCall::PmuReserve { count }))
+    }
+
+    /// PMU_UNRESERVE: gives this CPU's reserved counters back, scrubbed.
+    pub fn pmu_unreserve(&mut self) -> Result<CounterMask, SmcccError> {
+        CounterMask::decode(self.call(HostCall::PmuUnreserve))
+    }
+
     pub fn conduit(&mut self) -> &mut C {
         &mut self.conduit
     }
@@ -114,8 +136,12 @@ mod tests {
                 entries: WarmEntries { cpu_on: 0, resume: 0 },
                 this_cpu: 0,
             };
+            let cfg = el2::pmu::PmuConfig::new(6, 6, true, true, smc_interface::Enforcement::Trapped, 1, 0).unwrap();
+            let mut cpu = el2::pmu::CpuPartition::new(&cfg);
+            let mut hw = el2::pmu::FakePmu::new(6);
+            let mut pmu = host_calls::PmuCalls { cfg: Some(&cfg), cpu: &mut cpu, hw: &mut hw };
             let mut out = regs;
-            match host_calls::handle(regs, self.0, &mut relay) {
+            match host_calls::handle(regs, self.0, &mut relay, &mut pmu) {
                 host_calls::Reply::Short(r) => out[..4].copy_from_slice(&r),
                 host_calls::Reply::Full(r) => out = r,
             }

@@ -81,6 +81,12 @@ pub trait Platform {
     const MAX_CPUS: usize;
     /// INTID of the PMU overflow interrupt (a PPI).
     const PMU_INTID: u32;
+    /// PMU event counters reserved for partitions from boot on, on every CPU: the host never sees
+    /// them (an unmodified host simply finds fewer counters). The device tree's
+    /// `/chosen/pmu-partition,reserved-counters` overrides it.
+    const PMU_BOOT_RESERVED: u8 = 0;
+    /// PMU event counters the host always keeps on every CPU.
+    const PMU_HOST_MINIMUM: u8 = 1;
 
     /// Linear CPU index for an MPIDR_EL1 value, or `None` for a CPU this platform does not have.
     fn cpu_index(mpidr: u64) -> Option<usize>;

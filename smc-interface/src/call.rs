@@ -6,6 +6,7 @@
 use crate::error::SmcccError;
 use crate::function_id::FunctionId;
 use crate::ids;
+use crate::pmu;
 
 /// Argument registers of a call: x0 (function identifier) to x17.
 pub const CALL_REGS: usize = 18;
@@ -25,6 +26,14 @@ pub enum HostCall {
     HypCallUid,
     /// HYP_REVISION: no arguments.
     HypRevision,
+    /// PMU_INFO: no arguments.
+    PmuInfo,
+    /// PMU_STATUS: no arguments.
+    PmuStatus,
+    /// PMU_RESERVE: x1 = number of counters (EL2 checks it against its limits).
+    PmuReserve { count: u64 },
+    /// PMU_UNRESERVE: no arguments.
+    PmuUnreserve,
 }
 
 /// The SMCCC architecture workaround calls. EL2 does not act on them: it only needs to know they
@@ -79,6 +88,16 @@ impl HostCall {
             },
             ids::HYP_CALL_UID => Self::HypCallUid,
             ids::HYP_REVISION => Self::HypRevision,
+            pmu::PMU_INFO => Self::PmuInfo,
+            pmu::PMU_STATUS => Self::PmuStatus,
+            pmu::PMU_RESERVE => {
+                no_flags(regs[2])?;
+                Self::PmuReserve { count: regs[1] }
+            }
+            pmu::PMU_UNRESERVE => {
+                no_flags(regs[1])?;
+                Self::PmuUnreserve
+            }
             _ => return Err(SmcccError::NotSupported),
         })
     }
@@ -92,8 +111,14 @@ impl HostCall {
                 regs[1] = function_id.into();
             }
             Self::ArchWorkaround(ArchWorkaround::Workaround2 { state }) => regs[1] = state.into(),
-            Self::SmcccVersion | Self::ArchWorkaround(_) | Self::HypCallUid | Self::HypRevision => {
-            }
+            Self::PmuReserve { count } => regs[1] = count,
+            Self::SmcccVersion
+            | Self::ArchWorkaround(_)
+            | Self::HypCallUid
+            | Self::HypRevision
+            | Self::PmuInfo
+            | Self::PmuStatus
+            | Self::PmuUnreserve => {}
         }
         regs
     }
@@ -107,6 +132,10 @@ impl HostCall {
             Self::HypFeatures { .. } => ids::HYP_FEATURES,
             Self::HypCallUid => ids::HYP_CALL_UID,
             Self::HypRevision => ids::HYP_REVISION,
+            Self::PmuInfo => pmu::PMU_INFO,
+            Self::PmuStatus => pmu::PMU_STATUS,
+            Self::PmuReserve { .. } => pmu::PMU_RESERVE,
+            Self::PmuUnreserve => pmu::PMU_UNRESERVE,
         })
     }
 
@@ -115,7 +144,13 @@ impl HostCall {
     pub const fn is_hyp_service(&self) -> bool {
         matches!(
             self,
-            Self::HypFeatures { .. } | Self::HypCallUid | Self::HypRevision
+            Self::HypFeatures { .. }
+                | Self::HypCallUid
+                | Self::HypRevision
+                | Self::PmuInfo
+                | Self::PmuStatus
+                | Self::PmuReserve { .. }
+                | Self::PmuUnreserve
         )
     }
 
@@ -123,6 +158,12 @@ impl HostCall {
     pub const fn is_relayed_to_el3(&self) -> bool {
         matches!(self, Self::ArchWorkaround(_))
     }
+}
+
+/// A flags argument: no flag is defined yet, so any set bit is refused rather than ignored (a
+/// later revision can then give bits a meaning without old firmware silently dropping them).
+fn no_flags(x: u64) -> Result<(), SmcccError> {
+    if x == 0 { Ok(()) } else { Err(SmcccError::InvalidParameter) }
 }
 
 /// An SMC32 argument: the caller must leave bits 63:32 clear.
@@ -187,12 +228,28 @@ mod tests {
     }
 
     #[test]
+    fn pmu_calls() {
+        let mut r = regs(crate::pmu::PMU_RESERVE.into(), 2);
+        assert_eq!(HostCall::decode(&r), Ok(HostCall::PmuReserve { count: 2 }));
+        assert_eq!(HostCall::PmuReserve { count: 2 }.encode(), r);
+        r[2] = 1;
+        assert_eq!(HostCall::decode(&r), Err(SmcccError::InvalidParameter), "flags are refused");
+        let mut r = regs(crate::pmu::PMU_UNRESERVE.into(), 0);
+        assert_eq!(HostCall::decode(&r), Ok(HostCall::PmuUnreserve));
+        r[1] = 1 << 40;
+        assert_eq!(HostCall::decode(&r), Err(SmcccError::InvalidParameter));
+        assert_eq!(HostCall::decode(&regs(crate::pmu::PMU_INFO.into(), 7)), Ok(HostCall::PmuInfo));
+        assert!(HostCall::PmuStatus.is_hyp_service());
+    }
+
+    #[test]
     fn unknown_ids_are_not_supported() {
         for x0 in [
             0x8600_FF00, // deprecated call count
             0x8600_FF02, // unassigned in the UID/revision block
             0x8600_0001, // KVM's PTP call: not ours
-            0xC600_0001, // PMU range, no call defined yet
+            0xC600_0005, // PMU range, first undefined call
+            0xC600_00FF, // PMU range, last
             0xC600_0000, // the SMC64 twin of HYP_FEATURES
             0x8400_0000, // PSCI_VERSION: relayed, never decoded here
             0x0600_0000, // yielding twin of HYP_FEATURES

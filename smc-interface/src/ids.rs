@@ -46,15 +46,15 @@ pub const HYP_REVISION: u32 = 0x8600_FF03;
 /// The vendor hypervisor calls that HYP_FEATURES reports as implemented in this revision.
 pub const HYP_CALLS: [u32; 3] = [HYP_FEATURES, HYP_CALL_UID, HYP_REVISION];
 
-/// Function identifiers kept for the PMU partition calls (owner 6, fast SMC64). None is defined
-/// yet: they arrive with ABI 0.2 and until then answer NOT_SUPPORTED.
+/// Function identifiers kept for the PMU partition calls (owner 6, fast SMC64). ABI 0.2 defines
+/// the first four (see `crate::pmu`); the rest answer NOT_SUPPORTED.
 pub const PMU_CALLS: RangeInclusive<u32> = 0xC600_0001..=0xC600_00FF;
 
 /// ABI revision, major part. While it is 0 the ABI may change incompatibly from one minor revision
 /// to the next; from 1.0 on, a minor revision only adds calls.
 pub const HYP_REVISION_MAJOR: u32 = 0;
 /// ABI revision, minor part.
-pub const HYP_REVISION_MINOR: u32 = 1;
+pub const HYP_REVISION_MINOR: u32 = 2;
 
 /// This hypervisor's Call UID, 9bababfc-0059-428d-8922-08290cd38e12, in the order the UUID
 /// string is written (RFC 4122 byte order).

@@ -18,10 +18,12 @@ pub mod call;
 pub mod error;
 pub mod function_id;
 pub mod ids;
+pub mod pmu;
 pub mod result;
 
 pub use boot::{BundleError, HostBundleHeader, LogLevel};
 pub use call::{ArchWorkaround, CALL_REGS, HostCall};
 pub use error::{SUCCESS, SmcccError};
 pub use function_id::{FunctionId, Owner};
+pub use pmu::{CounterMask, Enforcement, PmuInfo, PmuStatus};
 pub use result::{CallUid, Features, RESULT_REGS, Revision, Version, encode_error};

@@ -80,7 +80,7 @@ impl Features {
 
     /// What HYP_FEATURES answers for `function_id` in this revision of the ABI.
     pub fn for_hyp_call(function_id: u32) -> Self {
-        if ids::HYP_CALLS.contains(&function_id) {
+        if ids::HYP_CALLS.contains(&function_id) || crate::pmu::PMU_CALLS.contains(&function_id) {
             Self::SUPPORTED
         } else {
             Self::NOT_SUPPORTED
@@ -224,12 +224,13 @@ mod tests {
 
     #[test]
     fn hyp_features_lists_exactly_the_hyp_calls() {
-        for id in ids::HYP_CALLS {
+        for id in ids::HYP_CALLS.into_iter().chain(crate::pmu::PMU_CALLS) {
             assert_eq!(Features::for_hyp_call(id), Features::SUPPORTED);
         }
         for id in [
             ids::HYP_CALL_COUNT,
-            *ids::PMU_CALLS.start(),
+            0xC600_0005,
+            *ids::PMU_CALLS.end(),
             ids::SMCCC_VERSION,
             0x8600_0001,
         ] {
@@ -268,7 +269,7 @@ mod tests {
     #[test]
     fn revision_round_trips() {
         let regs = Revision::CURRENT.encode();
-        assert_eq!(regs, [0, 1, 0, 0]);
+        assert_eq!(regs, [0, 2, 0, 0]);
         assert_eq!(Revision::decode(regs), Ok(Revision::CURRENT));
     }
 

@@ -2,7 +2,7 @@
 
 //! Bringing EL2 up: the boot CPU's one-time set-up, and every CPU's way into the host.
 
-use super::{CPUS, SPSR_EL1H_MASKED, cache, console, cpu_setup, el2_enable_mmu, enter_host, heap};
+use super::{CPUS, SPSR_EL1H_MASKED, cache, console, cpu_setup, el2_enable_mmu, enter_host, heap, pmu_regs::CpuPmu};
 use crate::devicetree::{self, Fixups};
 use crate::el2_mmu::{self, ImageLayout};
 use crate::host_config::CpuIds;
@@ -10,6 +10,8 @@ use crate::host_image::{self, HEADER_BYTES};
 use crate::host_stage2;
 use crate::logger;
 use crate::percpu::{PerCpu, STACK_SIZE};
+use crate::pmu::{CpuPartition, PmuConfig, PmuHw};
+use smc_interface::Enforcement;
 use aarch64_paging::{idmap::IdMap, paging::Stage2};
 use arm_sysregs::el1::accessors::read_mpidr_el1;
 use arm_sysregs::el2::accessors::write_tpidr_el2;
@@ -48,6 +50,45 @@ unsafe impl Send for El2Map {}
 unsafe impl Sync for El2Map {}
 static EL2_MAP: Once<El2Map> = Once::new();
 
+/// The PMU and the partitioning policy; `None` when the CPU has no PMUv3.
+static PMU_CONFIG: Once<Option<PmuConfig>> = Once::new();
+
+pub fn pmu_config() -> Option<&'static PmuConfig> {
+    PMU_CONFIG.get().and_then(Option::as_ref)
+}
+
+/// The device-tree property that overrides the platform's boot reservation.
+const DT_BOOT_RESERVED: &str = "pmu-partition,reserved-counters";
+
+fn configure_pmu(ids: &CpuIds, dtb: &[u8]) -> Option<PmuConfig> {
+    if !ids.has_pmuv3() {
+        info!("no PMUv3: PMU partitioning is off");
+        return None;
+    }
+    let boot_reserved = match devicetree::chosen_u32(dtb, DT_BOOT_RESERVED) {
+        Ok(Some(n)) => u8::try_from(n).unwrap_or(u8::MAX),
+        Ok(None) => Current::PMU_BOOT_RESERVED,
+        Err(e) => fail(format_args!("/chosen/{DT_BOOT_RESERVED}: {e:?}")),
+    };
+    // Whether the CPU itself keeps EL1 out of the counters at and above HPMN is found out with a
+    // probe once partitions run; until then EL2 assumes it does not.
+    let cfg = PmuConfig::new(
+        CpuPmu.counters(),
+        ids.pmu_version() as u8,
+        ids.has_hpmn0(),
+        ids.has_fgt(),
+        Enforcement::Trapped,
+        Current::PMU_HOST_MINIMUM,
+        boot_reserved,
+    )
+    .unwrap_or_else(|e| fail(format_args!("PMU partition configuration: {e:?}")));
+    info!(
+        "PMU: {} counters, PMUVer {:#x}; host keeps >= {}, {} reserved at boot, up to {} on request",
+        cfg.counters, cfg.pmu_version, cfg.host_minimum, cfg.boot_reserved, cfg.max_reserve
+    );
+    Some(cfg)
+}
+
 #[repr(C, align(16))]
 struct Stacks([[u8; STACK_SIZE]; Current::MAX_CPUS]);
 static mut STACKS: Stacks = Stacks([[0; STACK_SIZE]; Current::MAX_CPUS]);
@@ -61,24 +102,21 @@ fn fail(msg: core::fmt::Arguments<'_>) -> ! {
 
 /// Entry from `_start` on the boot CPU, MMU off, on the boot stack.
 #[unsafe(no_mangle)]
-extern "C" fn boot_cpu_main(x0: u64, _x1: u64, _x2: u64, _x3: u64) -> ! {
+extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     console::init(logger::BUILD_DEFAULT);
     heap::init();
     let ids = cpu_setup::read_ids();
 
-    // The device tree: in x0 when QEMU boots us as a kernel, at the platform's address when
-    // TF-A does (its BL31 passes 0 in x0 on QEMU).
-    let dt_base = [x0, Current::DT_BASE]
-        .into_iter()
-        .find(|&a| a != 0 && a % 8 == 0 && is_fdt(a))
-        .unwrap_or_else(|| fail(format_args!("no device tree at x0={x0:#x} or {:#x}", Current::DT_BASE)));
-    // SAFETY: is_fdt checked the header's magic; with the MMU off all memory is readable, and
-    // the blob is not modified until the fix-up copies it.
-    let dtb = unsafe { core::slice::from_raw_parts(dt_base as *const u8, fdt_size(dt_base)) };
-    let ram = devicetree::memory_regions(dtb)
-        .ok()
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| alloc::vec![Current::DEFAULT_RAM]);
+    // The device tree: in x0 when QEMU boots us as a kernel; in x1 from TF-A on FVP (its x0 is
+    // an empty NT_FW_CONFIG tree); at the platform's address from TF-A on QEMU (whose x0 is the
+    // MPIDR). The first candidate that holds a tree with memory in it wins.
+    let found = [x0, x1, Current::DT_BASE].into_iter().find_map(|addr| {
+        let dtb = fdt_at(addr)?;
+        devicetree::memory_regions(dtb).ok().filter(|r| !r.is_empty()).map(|ram| (addr, dtb, ram))
+    });
+    let Some((dt_base, dtb, ram)) = found else {
+        fail(format_args!("no device tree with memory at x0={x0:#x}, x1={x1:#x} or {:#x}", Current::DT_BASE))
+    };
 
     // EL2's own page tables, then the MMU.
     let firmware = Current::firmware_region();
@@ -128,6 +166,14 @@ extern "C" fn boot_cpu_main(x0: u64, _x1: u64, _x2: u64, _x3: u64) -> ! {
         _map: s2,
     });
 
+    // PMU partitioning: the layout every CPU starts with.
+    let pmu = *PMU_CONFIG.call_once(|| configure_pmu(&ids, dtb));
+    if let Some(cfg) = pmu {
+        for cpu in 0..Current::MAX_CPUS {
+            *CPUS.get(cpu).unwrap().pmu.lock() = CpuPartition::new(&cfg);
+        }
+    }
+
     // The host's device tree, rewritten in place.
     let fixups = Fixups { firmware: Some(firmware), initrd: host.initrd, bootargs: host.cmdline };
     let new_dtb = devicetree::fix_up(dtb, &fixups, Current::DT_MAX_SIZE as usize)
@@ -160,17 +206,20 @@ extern "C" fn boot_cpu_main(x0: u64, _x1: u64, _x2: u64, _x3: u64) -> ! {
     enter_host_on_this_cpu(me, &ids, host.entry, dt_base)
 }
 
-fn is_fdt(addr: u64) -> bool {
-    // SAFETY: called with the MMU off, where every address is accessible; DT_BASE and the
-    // previous stage's x0 are RAM addresses.
-    let magic = unsafe { core::ptr::read_volatile(addr as *const u32) };
-    u32::from_be(magic) == 0xd00d_feed
-}
-
-fn fdt_size(addr: u64) -> usize {
-    // SAFETY: as in is_fdt; the header is at least 8 bytes.
+/// The device tree blob at `addr`, if there is one.
+fn fdt_at(addr: u64) -> Option<&'static [u8]> {
+    if addr == 0 || addr % 8 != 0 || !Current::DEFAULT_RAM.contains(addr) && addr != Current::DT_BASE {
+        return None;
+    }
+    // SAFETY: called with the MMU off, where every address is accessible, on an aligned address
+    // in RAM; the header's first 8 bytes are read before anything else.
     let header = unsafe { core::slice::from_raw_parts(addr as *const u8, 8) };
-    devicetree::blob_size(header).unwrap_or(0).min(Current::DT_MAX_SIZE as usize)
+    let size = devicetree::blob_size(header)?;
+    if size < 8 || size as u64 > Current::DT_MAX_SIZE {
+        return None;
+    }
+    // SAFETY: as above, for the size the header gives, bounded by the platform's maximum.
+    Some(unsafe { core::slice::from_raw_parts(addr as *const u8, size) })
 }
 
 /// Sets up EL2 on this CPU for the host and enters the host at EL1.
@@ -178,7 +227,12 @@ fn enter_host_on_this_cpu(cpu: &'static PerCpu, ids: &CpuIds, entry: u64, arg0: 
     // SAFETY: TPIDR_EL2 is EL2's own; it names this CPU's `PerCpu` for the trap handlers.
     unsafe { write_tpidr_el2(TpidrEl2::from_bits_retain(cpu as *const PerCpu as u64)) };
     let s2 = HOST_STAGE2.get().expect("host stage-2 is built before any CPU enters the host");
-    cpu_setup::configure_for_host(ids, s2.vtcr, s2.vttbr);
+    let partition = cpu.pmu.lock();
+    cpu_setup::configure_for_host(ids, s2.vtcr, s2.vttbr, partition.host_counters());
+    if let Some(cfg) = pmu_config() {
+        partition.apply(cfg, &mut CpuPmu);
+    }
+    drop(partition);
     info!("cpu {} (MPIDR {:#x}) in EL2; host entry {entry:#x}", cpu.index, read_mpidr_el1().bits());
     // SAFETY: EL2 is configured for the host on this CPU; the stack top is this CPU's own.
     unsafe { enter_host(entry, arg0, cpu.stack_top, SPSR_EL1H_MASKED) }

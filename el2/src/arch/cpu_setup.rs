@@ -23,13 +23,10 @@ pub fn read_ids() -> CpuIds {
     }
 }
 
-fn has_fgt(ids: &CpuIds) -> bool {
-    (ids.id_aa64mmfr0 >> 56) & 0xf != 0
-}
-
-/// Configures this CPU's EL2 for running the host under the stage-2 at `vttbr` with `vtcr`.
-pub fn configure_for_host(ids: &CpuIds, vtcr: u64, vttbr: u64) {
-    let cfg = HostConfig::new(ids);
+/// Configures this CPU's EL2 for running the host under the stage-2 at `vttbr` with `vtcr`, with
+/// `host_counters` PMU event counters.
+pub fn configure_for_host(ids: &CpuIds, vtcr: u64, vttbr: u64, host_counters: u8) {
+    let cfg = HostConfig::new(ids, host_counters);
     // SAFETY: these registers control only how EL1/EL0 run and what traps to EL2; EL2's own
     // execution does not depend on them. The host is not running on this CPU yet.
     unsafe {
@@ -55,7 +52,7 @@ pub fn configure_for_host(ids: &CpuIds, vtcr: u64, vttbr: u64) {
     // The host reads its own MIDR/MPIDR through these.
     write_vpidr_el2(VpidrEl2::from_bits_retain(read_midr_el1().bits()));
     write_vmpidr_el2(VmpidrEl2::from_bits_retain(read_mpidr_el1().bits()));
-    if has_fgt(ids) {
+    if ids.has_fgt() {
         // Fine-grained traps reset to UNKNOWN values: trap nothing. (TF-A sets SCR_EL3.FGTEn
         // when it enters a normal world at EL2 on a CPU with FGT, so these are accessible.)
         // SAFETY: as above, these only decide what the host's accesses trap to EL2.

@@ -7,8 +7,10 @@ mod cache;
 mod console;
 mod cpu_setup;
 mod heap;
+mod pmu_regs;
 
 use crate::esr::Esr;
+use crate::host_calls::PmuCalls;
 use crate::host_trap;
 use crate::monitor::El3;
 use crate::percpu::{CpuTable, PerCpu};
@@ -54,14 +56,12 @@ const SPSR_EL1H_MASKED: u64 = 0x3c5;
 extern "C" fn handle_host_trap(frame: &mut TrapFrame) {
     let esr = Esr(read_esr_el2().bits());
     let far = read_far_el2().bits();
+    let cpu = this_cpu();
     let mut monitor = El3;
-    let mut relay = PsciRelay {
-        monitor: &mut monitor,
-        cpus: &CPUS,
-        entries: warm_entries(),
-        this_cpu: this_cpu().index,
-    };
-    host_trap::handle(frame, esr, far, &mut relay);
+    let mut relay = PsciRelay { monitor: &mut monitor, cpus: &CPUS, entries: warm_entries(), this_cpu: cpu.index };
+    let mut partition = cpu.pmu.lock();
+    let mut pmu = PmuCalls { cfg: boot::pmu_config(), cpu: &mut partition, hw: &mut pmu_regs::CpuPmu };
+    host_trap::handle(frame, esr, far, &mut relay, &mut pmu);
 }
 
 /// Called by the vectors that must never be taken: an exception inside EL2, or a physical

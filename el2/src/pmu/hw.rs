@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The PMU registers EL2 uses to hand counters over, as a small trait: the partition logic runs
+//! unchanged on the CPU (`arch::pmu_regs`) and on [`FakePmu`] in host tests and in the host
+//! driver's in-process model of EL2.
+
+/// EL2's view of this CPU's PMU. Counter masks have bit n for event counter n; bit 31 (the cycle
+/// counter) is never part of a partition and never touched through these methods' masks.
+pub trait PmuHw {
+    /// PMCR_EL0.N as EL2 reads it: every event counter the CPU has.
+    fn counters(&self) -> u8;
+    fn read_counter(&self, n: u8) -> u64;
+    fn write_counter(&mut self, n: u8, value: u64);
+    fn read_type(&self, n: u8) -> u64;
+    fn write_type(&mut self, n: u8, value: u64);
+    /// PMCNTENSET_EL0.
+    fn enabled(&self) -> u32;
+    fn disable(&mut self, mask: u32);
+    /// PMINTENSET_EL1.
+    fn interrupts(&self) -> u32;
+    fn disable_interrupts(&mut self, mask: u32);
+    /// PMOVSSET_EL0.
+    fn overflows(&self) -> u32;
+    fn clear_overflows(&mut self, mask: u32);
+    /// MDCR_EL2.HPMN, the first counter EL1 and EL0 cannot see.
+    fn hpmn(&self) -> u8;
+    fn set_hpmn(&mut self, hpmn: u8);
+}
+
+/// Returns every counter in `mask` to its reset state: not counting, no interrupt, no overflow,
+/// event type 0 (filters included) and value 0. Nothing of what it counted remains.
+pub fn scrub(hw: &mut impl PmuHw, mask: u32) {
+    hw.disable(mask);
+    hw.disable_interrupts(mask);
+    for n in counters_in(mask) {
+        hw.write_type(n, 0);
+        hw.write_counter(n, 0);
+    }
+    hw.clear_overflows(mask);
+}
+
+/// The counter indices in `mask`, lowest first.
+pub fn counters_in(mask: u32) -> impl Iterator<Item = u8> {
+    (0..31u8).filter(move |n| mask & (1 << n) != 0)
+}
+
+/// A PMU in memory, for tests: registers behave as the architecture says for EL2 (all counters
+/// visible), with counters of `width` bits.
+#[derive(Clone, Debug)]
+pub struct FakePmu {
+    pub n: u8,
+    pub values: [u64; 31],
+    pub types: [u64; 31],
+    pub cnten: u32,
+    pub inten: u32,
+    pub ovs: u32,
+    pub hpmn_value: u8,
+    pub width: u32,
+}
+
+impl FakePmu {
+    pub fn new(n: u8) -> Self {
+        Self { n, values: [0; 31], types: [0; 31], cnten: 0, inten: 0, ovs: 0, hpmn_value: n, width: 64 }
+    }
+
+    fn valid(&self) -> u32 {
+        (1u32 << self.n) - 1
+    }
+
+    /// A counter as the host would leave it while using it.
+    pub fn program(&mut self, n: u8, event: u64, value: u64) {
+        self.types[n as usize] = event;
+        self.values[n as usize] = value;
+        self.cnten |= 1 << n;
+        self.inten |= 1 << n;
+    }
+}
+
+impl PmuHw for FakePmu {
+    fn counters(&self) -> u8 {
+        self.n
+    }
+    fn read_counter(&self, n: u8) -> u64 {
+        self.values[n as usize]
+    }
+    fn write_counter(&mut self, n: u8, value: u64) {
+        let mask = if self.width == 64 { u64::MAX } else { (1 << self.width) - 1 };
+        self.values[n as usize] = value & mask;
+    }
+    fn read_type(&self, n: u8) -> u64 {
+        self.types[n as usize]
+    }
+    fn write_type(&mut self, n: u8, value: u64) {
+        self.types[n as usize] = value;
+    }
+    fn enabled(&self) -> u32 {
+        self.cnten
+    }
+    fn disable(&mut self, mask: u32) {
+        self.cnten &= !(mask & self.valid());
+    }
+    fn interrupts(&self) -> u32 {
+        self.inten
+    }
+    fn disable_interrupts(&mut self, mask: u32) {
+        self.inten &= !(mask & self.valid());
+    }
+    fn overflows(&self) -> u32 {
+        self.ovs
+    }
+    fn clear_overflows(&mut self, mask: u32) {
+        self.ovs &= !(mask & self.valid());
+    }
+    fn hpmn(&self) -> u8 {
+        self.hpmn_value
+    }
+    fn set_hpmn(&mut self, hpmn: u8) {
+        self.hpmn_value = hpmn;
+    }
+}

@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! PMU partitioning: the counters EL2 takes from the host for partitions and gives back.
+
+pub mod hw;
+pub mod partition;
+
+pub use hw::{FakePmu, PmuHw};
+pub use partition::{ConfigError, CpuPartition, PmuConfig};
