@@ -75,12 +75,14 @@ $(OUT)/fip.bin: $(OUT)/el2.bin scripts/tfa-fvp.sh
 	bash scripts/tfa-fvp.sh $< $(OUT)
 
 # Bare-metal EL1 payloads the integration tests boot as the host.
-payloads: $(OUT)/probe.bundle
-$(OUT)/abi-probe.bin: FORCE | $(PREREQ_STAMP)
+PAYLOADS := abi-probe pmu-probe
+.SECONDARY: $(PAYLOADS:%=$(OUT)/%.bin)
+payloads: $(PAYLOADS:%=$(OUT)/%.bundle)
+$(OUT)/%.bin: FORCE | $(PREREQ_STAMP)
 	@mkdir -p $(OUT)
-	cargo build --release --target $(TARGET) -p abi-probe
-	$(OBJCOPY) -O binary target/$(TARGET)/release/abi-probe $@.tmp && mv $@.tmp $@
-$(OUT)/probe.bundle: $(OUT)/abi-probe.bin
+	cargo build --release --target $(TARGET) -p $*
+	$(OBJCOPY) -O binary target/$(TARGET)/release/$* $@.tmp && mv $@.tmp $@
+$(OUT)/%.bundle: $(OUT)/%.bin
 	cargo run -q -p mkbundle -- --kernel $< --kernel-mem-size 1048576 --el2-log info -o $@
 
 # ---------------------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ pub struct Run {
     /// Host bundle file name in the artefact directory.
     pub bundle: &'static str,
     pub timeout_secs: u32,
+    /// A device tree to use instead of the one QEMU generates (see [`Run::with_boot_reservation`]).
+    pub dtb: Option<PathBuf>,
 }
 
 /// What a run printed and how it ended.
@@ -82,23 +84,61 @@ fn cpu_opts(cpu: &str) -> String {
 
 impl Run {
     pub fn new(boot: Boot, cpu: &'static str, bundle: &'static str) -> Self {
-        Self { cpu, smp: 4, boot, bundle, timeout_secs: 240 }
+        Self { cpu, smp: 4, boot, bundle, timeout_secs: 240, dtb: None }
+    }
+
+    fn machine(&self) -> &'static str {
+        match self.boot {
+            Boot::TfA => "virt,secure=on,virtualization=on,gic-version=3",
+            Boot::Direct => "virt,virtualization=on,gic-version=3",
+        }
+    }
+
+    /// Boots with QEMU's own device tree plus `/chosen/pmu-partition,reserved-counters = <n>`:
+    /// the firmware then reserves `n` PMU counters on every CPU from boot on. The tree is dumped
+    /// by QEMU for exactly this machine (a tree for another configuration describes other
+    /// devices), edited with `fdtput`, and handed back with `-dtb`.
+    pub fn with_boot_reservation(mut self, n: u32, name: &str) -> Self {
+        let dir = out_dir().join("dtb");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.dtb"));
+        // The same command line, with `dumpdtb=` added to the machine.
+        let machine = format!("{},dumpdtb={}", self.machine(), path.display());
+        let run = self.command();
+        let mut cmd = Command::new(run.get_program());
+        let mut args = run.get_args();
+        while let Some(arg) = args.next() {
+            cmd.arg(arg);
+            if arg == "-machine" {
+                args.next();
+                cmd.arg(&machine);
+            }
+        }
+        assert!(cmd.status().expect("qemu dumpdtb").success(), "QEMU could not dump its device tree");
+        let status = Command::new("fdtput")
+            .args(["-t", "i"])
+            .arg(&path)
+            .args(["/chosen", "pmu-partition,reserved-counters", &n.to_string()])
+            .status()
+            .expect("fdtput (device-tree-compiler) missing");
+        assert!(status.success());
+        self.dtb = Some(path);
+        self
     }
 
     pub fn command(&self) -> Command {
         let mut cmd = Command::new("timeout");
         cmd.arg(format!("{}s", self.timeout_secs)).arg("qemu-system-aarch64");
-        let machine = match self.boot {
-            Boot::TfA => "virt,secure=on,virtualization=on,gic-version=3",
-            Boot::Direct => "virt,virtualization=on,gic-version=3",
-        };
-        cmd.args(["-machine", machine, "-cpu", &cpu_opts(self.cpu)])
+        cmd.args(["-machine", self.machine(), "-cpu", &cpu_opts(self.cpu)])
             .args(["-smp", &self.smp.to_string(), "-m", "1024"])
             .args(["-nographic", "-nic", "none", "-no-reboot", "-monitor", "none", "-serial", "stdio"]);
         match self.boot {
             Boot::TfA => cmd.arg("-bios").arg(artefact("flash.bin")),
             Boot::Direct => cmd.arg("-kernel").arg(artefact("el2.elf")),
         };
+        if let Some(dtb) = &self.dtb {
+            cmd.arg("-dtb").arg(dtb);
+        }
         let bundle = artefact(self.bundle);
         cmd.arg("-device").arg(format!("loader,file={},addr=0x48000000,force-raw=on", bundle.display()));
         cmd

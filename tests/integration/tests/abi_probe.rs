@@ -25,20 +25,20 @@ fn check_probe(out: &Outcome, smp: u32) {
 
 #[test]
 fn tfa_cpu_max() {
-    check_probe(&Run::new(Boot::TfA, "max", "probe.bundle").run(), 4);
+    check_probe(&Run::new(Boot::TfA, "max", "abi-probe.bundle").run(), 4);
 }
 
 #[test]
 fn tfa_cortex_a57() {
-    check_probe(&Run::new(Boot::TfA, "cortex-a57", "probe.bundle").run(), 4);
+    check_probe(&Run::new(Boot::TfA, "cortex-a57", "abi-probe.bundle").run(), 4);
 }
 
 #[test]
 fn direct_boot_cpu_max() {
-    check_probe(&Run::new(Boot::Direct, "max", "probe.bundle").run(), 4);
+    check_probe(&Run::new(Boot::Direct, "max", "abi-probe.bundle").run(), 4);
 }
 
 #[test]
 fn direct_boot_cortex_a57() {
-    check_probe(&Run::new(Boot::Direct, "cortex-a57", "probe.bundle").run(), 4);
+    check_probe(&Run::new(Boot::Direct, "cortex-a57", "abi-probe.bundle").run(), 4);
 }

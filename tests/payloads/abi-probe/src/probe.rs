@@ -2,22 +2,18 @@
 
 //! The probe itself (aarch64 only).
 
-use core::arch::{asm, global_asm};
-use core::fmt::{self, Write};
+use core::arch::asm;
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use host_driver::{
     Client,
     conduit::{Conduit, Hvc, Smc},
 };
+use payload_rt::{
+    ABORTS, LAST_ELR, LAST_ESR, LAST_FAR, check, cpu_index, current_el, finish, psci_cpu_on, raw, say,
+};
 use platform::{Current, Platform};
 use smc_interface::{CallUid, Revision, Version, ids};
 use smccc::psci;
-
-global_asm!(include_str!("entry.S"));
-
-unsafe extern "C" {
-    fn secondary_start();
-}
 
 const NOT_SUPPORTED: u64 = -1i64 as u64;
 const INVALID_PARAMETER: u64 = -3i64 as u64;
@@ -25,104 +21,7 @@ const PSCI_INVALID_PARAMETERS: u64 = -2i64 as u64;
 const PSCI_ALREADY_ON: u64 = -4i64 as u64;
 
 // ---------------------------------------------------------------------------------------------
-// Console
-
-struct Uart;
-
-impl Write for Uart {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let base = Current::UART_BASE as *mut u32;
-        for b in s.bytes() {
-            if b == b'\n' {
-                self.put(base, b'\r');
-            }
-            self.put(base, b);
-        }
-        Ok(())
-    }
-}
-
-impl Uart {
-    fn put(&self, base: *mut u32, b: u8) {
-        // SAFETY: the platform's PL011: FR at 0x18 (bit 5 TXFF), DR at 0.
-        unsafe {
-            while base.byte_add(0x18).read_volatile() & (1 << 5) != 0 {}
-            base.write_volatile(u32::from(b));
-        }
-    }
-}
-
-macro_rules! say {
-    ($($arg:tt)*) => {{ let _ = writeln!(Uart, $($arg)*); }};
-}
-
-// ---------------------------------------------------------------------------------------------
-// Bookkeeping
-
-static PASS: AtomicU64 = AtomicU64::new(0);
-static FAIL: AtomicU64 = AtomicU64::new(0);
-
-fn check(name: &str, ok: bool, detail: fmt::Arguments<'_>) {
-    if ok {
-        PASS.store(PASS.load(SeqCst) + 1, SeqCst);
-        say!("PROBE: ok   {name}");
-    } else {
-        FAIL.store(FAIL.load(SeqCst) + 1, SeqCst);
-        say!("PROBE: FAIL {name}: {detail}");
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Exceptions at EL1: the aborts EL2 reflects into the host.
-
-#[repr(C)]
-struct Frame {
-    regs: [u64; 31],
-    elr: u64,
-    spsr: u64,
-    _pad: u64,
-}
-
-static ABORTS: AtomicU64 = AtomicU64::new(0);
-static LAST_ESR: AtomicU64 = AtomicU64::new(0);
-static LAST_FAR: AtomicU64 = AtomicU64::new(0);
-static LAST_ELR: AtomicU64 = AtomicU64::new(0);
-
-fn sysreg_esr_far() -> (u64, u64) {
-    let (esr, far): (u64, u64);
-    // SAFETY: reading EL1 syndrome registers has no side effects.
-    unsafe { asm!("mrs {}, esr_el1", "mrs {}, far_el1", out(reg) esr, out(reg) far) };
-    (esr, far)
-}
-
-#[unsafe(no_mangle)]
-extern "C" fn el1_exception(frame: &mut Frame, kind: u64) {
-    let (esr, far) = sysreg_esr_far();
-    let ec = esr >> 26;
-    LAST_ESR.store(esr, SeqCst);
-    LAST_FAR.store(far, SeqCst);
-    LAST_ELR.store(frame.elr, SeqCst);
-    ABORTS.store(ABORTS.load(SeqCst) + 1, SeqCst);
-    match (kind, ec) {
-        // Data abort at EL1: skip the faulting load/store.
-        (4, 0x25) => frame.elr += 4,
-        // Instruction abort at EL1 (a branch into EL2's memory): return to the caller.
-        (4, 0x21) => frame.elr = frame.regs[30],
-        _ => {
-            say!("PROBE: FAIL unexpected exception kind={kind} esr={esr:#x} far={far:#x} elr={:#x}", frame.elr);
-            finish();
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Calls
-
-fn raw(conduit: &mut impl Conduit, args: &[u64]) -> [u64; 18] {
-    let mut regs = [0; 18];
-    regs[..args.len()].copy_from_slice(args);
-    conduit.call(regs)
-}
 
 /// An HVC #0 with a full 64-bit x0 (the conduits take a 32-bit function ID).
 fn hvc_x0(x0: u64) -> u64 {
@@ -137,27 +36,6 @@ fn hvc_imm1(function: u64) -> u64 {
     // SAFETY: an HVC with a non-zero immediate; EL2 answers it like any call.
     unsafe { asm!("hvc #1", inout("x0") x0, out("x1") _, out("x2") _, out("x3") _) };
     x0
-}
-
-fn current_el() -> u64 {
-    let el: u64;
-    // SAFETY: reading CurrentEL has no side effects.
-    unsafe { asm!("mrs {}, CurrentEL", out(reg) el) };
-    (el >> 2) & 3
-}
-
-fn mpidr() -> u64 {
-    let v: u64;
-    // SAFETY: reading MPIDR_EL1 has no side effects.
-    unsafe { asm!("mrs {}, mpidr_el1", out(reg) v) };
-    v
-}
-
-fn counter() -> (u64, u64) {
-    let (cnt, frq): (u64, u64);
-    // SAFETY: EL2 lets EL1 read the physical counter (CNTHCTL_EL2.EL1PCTEN).
-    unsafe { asm!("isb", "mrs {}, cntpct_el0", "mrs {}, cntfrq_el0", out(reg) cnt, out(reg) frq) };
-    (cnt, frq)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -292,28 +170,18 @@ const SEC_BAD: u64 = 2;
 #[unsafe(no_mangle)]
 extern "C" fn secondary_main(index: u64) -> ! {
     let uid = Client::new(Hvc).call_uid();
-    let ok = current_el() == 1
-        && uid == Ok(CallUid::HYP)
-        && Current::cpu_index(mpidr() & 0xff_00ff_ffff) == Some(index as usize);
+    let ok = current_el() == 1 && uid == Ok(CallUid::HYP) && cpu_index() == index as usize;
     SECONDARY[index as usize].store(if ok { SEC_OK } else { SEC_BAD }, SeqCst);
-    let _ = psci::cpu_off::<smccc::Smc>();
-    loop {
-        core::hint::spin_loop();
-    }
+    payload_rt::cpu_off()
 }
 
 fn secondaries(cpus: usize) {
-    let entry = secondary_start as *const () as u64;
+    let entry = payload_rt::secondary_start as *const () as u64;
     let mut results = [0u64; MAX];
     for (i, result) in results.iter_mut().enumerate().take(cpus).skip(1) {
-        // PSCI names CPUs by their MPIDR affinity fields only.
-        let target = i as u64;
-        *result = raw(&mut Smc, &[psci::PSCI_CPU_ON_64.into(), target, entry, i as u64])[0];
+        *result = psci_cpu_on(i);
     }
-    let (start, frq) = counter();
-    while (1..cpus).any(|i| SECONDARY[i].load(SeqCst) == 0) && counter().0 - start < 10 * frq {
-        core::hint::spin_loop();
-    }
+    payload_rt::wait_until(10, || (1..cpus).all(|i| SECONDARY[i].load(SeqCst) != 0));
     // Reported only now: EL2 logs on the same UART while the secondaries come up.
     for (i, &r) in results.iter().enumerate().take(cpus).skip(1) {
         check("psci cpu_on", r == 0, format_args!("cpu {i}: {r:#x}"));
@@ -323,21 +191,13 @@ fn secondaries(cpus: usize) {
         say!("PROBE: cpu {i} status {s}");
         check("secondary reached EL1 through EL2 and was served", s == SEC_OK, format_args!("cpu {i} status {s}"));
     }
-    let r = raw(&mut Smc, &[psci::PSCI_CPU_ON_64.into(), mpidr() & 0xff_ffff, entry, 0])[0];
+    let r = raw(&mut Smc, &[psci::PSCI_CPU_ON_64.into(), payload_rt::mpidr() & 0xff_ffff, entry, 0])[0];
     check("cpu_on of a running cpu -> ALREADY_ON", r == PSCI_ALREADY_ON, format_args!("{r:#x}"));
     let r = raw(&mut Smc, &[psci::PSCI_CPU_ON_64.into(), 0xff, entry, 0])[0];
     check("cpu_on of a cpu that does not exist -> INVALID_PARAMETERS", r == PSCI_INVALID_PARAMETERS, format_args!("{r:#x}"));
 }
 
 // ---------------------------------------------------------------------------------------------
-
-fn finish() -> ! {
-    say!("PROBE: RESULT pass={} fail={}", PASS.load(SeqCst), FAIL.load(SeqCst));
-    let _ = psci::system_off::<smccc::Smc>();
-    loop {
-        core::hint::spin_loop();
-    }
-}
 
 #[unsafe(no_mangle)]
 extern "C" fn primary_main(dtb: u64) -> ! {
@@ -347,12 +207,5 @@ extern "C" fn primary_main(dtb: u64) -> ! {
     firmware_memory();
     // The number of CPUs comes from the device tree in a real host; the tests run with -smp 4.
     secondaries(4);
-    finish()
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    say!("PROBE: FAIL panic: {info}");
-    FAIL.store(FAIL.load(SeqCst) + 1, SeqCst);
     finish()
 }

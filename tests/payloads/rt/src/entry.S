@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
-/* Entry points and EL1 vectors of the ABI probe. Runs with the MMU off. */
+/* Entry points and EL1 vectors shared by the test payloads. Runs with the MMU off.
+ * _start calls primary_main(dtb); a CPU started with PSCI CPU_ON at secondary_start, with its
+ * index as the context id, calls secondary_main(index); both are the payload's. */
 
 .macro adr_l reg, sym
 	adrp	\reg, \sym

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The runtime itself (aarch64 only).
+
+use core::arch::{asm, global_asm};
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use host_driver::conduit::Conduit;
+use platform::{Current, Platform};
+
+global_asm!(include_str!("entry.S"));
+
+unsafe extern "C" {
+    /// Where `psci_cpu_on` starts a CPU (entry.S).
+    pub fn secondary_start();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Console
+
+pub struct Uart;
+
+impl Write for Uart {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let base = Current::UART_BASE as *mut u32;
+        for b in s.bytes() {
+            if b == b'\n' {
+                put(base, b'\r');
+            }
+            put(base, b);
+        }
+        Ok(())
+    }
+}
+
+fn put(base: *mut u32, b: u8) {
+    // SAFETY: the platform's PL011: FR at 0x18 (bit 5 TXFF), DR at 0.
+    unsafe {
+        while base.byte_add(0x18).read_volatile() & (1 << 5) != 0 {}
+        base.write_volatile(u32::from(b));
+    }
+}
+
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{ let _ = core::fmt::Write::write_fmt(&mut $crate::Uart, format_args!("{}\n", format_args!($($arg)*))); }};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bookkeeping. Plain loads and stores only: the payload runs with its MMU off (Device memory),
+// where exclusive accesses are not guaranteed to work.
+
+static PASS: AtomicU64 = AtomicU64::new(0);
+static FAIL: AtomicU64 = AtomicU64::new(0);
+
+/// Records and prints one check.
+pub fn check(name: &str, ok: bool, detail: fmt::Arguments<'_>) {
+    if ok {
+        PASS.store(PASS.load(SeqCst) + 1, SeqCst);
+        say!("PROBE: ok   {name}");
+    } else {
+        FAIL.store(FAIL.load(SeqCst) + 1, SeqCst);
+        say!("PROBE: FAIL {name}: {detail}");
+    }
+}
+
+/// Prints the result line and powers the machine off.
+pub fn finish() -> ! {
+    say!("PROBE: RESULT pass={} fail={}", PASS.load(SeqCst), FAIL.load(SeqCst));
+    let _ = smccc::psci::system_off::<smccc::Smc>();
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    say!("PROBE: FAIL panic: {info}");
+    FAIL.store(FAIL.load(SeqCst) + 1, SeqCst);
+    finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exceptions at EL1: the aborts EL2 reflects into the host.
+
+#[repr(C)]
+pub struct Frame {
+    pub regs: [u64; 31],
+    pub elr: u64,
+    pub spsr: u64,
+    _pad: u64,
+}
+
+/// Aborts taken so far, and the last one's syndrome, address and return address.
+pub static ABORTS: AtomicU64 = AtomicU64::new(0);
+pub static LAST_ESR: AtomicU64 = AtomicU64::new(0);
+pub static LAST_FAR: AtomicU64 = AtomicU64::new(0);
+pub static LAST_ELR: AtomicU64 = AtomicU64::new(0);
+
+#[unsafe(no_mangle)]
+extern "C" fn el1_exception(frame: &mut Frame, kind: u64) {
+    let (esr, far): (u64, u64);
+    // SAFETY: reading EL1 syndrome registers has no side effects.
+    unsafe { asm!("mrs {}, esr_el1", "mrs {}, far_el1", out(reg) esr, out(reg) far) };
+    LAST_ESR.store(esr, SeqCst);
+    LAST_FAR.store(far, SeqCst);
+    LAST_ELR.store(frame.elr, SeqCst);
+    ABORTS.store(ABORTS.load(SeqCst) + 1, SeqCst);
+    match (kind, esr >> 26) {
+        // Data abort or undefined instruction at EL1: skip the instruction.
+        (4, 0x25) | (4, 0x00) => frame.elr += 4,
+        // Instruction abort at EL1 (a branch into EL2's memory): return to the caller.
+        (4, 0x21) => frame.elr = frame.regs[30],
+        _ => {
+            say!("PROBE: FAIL unexpected exception kind={kind} esr={esr:#x} far={far:#x} elr={:#x}", frame.elr);
+            FAIL.store(FAIL.load(SeqCst) + 1, SeqCst);
+            finish();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// An SMCCC call with `args` in x0.. and the other registers zero.
+pub fn raw(conduit: &mut impl Conduit, args: &[u64]) -> [u64; 18] {
+    let mut regs = [0; 18];
+    regs[..args.len()].copy_from_slice(args);
+    conduit.call(regs)
+}
+
+pub fn current_el() -> u64 {
+    let el: u64;
+    // SAFETY: reading CurrentEL has no side effects.
+    unsafe { asm!("mrs {}, CurrentEL", out(reg) el) };
+    (el >> 2) & 3
+}
+
+pub fn mpidr() -> u64 {
+    let v: u64;
+    // SAFETY: reading MPIDR_EL1 has no side effects.
+    unsafe { asm!("mrs {}, mpidr_el1", out(reg) v) };
+    v
+}
+
+/// This CPU's index on the platform.
+pub fn cpu_index() -> usize {
+    Current::cpu_index(mpidr() & 0xff_00ff_ffff).unwrap_or(usize::MAX)
+}
+
+/// The physical counter and its frequency (EL2 lets EL1 read it).
+pub fn counter() -> (u64, u64) {
+    let (cnt, frq): (u64, u64);
+    // SAFETY: reading the counter has no side effects.
+    unsafe { asm!("isb", "mrs {}, cntpct_el0", "mrs {}, cntfrq_el0", out(reg) cnt, out(reg) frq) };
+    (cnt, frq)
+}
+
+/// Spins until `done()` or `seconds` have passed; returns whether `done()` came true.
+pub fn wait_until(seconds: u64, mut done: impl FnMut() -> bool) -> bool {
+    let (start, frq) = counter();
+    while !done() {
+        if counter().0 - start > seconds * frq {
+            return false;
+        }
+        core::hint::spin_loop();
+    }
+    true
+}
+
+/// PSCI CPU_ON by SMC (through EL2's relay): CPU `index` starts at `secondary_start` and calls
+/// the payload's `secondary_main(index)`.
+pub fn psci_cpu_on(index: usize) -> u64 {
+    // PSCI names CPUs by their MPIDR affinity fields only.
+    let entry = secondary_start as *const () as u64;
+    raw(&mut host_driver::conduit::Smc, &[smccc::psci::PSCI_CPU_ON_64.into(), index as u64, entry, index as u64])[0]
+}
+
+/// PSCI CPU_OFF for the calling CPU.
+pub fn cpu_off() -> ! {
+    let _ = smccc::psci::cpu_off::<smccc::Smc>();
+    loop {
+        core::hint::spin_loop();
+    }
+}
