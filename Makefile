@@ -6,6 +6,7 @@
 #   make DEBUG=1         debug build (debug logging on by default)
 #   make run             build everything, boot Debian's Linux as the host through TF-A on QEMU
 #   make test            the whole suite: host unit tests, then QEMU integration tests
+#   make bench           EL2 path lengths in exact instruction counts (QEMU -icount shift=0)
 #   make clean           remove build outputs (keeps the download/TF-A/Linux cache in target/cache)
 # Cargo does the Rust work underneath; scripts/ fetch and build TF-A, Linux and the initramfs.
 
@@ -34,7 +35,7 @@ OBJCOPY := aarch64-linux-gnu-objcopy
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := all
-.PHONY: all prereqs el2 flash fvp-images payloads host-image run test unit-test integration-test qemu-only clean FORCE
+.PHONY: all prereqs el2 flash fvp-images payloads bench host-image run test unit-test integration-test qemu-only clean FORCE
 
 ifeq ($(filter $(PLAT),qemu fvp),)
 $(error PLAT must be qemu or fvp)
@@ -75,7 +76,7 @@ $(OUT)/fip.bin: $(OUT)/el2.bin scripts/tfa-fvp.sh
 	bash scripts/tfa-fvp.sh $< $(OUT)
 
 # Bare-metal EL1 payloads the integration tests boot as the host.
-PAYLOADS := abi-probe pmu-probe
+PAYLOADS := abi-probe pmu-probe bench
 .SECONDARY: $(PAYLOADS:%=$(OUT)/%.bin)
 payloads: $(PAYLOADS:%=$(OUT)/%.bundle)
 $(OUT)/%.bin: FORCE | $(PREREQ_STAMP)
@@ -125,6 +126,20 @@ run: $(OUT)/flash.bin $(OUT)/host.bundle
 		-cpu $(QEMU_CPU_OPTS) -smp $(SMP) -m 1024 -nographic -nic none -no-reboot \
 		-bios $(OUT)/flash.bin \
 		-device loader,file=$(OUT)/host.bundle,addr=0x48000000,force-raw=on
+
+# ---------------------------------------------------------------------------------------------
+# Path lengths, in instructions: QEMU with -icount shift=0 makes the cycle counter an exact
+# instruction counter. On cortex-a57 (PMUv3, no HPMD) the counter sees EL1 and EL2, so the numbers
+# are the whole host -> EL2 -> host path; on max, EL2 is hidden from the host's counters (HPMD),
+# and the numbers are what the host itself pays. EL3 is never counted.
+bench: qemu-only $(OUT)/flash.bin $(OUT)/bench.bundle
+	@for cpu in cortex-a57 max,sme=off,pauth-impdef=on; do \
+		echo "== -cpu $$cpu"; \
+		timeout 120 qemu-system-aarch64 -machine $(QEMU_MACHINE) -cpu $$cpu,cntfrq=62500000 \
+			-icount shift=0 -smp 1 -m 1024 -nographic -nic none -no-reboot \
+			-bios $(OUT)/flash.bin -device loader,file=$(OUT)/bench.bundle,addr=0x48000000,force-raw=on \
+			| grep --line-buffered -E '^BENCH:' ; \
+	done | tee target/bench.txt
 
 # ---------------------------------------------------------------------------------------------
 # Tests

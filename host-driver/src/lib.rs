@@ -8,6 +8,10 @@
 
 pub mod client;
 pub mod conduit;
+pub mod handshake;
+pub mod perf;
 
 pub use client::{Client, HypInfo, ProbeError};
 pub use conduit::Conduit;
+pub use handshake::{CounterControl, Handshake, HandshakeError, Reservation};
+pub use perf::{Assignment, Event, GroupPlacement, PerfCore, schedule};

@@ -137,8 +137,8 @@ pub fn schedule(events: &[Event], mask: u32) -> Assignment {
 
     let mut free = mask & EVENT_COUNTERS;
     for pass_pinned in [true, false] {
-        for gi in 0..out.group_count {
-            if pinned[gi] != pass_pinned {
+        for (gi, &group_pinned) in pinned[..out.group_count].iter().enumerate() {
+            if group_pinned != pass_pinned {
                 continue;
             }
             let group = out.groups[gi].0;

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The measurements (aarch64 only).
+
+use core::arch::asm;
+use host_driver::conduit::{Hvc, Smc};
+use payload_rt::{finish, raw, say};
+use smc_interface::{ids, pmu};
+
+const RUNS: u64 = 1000;
+
+fn cycles() -> u64 {
+    let v: u64;
+    // SAFETY: reading the cycle counter has no side effects.
+    unsafe { asm!("isb", "mrs {}, pmccntr_el0", out(reg) v, options(nostack)) };
+    v
+}
+
+fn start_cycle_counter() {
+    // PMCCFILTR_EL0: count at EL1 and EL0 (P, U clear) and at EL2 (NSH set).
+    // SAFETY: the payload owns the host's PMU.
+    unsafe {
+        asm!(
+            "msr pmccfiltr_el0, {filt}",
+            "mrs {t}, pmcr_el0",
+            "orr {t}, {t}, #1",
+            "msr pmcr_el0, {t}",
+            "msr pmcntenset_el0, {c}",
+            "isb",
+            filt = in(reg) 1u64 << 27,
+            c = in(reg) 1u64 << 31,
+            t = out(reg) _,
+            options(nostack),
+        )
+    };
+}
+
+/// Mean instructions of `f`, less the cost of an empty measurement.
+fn measure(name: &str, mut f: impl FnMut()) {
+    let empty = {
+        let t0 = cycles();
+        for _ in 0..RUNS {
+            core::hint::black_box(());
+        }
+        cycles() - t0
+    };
+    let t0 = cycles();
+    for _ in 0..RUNS {
+        f();
+    }
+    let total = cycles() - t0 - empty;
+    say!("BENCH: {name} {}.{:03}", total / RUNS, (total % RUNS) * 1000 / RUNS);
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn primary_main(_dtb: u64) -> ! {
+    start_cycle_counter();
+    let r = raw(&mut Hvc, &[ids::HYP_REVISION.into()]);
+    say!("BENCH: revision {}.{}", r[0], r[1]);
+    measure("hvc-hyp-revision", || {
+        core::hint::black_box(raw(&mut Hvc, &[ids::HYP_REVISION.into()]));
+    });
+    measure("smc-hyp-revision", || {
+        core::hint::black_box(raw(&mut Smc, &[ids::HYP_REVISION.into()]));
+    });
+    measure("smc-relayed-psci-version", || {
+        core::hint::black_box(raw(&mut Smc, &[smccc::psci::PSCI_VERSION.into()]));
+    });
+    measure("hvc-pmu-status", || {
+        core::hint::black_box(raw(&mut Hvc, &[pmu::PMU_STATUS.into()]));
+    });
+    measure("hvc-pmu-reserve-2+unreserve", || {
+        let a = raw(&mut Hvc, &[pmu::PMU_RESERVE.into(), 2]);
+        let b = raw(&mut Hvc, &[pmu::PMU_UNRESERVE.into()]);
+        core::hint::black_box((a, b));
+    });
+    finish()
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn secondary_main(_index: u64) -> ! {
+    payload_rt::cpu_off()
+}
