@@ -3,7 +3,10 @@
 //! The PMU probe itself (aarch64 only).
 
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use host_driver::{Client, conduit::Hvc};
+use host_driver::{
+    Client, Event, GroupPlacement, Handshake, HandshakeError, PerfCore, conduit::Hvc,
+    handshake::PmuRegisters, perf::Assignment, schedule,
+};
 use payload_rt::{check, cpu_index, finish, psci_cpu_on, raw, say, wait_until};
 use smc_interface::{CounterMask, Enforcement, PmuInfo, PmuStatus, SmcccError, pmu};
 
@@ -255,6 +258,124 @@ fn sequence() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The same handshake as the host driver runs it: a small perf core on the real counters.
+
+const EVENTS: usize = 6;
+
+/// One software-increment event per counter, each its own group; event 0 is pinned. Counts are
+/// carried across sched-out / sched-in the way perf does it: read out, written back wherever the
+/// event lands next.
+struct ProbePerf {
+    events: [Event; EVENTS],
+    count: usize,
+    saved: [u64; EVENTS],
+    placed: Assignment,
+    mask: u32,
+}
+
+impl ProbePerf {
+    fn new(count: usize, mask: u32) -> Self {
+        let events = core::array::from_fn(|i| Event { id: i as u32, group: i as u32, pinned: i == 0 });
+        Self { events, count, saved: [0; EVENTS], placed: Assignment::EMPTY, mask }
+    }
+
+    /// Each event's count so far.
+    fn counts(&self) -> [u64; EVENTS] {
+        let mut out = self.saved;
+        for (id, counter) in self.placed.events() {
+            if let Some(c) = counter {
+                out[id as usize] = pmu_el1::counter(c);
+            }
+        }
+        out
+    }
+
+    fn unschedulable(&self) -> u32 {
+        self.placed.unschedulable().fold(0, |m, g| m | 1 << g)
+    }
+}
+
+impl PerfCore for ProbePerf {
+    fn sched_out(&mut self) {
+        self.saved = self.counts();
+        pmu_el1::clear_cnten(self.placed.used());
+        pmu_el1::clear_inten(self.placed.used());
+        self.placed = Assignment::EMPTY;
+    }
+
+    fn sched_in(&mut self) {
+        self.placed = schedule(&self.events[..self.count], self.mask);
+        for (id, counter) in self.placed.events() {
+            if let Some(c) = counter {
+                pmu_el1::set_evtype(c, SW_INCR);
+                pmu_el1::set_counter(c, self.saved[id as usize]);
+            }
+        }
+        pmu_el1::set_cnten(self.placed.used());
+    }
+
+    fn counter_mask(&self) -> u32 {
+        self.mask
+    }
+
+    fn set_counter_mask(&mut self, mask: u32) {
+        self.mask = mask;
+    }
+}
+
+fn driver_sequence() {
+    let n = pmu_el1::n();
+    let count = (n as usize).min(EVENTS);
+    let mut perf = ProbePerf::new(count, (1 << n) - 1);
+    perf.sched_in();
+    let mut expected = [0u64; EVENTS];
+    let bump = |perf: &ProbePerf, times: u64, expected: &mut [u64; EVENTS]| {
+        for _ in 0..times {
+            pmu_el1::swinc(perf.placed.used());
+        }
+        for (id, counter) in perf.placed.events() {
+            if counter.is_some() {
+                expected[id as usize] += times;
+            }
+        }
+    };
+    bump(&perf, 5, &mut expected);
+    pmu_el1::enable_all();
+    let mut hs = Handshake::new(Hvc, perf, PmuRegisters);
+    let max = hs.info().map(|i| i.max_reserve).unwrap_or(0);
+
+    // A refused request leaves perf exactly as it was.
+    let before = hs.perf().placed.used();
+    let r = hs.reserve(u64::from(max) + 1);
+    let refused = matches!(r, Err(HandshakeError::Smccc(SmcccError::InvalidParameter)));
+    check_at("driver", "driver: over-limit request refused", refused, r, "INVALID_PARAMETER");
+    check_at("driver", "driver: refusal left perf's counters alone", hs.perf().placed.used() == before && hs.perf().mask == (1 << n) - 1, hs.perf().placed.used(), before);
+
+    // Reserve two: the two groups on the top counters no longer fit and wait.
+    let k = 2.min(max);
+    let want = CounterMask::range(n - k, k);
+    let r = hs.reserve(k.into());
+    check_at("driver", "driver: reserve through sched-out / mask / sched-in", r == Ok(want), r, want);
+    check_at("driver", "driver: PMCR_EL0.N follows", pmu_el1::n() == n - k, pmu_el1::n(), n - k);
+    let waiting = hs.perf().unschedulable();
+    let want_waiting = ((1u32 << count) - 1) & !((1u32 << (n - k)) - 1);
+    check_at("driver", "driver: groups that no longer fit are unschedulable", waiting == want_waiting, waiting, want_waiting);
+    let pinned_on = hs.perf().placed.group(0);
+    check_at("driver", "driver: the pinned event keeps a counter", matches!(pinned_on, Some(GroupPlacement::Scheduled(_))), pinned_on, "");
+    bump(hs.perf(), 100, &mut expected);
+    check_at("driver", "driver: every scheduled event counted", hs.perf().counts() == expected, hs.perf().counts(), expected);
+
+    // Give them back: everything is scheduled again, with the counts it had.
+    let r = hs.unreserve();
+    check_at("driver", "driver: unreserve", r == Ok(want), r, want);
+    check_at("driver", "driver: every group schedulable again", hs.perf().unschedulable() == 0, hs.perf().unschedulable(), 0);
+    check_at("driver", "driver: PMCR_EL0.N restored", pmu_el1::n() == n, pmu_el1::n(), n);
+    bump(hs.perf(), 10, &mut expected);
+    check_at("driver", "driver: no count lost across the handshake", hs.perf().counts() == expected, hs.perf().counts(), expected);
+    hs.perf_mut().sched_out();
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const CPUS: usize = 4;
 static DONE: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
@@ -263,6 +384,7 @@ static DONE: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
 extern "C" fn secondary_main(index: u64) -> ! {
     say!("PROBE: cpu {index} start");
     sequence();
+    driver_sequence();
     DONE[index as usize].store(1, SeqCst);
     payload_rt::cpu_off()
 }
@@ -272,6 +394,7 @@ extern "C" fn primary_main(dtb: u64) -> ! {
     say!("PROBE: start (dtb {dtb:#x})");
     say!("PROBE: cpu 0 start");
     sequence();
+    driver_sequence();
     // One CPU at a time: the checks' bookkeeping is not meant for concurrent CPUs.
     for cpu in 1..CPUS {
         let r = psci_cpu_on(cpu);
