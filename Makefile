@@ -76,8 +76,8 @@ $(OUT)/fip.bin: $(OUT)/el2.bin scripts/tfa-fvp.sh
 	bash scripts/tfa-fvp.sh $< $(OUT)
 
 # Bare-metal EL1 payloads the integration tests boot as the host.
-PAYLOADS := abi-probe pmu-probe bench
-.SECONDARY: $(PAYLOADS:%=$(OUT)/%.bin)
+PAYLOADS := abi-probe pmu-probe bench vm-probe
+.SECONDARY: $(PAYLOADS:%=$(OUT)/%.bin) $(OUT)/guest.bin
 payloads: $(PAYLOADS:%=$(OUT)/%.bundle)
 $(OUT)/%.bin: FORCE | $(PREREQ_STAMP)
 	@mkdir -p $(OUT)
@@ -85,6 +85,10 @@ $(OUT)/%.bin: FORCE | $(PREREQ_STAMP)
 	$(OBJCOPY) -O binary target/$(TARGET)/release/$* $@.tmp && mv $@.tmp $@
 $(OUT)/%.bundle: $(OUT)/%.bin
 	cargo run -q -p mkbundle -- --kernel $< --kernel-mem-size 1048576 --el2-log info -o $@
+# The VM probe carries the guest it runs as its bundle's initrd.
+$(OUT)/vm-probe.bundle: $(OUT)/vm-probe.bin $(OUT)/guest.bin
+	cargo run -q -p mkbundle -- --kernel $< --kernel-mem-size 1048576 --initrd $(OUT)/guest.bin \
+		--el2-log info -o $@
 
 # ---------------------------------------------------------------------------------------------
 # The Linux host: Debian's arm64 kernel, a busybox initramfs that reports what it sees.

@@ -15,6 +15,7 @@
 use crate::monitor::{Monitor, SmcRegs};
 use crate::pmu::{CpuPartition, PmuConfig, PmuHw};
 use crate::psci_relay::{self, PsciRelay};
+use crate::vm::VmService;
 use smc_interface::{
     HostCall, SmcccError,
     function_id::{FunctionId, Owner},
@@ -36,13 +37,25 @@ pub enum Reply {
     Short([u64; RESULT_REGS]),
     /// x0..x17 as EL3 returned them.
     Full(SmcRegs),
+    /// x0..x4: VCPU_RUN's exit.
+    Run([u64; 5]),
 }
 
 impl Reply {
+    /// The registers the reply writes, from x0 up; the others keep the caller's values.
+    pub fn results(&self) -> &[u64] {
+        match self {
+            Reply::Short(r) => r,
+            Reply::Full(r) => r,
+            Reply::Run(r) => r,
+        }
+    }
+
     pub fn x0(&self) -> u64 {
         match self {
             Reply::Short(r) => r[0],
             Reply::Full(r) => r[0],
+            Reply::Run(r) => r[0],
         }
     }
 }
@@ -55,18 +68,29 @@ pub struct PmuCalls<'a, H: PmuHw> {
     pub hw: &'a mut H,
 }
 
-/// Routes and answers one host call.
+/// Routes and answers one host call, with no VMs.
 pub fn handle<M: Monitor, H: PmuHw>(
     regs: SmcRegs,
     conduit: Conduit,
     psci: &mut PsciRelay<'_, M>,
     pmu: &mut PmuCalls<'_, H>,
 ) -> Reply {
+    handle_with_vms(regs, conduit, psci, pmu, None)
+}
+
+/// Routes and answers one host call; the VM calls go to `vms` (NOT_SUPPORTED without).
+pub fn handle_with_vms<M: Monitor, H: PmuHw>(
+    regs: SmcRegs,
+    conduit: Conduit,
+    psci: &mut PsciRelay<'_, M>,
+    pmu: &mut PmuCalls<'_, H>,
+    vms: Option<&mut dyn VmService>,
+) -> Reply {
     let Some(id) = FunctionId::from_register(regs[0]) else {
         return Reply::Short(encode_error(SmcccError::NotSupported));
     };
     match (id.owner(), conduit) {
-        (Owner::VendorHyp, _) | (Owner::Arch, Conduit::Hvc) => own_call(regs, psci.monitor, pmu),
+        (Owner::VendorHyp, _) | (Owner::Arch, Conduit::Hvc) => own_call(regs, psci.monitor, pmu, vms),
         (_, Conduit::Smc) if psci_relay::is_psci(id.raw()) => Reply::Full(psci.handle(regs)),
         (_, Conduit::Smc) => Reply::Full(psci.monitor.smc(regs)),
         (_, Conduit::Hvc) => Reply::Short(encode_error(SmcccError::NotSupported)),
@@ -74,12 +98,21 @@ pub fn handle<M: Monitor, H: PmuHw>(
 }
 
 /// The calls EL2 is the callee for.
-fn own_call<M: Monitor, H: PmuHw>(regs: SmcRegs, monitor: &mut M, pmu: &mut PmuCalls<'_, H>) -> Reply {
+fn own_call<M: Monitor, H: PmuHw>(
+    regs: SmcRegs,
+    monitor: &mut M,
+    pmu: &mut PmuCalls<'_, H>,
+    vms: Option<&mut dyn VmService>,
+) -> Reply {
     let call = match HostCall::decode(&regs) {
         Ok(call) => call,
         Err(e) => return Reply::Short(encode_error(e)),
     };
     let no_pmu = encode_error(SmcccError::NotSupported);
+    let has_vms = vms.is_some();
+    if let Some(reply) = vm_call(&call, vms) {
+        return reply;
+    }
     Reply::Short(match call {
         HostCall::SmcccVersion => Version::CURRENT.encode(),
         HostCall::ArchFeatures { function_id } => arch_features(function_id, monitor),
@@ -88,7 +121,9 @@ fn own_call<M: Monitor, H: PmuHw>(regs: SmcRegs, monitor: &mut M, pmu: &mut PmuC
             [out[0], out[1], out[2], out[3]]
         }
         HostCall::HypFeatures { function_id } => {
-            if pmu.cfg.is_none() && smc_interface::pmu::PMU_CALLS.contains(&function_id) {
+            if pmu.cfg.is_none() && smc_interface::pmu::PMU_CALLS.contains(&function_id)
+                || !has_vms && smc_interface::vm::VM_CALLS.contains(&function_id)
+            {
                 Features::NOT_SUPPORTED.encode()
             } else {
                 Features::for_hyp_call(function_id).encode()
@@ -106,6 +141,29 @@ fn own_call<M: Monitor, H: PmuHw>(regs: SmcRegs, monitor: &mut M, pmu: &mut PmuC
             Some(_) => pmu.cpu.unreserve(pmu.hw).map_or_else(encode_error, |m| m.encode()),
             None => no_pmu,
         },
+        // Handled by vm_call when there are VMs.
+        HostCall::VmCreate { .. }
+        | HostCall::VmLoad { .. }
+        | HostCall::VcpuCreate { .. }
+        | HostCall::VcpuRun { .. }
+        | HostCall::VmDestroy { .. } => no_pmu,
+    })
+}
+
+/// The VM calls, when this firmware runs VMs.
+fn vm_call(call: &HostCall, vms: Option<&mut dyn VmService>) -> Option<Reply> {
+    let vms = vms?;
+    let value = |r: Result<u64, SmcccError>| Reply::Short(r.map_or_else(encode_error, |v| [0, v, 0, 0]));
+    Some(match *call {
+        HostCall::VmCreate { pa, size } => value(vms.create(pa, size)),
+        HostCall::VmLoad { handle, src, size, offset } => value(vms.load(handle, src, size, offset).map(|()| 0)),
+        HostCall::VcpuCreate { handle, entry, pmu_counters } => value(vms.vcpu_create(handle, entry, pmu_counters)),
+        HostCall::VcpuRun { handle, vcpu } => match vms.vcpu_run(handle, vcpu) {
+            Ok(exit) => Reply::Run(exit.encode()),
+            Err(e) => Reply::Short(encode_error(e)),
+        },
+        HostCall::VmDestroy { handle } => value(vms.destroy(handle).map(|()| 0)),
+        _ => return None,
     })
 }
 

@@ -16,7 +16,8 @@ use platform::Region;
 pub const ROOT_LEVEL: usize = 1;
 pub const IPA_BITS: u64 = 39;
 
-const RAM: Stage2Attributes = Stage2Attributes::VALID
+/// Normal write-back memory, read/write/execute: the host's RAM, and a VM's.
+pub const RAM: Stage2Attributes = Stage2Attributes::VALID
     .union(Stage2Attributes::MEMATTR_NORMAL_INNER_WB)
     .union(Stage2Attributes::MEMATTR_NORMAL_OUTER_WB)
     .union(Stage2Attributes::SH_INNER)
@@ -42,6 +43,10 @@ pub fn subtract(region: Region, hole: Region) -> [Option<Region>; 2] {
 
 /// Builds the host stage-2 map: `ram` as normal memory and `devices` as device memory, both
 /// without `firmware`.
+///
+/// RAM is mapped with blocks of at most 2 MiB (never 1 GiB): RAM given to a VM leaves the live map
+/// in whole 2 MiB blocks, and turning a valid block entry invalid (or back) needs no
+/// break-before-make, where splitting a 1 GiB block would.
 pub fn build(ram: &[Region], devices: &[Region], firmware: Region) -> Result<IdMap<Stage2>, MapError> {
     let mut map = IdMap::new(ROOT_LEVEL, Stage2);
     let limit = 1u64 << IPA_BITS;
@@ -52,11 +57,28 @@ pub fn build(ram: &[Region], devices: &[Region], firmware: Region) -> Result<IdM
                     continue;
                 }
                 let end = piece.end().min(limit);
-                map.map_range(&MemoryRegion::new(piece.base as usize, end as usize), attrs)?;
+                let step = if attrs == RAM { BLOCK_2M } else { end - piece.base };
+                let mut start = piece.base;
+                while start < end {
+                    let chunk_end = ((start / step + 1) * step).min(end);
+                    map.map_range(&MemoryRegion::new(start as usize, chunk_end as usize), attrs)?;
+                    start = chunk_end;
+                }
             }
         }
     }
     Ok(map)
+}
+
+/// The granule in which RAM moves between the host and VMs.
+pub const BLOCK_2M: u64 = 2 << 20;
+
+/// Gives `region` of RAM to the host (`present`) or takes it away. The map may be live: the
+/// crate does break-before-make and per-entry TLB maintenance; the caller still has to drop
+/// stage-1+2 combined TLB entries (`tlbi vmalls12e1is`).
+pub fn set_ram(map: &mut IdMap<Stage2>, region: Region, present: bool) -> Result<(), MapError> {
+    let range = MemoryRegion::new(region.base as usize, region.end() as usize);
+    map.map_range(&range, if present { RAM } else { Stage2Attributes::empty() })
 }
 
 /// VTCR_EL2 for this map: 4 KiB granule, 39-bit IPA starting at level 1, inner-shareable
@@ -118,6 +140,35 @@ mod tests {
         let (_, f) = mapped(0x0900_0000).unwrap();
         assert!(f.contains(A::XN));
         assert_eq!(f & A::MEMATTR_NORMAL_INNER_WB, A::MEMATTR_DEVICE_nGnRE);
+    }
+
+    #[test]
+    fn ram_can_be_taken_away_and_given_back() {
+        let ram = [Region::new(0x4000_0000, 0x4000_0000)];
+        let mut map = build(&ram, &[], FW).unwrap();
+        map.mark_active();
+        let valid = |map: &IdMap<Stage2>, addr: usize| {
+            let mut v = false;
+            map.walk_range(&MemoryRegion::new(addr, addr + 1), &mut |_, d, level| {
+                if d.is_valid() && (level == 3 || !d.flags().contains(A::TABLE_OR_PAGE)) {
+                    v = true;
+                }
+                Ok(())
+            })
+            .unwrap();
+            v
+        };
+        let donated = Region::new(0x5020_0000, 0x40_0000);
+        set_ram(&mut map, donated, false).unwrap();
+        for addr in [0x5020_0000, 0x5028_0000, 0x505f_ffff] {
+            assert!(!valid(&map, addr), "{addr:#x}");
+        }
+        for addr in [0x501f_ffff, 0x5060_0000, 0x4000_0000] {
+            assert!(valid(&map, addr), "{addr:#x}");
+        }
+        set_ram(&mut map, donated, true).unwrap();
+        assert!(valid(&map, 0x5028_0000));
+        map.mark_inactive();
     }
 
     #[test]

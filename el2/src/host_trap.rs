@@ -7,6 +7,7 @@
 
 use crate::esr::{Esr, ExceptionClass};
 use crate::host_calls::{self, Conduit, PmuCalls, Reply};
+use crate::vm::VmService;
 use crate::inject::{self, HostFault, Injection};
 use crate::monitor::Monitor;
 use crate::pmu::PmuHw;
@@ -25,12 +26,13 @@ pub fn handle<M: Monitor, H: PmuHw>(
     far: u64,
     relay: &mut PsciRelay<'_, M>,
     pmu: &mut PmuCalls<'_, H>,
+    mut vms: Option<&mut dyn VmService>,
 ) {
     match esr.class() {
         ExceptionClass::Hvc64 => {
             // SMCCC calls use HVC #0; other immediates are not calls of this hypervisor.
             let reply = if esr.imm16() == 0 {
-                host_calls::handle(frame.smccc_regs(), Conduit::Hvc, relay, pmu)
+                host_calls::handle_with_vms(frame.smccc_regs(), Conduit::Hvc, relay, pmu, vms.take())
             } else {
                 Reply::Short(encode_error(SmcccError::NotSupported))
             };
@@ -40,7 +42,7 @@ pub fn handle<M: Monitor, H: PmuHw>(
             // A trapped SMC has not executed: resume after it.
             frame.elr += 4;
             let reply = if esr.imm16() == 0 {
-                host_calls::handle(frame.smccc_regs(), Conduit::Smc, relay, pmu)
+                host_calls::handle_with_vms(frame.smccc_regs(), Conduit::Smc, relay, pmu, vms.take())
             } else {
                 Reply::Short(encode_error(SmcccError::NotSupported))
             };
@@ -58,10 +60,7 @@ pub fn handle<M: Monitor, H: PmuHw>(
 }
 
 fn write_reply(frame: &mut TrapFrame, reply: Reply) {
-    match reply {
-        Reply::Short(r) => frame.set_smccc_results(&r),
-        Reply::Full(r) => frame.set_smccc_results(&r),
-    }
+    frame.set_smccc_results(reply.results());
 }
 
 fn host_fault(frame: &TrapFrame, esr: Esr, far: u64) -> HostFault {
@@ -109,7 +108,7 @@ mod tests {
         let mut cpu = crate::pmu::CpuPartition::new(&cfg);
         let mut hw = crate::pmu::FakePmu::new(6);
         let mut pmu = PmuCalls { cfg: Some(&cfg), cpu: &mut cpu, hw: &mut hw };
-        handle(frame, Esr(esr), far, &mut relay, &mut pmu);
+        handle(frame, Esr(esr), far, &mut relay, &mut pmu, None);
     }
 
     #[test]

@@ -31,3 +31,4 @@ pub mod percpu;
 pub mod pmu;
 pub mod psci_relay;
 pub mod trap_frame;
+pub mod vm;

@@ -47,12 +47,27 @@ impl HostEntry {
     }
 }
 
+/// What EL2 keeps while a guest runs on this CPU (`arch/guest.S`): its own callee-saved registers,
+/// stack pointer and link register, to come back to when the guest exits, and where the guest's
+/// registers go.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct WorldSave {
+    /// x19..x30.
+    pub callee_saved: [u64; 12],
+    pub sp: u64,
+    /// The running vCPU's register block (a `TrapFrame`).
+    pub guest_regs: u64,
+}
+
 /// One CPU's EL2 state. `stack_top` must stay the first field: the warm entry code reads it with
-/// the MMU off, through the context id EL3 hands back (the address of this struct).
+/// the MMU off, through the context id EL3 hands back (the address of this struct). `world` is at
+/// a fixed offset for the guest entry and exit code.
 #[repr(C)]
 #[derive(Debug)]
 pub struct PerCpu {
     pub stack_top: u64,
+    pub world: WorldSave,
     pub index: usize,
     pub host_entry: HostEntry,
     /// Which PMU counters the host owns on this CPU. Only this CPU takes the lock (PMU calls act on
@@ -61,10 +76,20 @@ pub struct PerCpu {
 }
 
 const _: () = assert!(core::mem::offset_of!(PerCpu, stack_top) == 0);
+// PERCPU_WORLD and the WorldSave offsets in arch/guest.S.
+const _: () = assert!(core::mem::offset_of!(PerCpu, world) == 8);
+const _: () = assert!(core::mem::offset_of!(WorldSave, sp) == 96);
+const _: () = assert!(core::mem::offset_of!(WorldSave, guest_regs) == 104);
 
 impl PerCpu {
     pub const fn new(index: usize) -> Self {
-        Self { stack_top: 0, index, host_entry: HostEntry::new(), pmu: SpinMutex::new(CpuPartition::UNSET) }
+        Self {
+            stack_top: 0,
+            world: WorldSave { callee_saved: [0; 12], sp: 0, guest_regs: 0 },
+            index,
+            host_entry: HostEntry::new(),
+            pmu: SpinMutex::new(CpuPartition::UNSET),
+        }
     }
 
     /// The value EL2 gives EL3 as the context id for this CPU's warm entry.

@@ -46,7 +46,7 @@
 #define PMUP_UNDEFINED_ID	0x86000042U
 
 #define PMUP_REV_MAJOR		0
-#define PMUP_REV_MINOR		2
+#define PMUP_REV_MINOR		3
 
 /* UUID 9bababfc-0059-428d-8922-08290cd38e12, as the four SMCCC result words. */
 static const unsigned long pmup_uid_words[4] = {

@@ -141,10 +141,8 @@ mod tests {
             let mut hw = el2::pmu::FakePmu::new(6);
             let mut pmu = host_calls::PmuCalls { cfg: Some(&cfg), cpu: &mut cpu, hw: &mut hw };
             let mut out = regs;
-            match host_calls::handle(regs, self.0, &mut relay, &mut pmu) {
-                host_calls::Reply::Short(r) => out[..4].copy_from_slice(&r),
-                host_calls::Reply::Full(r) => out = r,
-            }
+            let reply = host_calls::handle(regs, self.0, &mut relay, &mut pmu);
+            out[..reply.results().len()].copy_from_slice(reply.results());
             out
         }
     }

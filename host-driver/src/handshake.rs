@@ -347,10 +347,8 @@ mod tests {
             };
             let mut calls = PmuCalls { cfg: cfg.as_ref(), cpu, hw: pmu };
             let mut out = regs;
-            match host_calls::handle(regs, Via::Hvc, &mut relay, &mut calls) {
-                host_calls::Reply::Short(r) => out[..4].copy_from_slice(&r),
-                host_calls::Reply::Full(r) => out = r,
-            }
+            let reply = host_calls::handle(regs, Via::Hvc, &mut relay, &mut calls);
+            out[..reply.results().len()].copy_from_slice(reply.results());
             out
         }
     }

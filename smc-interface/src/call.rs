@@ -7,6 +7,7 @@ use crate::error::SmcccError;
 use crate::function_id::FunctionId;
 use crate::ids;
 use crate::pmu;
+use crate::vm;
 
 /// Argument registers of a call: x0 (function identifier) to x17.
 pub const CALL_REGS: usize = 18;
@@ -34,6 +35,16 @@ pub enum HostCall {
     PmuReserve { count: u64 },
     /// PMU_UNRESERVE: no arguments.
     PmuUnreserve,
+    /// VM_CREATE: donated memory.
+    VmCreate { pa: u64, size: u64 },
+    /// VM_LOAD: copy `size` bytes from host address `src` to `offset` in the VM's memory.
+    VmLoad { handle: u64, src: u64, size: u64, offset: u64 },
+    /// VCPU_CREATE.
+    VcpuCreate { handle: u64, entry: u64, pmu_counters: u64 },
+    /// VCPU_RUN.
+    VcpuRun { handle: u64, vcpu: u64 },
+    /// VM_DESTROY.
+    VmDestroy { handle: u64 },
 }
 
 /// The SMCCC architecture workaround calls. EL2 does not act on them: it only needs to know they
@@ -98,6 +109,14 @@ impl HostCall {
                 no_flags(regs[1])?;
                 Self::PmuUnreserve
             }
+            vm::VM_CREATE => {
+                no_flags(regs[3])?;
+                Self::VmCreate { pa: regs[1], size: regs[2] }
+            }
+            vm::VM_LOAD => Self::VmLoad { handle: regs[1], src: regs[2], size: regs[3], offset: regs[4] },
+            vm::VCPU_CREATE => Self::VcpuCreate { handle: regs[1], entry: regs[2], pmu_counters: regs[3] },
+            vm::VCPU_RUN => Self::VcpuRun { handle: regs[1], vcpu: regs[2] },
+            vm::VM_DESTROY => Self::VmDestroy { handle: regs[1] },
             _ => return Err(SmcccError::NotSupported),
         })
     }
@@ -112,6 +131,15 @@ impl HostCall {
             }
             Self::ArchWorkaround(ArchWorkaround::Workaround2 { state }) => regs[1] = state.into(),
             Self::PmuReserve { count } => regs[1] = count,
+            Self::VmCreate { pa, size } => (regs[1], regs[2]) = (pa, size),
+            Self::VmLoad { handle, src, size, offset } => {
+                (regs[1], regs[2], regs[3], regs[4]) = (handle, src, size, offset)
+            }
+            Self::VcpuCreate { handle, entry, pmu_counters } => {
+                (regs[1], regs[2], regs[3]) = (handle, entry, pmu_counters)
+            }
+            Self::VcpuRun { handle, vcpu } => (regs[1], regs[2]) = (handle, vcpu),
+            Self::VmDestroy { handle } => regs[1] = handle,
             Self::SmcccVersion
             | Self::ArchWorkaround(_)
             | Self::HypCallUid
@@ -136,6 +164,11 @@ impl HostCall {
             Self::PmuStatus => pmu::PMU_STATUS,
             Self::PmuReserve { .. } => pmu::PMU_RESERVE,
             Self::PmuUnreserve => pmu::PMU_UNRESERVE,
+            Self::VmCreate { .. } => vm::VM_CREATE,
+            Self::VmLoad { .. } => vm::VM_LOAD,
+            Self::VcpuCreate { .. } => vm::VCPU_CREATE,
+            Self::VcpuRun { .. } => vm::VCPU_RUN,
+            Self::VmDestroy { .. } => vm::VM_DESTROY,
         })
     }
 
@@ -151,6 +184,11 @@ impl HostCall {
                 | Self::PmuStatus
                 | Self::PmuReserve { .. }
                 | Self::PmuUnreserve
+                | Self::VmCreate { .. }
+                | Self::VmLoad { .. }
+                | Self::VcpuCreate { .. }
+                | Self::VcpuRun { .. }
+                | Self::VmDestroy { .. }
         )
     }
 

@@ -54,7 +54,7 @@ pub const PMU_CALLS: RangeInclusive<u32> = 0xC600_0001..=0xC600_00FF;
 /// to the next; from 1.0 on, a minor revision only adds calls.
 pub const HYP_REVISION_MAJOR: u32 = 0;
 /// ABI revision, minor part.
-pub const HYP_REVISION_MINOR: u32 = 2;
+pub const HYP_REVISION_MINOR: u32 = 3;
 
 /// This hypervisor's Call UID, 9bababfc-0059-428d-8922-08290cd38e12, in the order the UUID
 /// string is written (RFC 4122 byte order).

@@ -20,6 +20,7 @@ pub mod function_id;
 pub mod ids;
 pub mod pmu;
 pub mod result;
+pub mod vm;
 
 pub use boot::{BundleError, HostBundleHeader, LogLevel};
 pub use call::{ArchWorkaround, CALL_REGS, HostCall};

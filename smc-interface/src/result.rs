@@ -80,7 +80,10 @@ impl Features {
 
     /// What HYP_FEATURES answers for `function_id` in this revision of the ABI.
     pub fn for_hyp_call(function_id: u32) -> Self {
-        if ids::HYP_CALLS.contains(&function_id) || crate::pmu::PMU_CALLS.contains(&function_id) {
+        if ids::HYP_CALLS.contains(&function_id)
+            || crate::pmu::PMU_CALLS.contains(&function_id)
+            || crate::vm::VM_CALLS.contains(&function_id)
+        {
             Self::SUPPORTED
         } else {
             Self::NOT_SUPPORTED
@@ -269,7 +272,7 @@ mod tests {
     #[test]
     fn revision_round_trips() {
         let regs = Revision::CURRENT.encode();
-        assert_eq!(regs, [0, 2, 0, 0]);
+        assert_eq!(regs, [0, 3, 0, 0]);
         assert_eq!(Revision::decode(regs), Ok(Revision::CURRENT));
     }
 

@@ -32,17 +32,37 @@ unsafe extern "C" {
 #[unsafe(no_mangle)]
 static EL2_MMU_CONFIG: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
 
-/// Root of the host's stage-2 and its VTCR_EL2, shared by every CPU.
+/// Root of the host's stage-2 and its VTCR_EL2, shared by every CPU; the map itself changes when
+/// RAM moves between the host and VMs.
 struct HostStage2 {
     vttbr: u64,
     vtcr: u64,
-    _map: IdMap<Stage2>,
+    map: spin::mutex::SpinMutex<IdMap<Stage2>>,
 }
 // SAFETY: the map is only modified under the boot CPU's exclusive set-up; afterwards it is
 // only read (its root address) from any CPU.
 unsafe impl Send for HostStage2 {}
 unsafe impl Sync for HostStage2 {}
 static HOST_STAGE2: Once<HostStage2> = Once::new();
+
+/// RAM, from the device tree.
+static RAM: Once<alloc::vec::Vec<Region>> = Once::new();
+
+pub fn host_ram() -> &'static [Region] {
+    RAM.get().map_or(&[], |r| r.as_slice())
+}
+
+/// Gives RAM to the host's stage-2 or takes it away, and drops the TLB entries that could still
+/// reach it. Called while handling a host call, so VTTBR_EL2 is the host's.
+pub fn host_stage2_set(region: Region, present: bool) -> Result<(), aarch64_paging::MapError> {
+    let s2 = HOST_STAGE2.get().expect("host stage-2 exists once the host runs");
+    let mut map = s2.map.lock();
+    crate::host_stage2::set_ram(&mut map, region, present)?;
+    // SAFETY: TLB maintenance for the host's VMID (stage-1 entries that combined the old stage-2
+    // ones included), on every CPU.
+    unsafe { core::arch::asm!("dsb ishst", "tlbi vmalls12e1is", "dsb ish", "isb", options(nostack, preserves_flags)) };
+    Ok(())
+}
 
 struct El2Map(#[allow(dead_code)] IdMap<aarch64_paging::paging::El2>);
 // SAFETY: as for HostStage2.
@@ -163,8 +183,9 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     HOST_STAGE2.call_once(|| HostStage2 {
         vttbr: s2.root_address().0 as u64,
         vtcr: host_stage2::vtcr(ids.parange()),
-        _map: s2,
+        map: spin::mutex::SpinMutex::new(s2),
     });
+    RAM.call_once(|| ram.clone());
 
     // PMU partitioning: the layout every CPU starts with.
     let pmu = *PMU_CONFIG.call_once(|| configure_pmu(&ids, dtb));

@@ -8,6 +8,7 @@ mod console;
 mod cpu_setup;
 mod heap;
 mod pmu_regs;
+mod world;
 
 use crate::esr::Esr;
 use crate::host_calls::PmuCalls;
@@ -16,12 +17,14 @@ use crate::monitor::El3;
 use crate::percpu::{CpuTable, PerCpu};
 use crate::psci_relay::{PsciRelay, WarmEntries};
 use crate::trap_frame::TrapFrame;
+use crate::vm::{MAX_VMS, VmCalls, VmSlot, Vms};
 use arm_sysregs::el2::accessors::{read_esr_el2, read_far_el2, read_tpidr_el2};
 
 core::arch::global_asm!(
     include_str!("asm_macros.S"),
     include_str!("entry.S"),
     include_str!("vectors.S"),
+    include_str!("guest.S"),
 );
 
 unsafe extern "C" {
@@ -35,6 +38,9 @@ unsafe extern "C" {
 
 /// Every CPU's EL2 state.
 pub static CPUS: CpuTable = CpuTable::new();
+
+/// The VMs.
+static VM_SLOTS: [VmSlot; MAX_VMS] = [const { VmSlot::new() }; MAX_VMS];
 
 /// The CPU running this code. Valid once the CPU has been through `enter_host_on_this_cpu`'s
 /// set-up (TPIDR_EL2 holds its `PerCpu`).
@@ -60,8 +66,11 @@ extern "C" fn handle_host_trap(frame: &mut TrapFrame) {
     let mut monitor = El3;
     let mut relay = PsciRelay { monitor: &mut monitor, cpus: &CPUS, entries: warm_entries(), this_cpu: cpu.index };
     let mut partition = cpu.pmu.lock();
-    let mut pmu = PmuCalls { cfg: boot::pmu_config(), cpu: &mut partition, hw: &mut pmu_regs::CpuPmu };
-    host_trap::handle(frame, esr, far, &mut relay, &mut pmu);
+    let cfg = boot::pmu_config();
+    let mut pmu = PmuCalls { cfg, cpu: &mut partition, hw: &mut pmu_regs::CpuPmu };
+    let max_counters = cfg.map_or(0, |c| c.counters - c.host_minimum);
+    let mut vms = VmCalls { vms: Vms { slots: &VM_SLOTS }, hw: world::ArchVmHw, max_counters };
+    host_trap::handle(frame, esr, far, &mut relay, &mut pmu, Some(&mut vms));
 }
 
 /// Called by the vectors that must never be taken: an exception inside EL2, or a physical

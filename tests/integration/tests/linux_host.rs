@@ -41,7 +41,7 @@ fn check_linux(out: &Outcome, smccc_conduit: bool) {
         let uid = "9bababfc-0059-428d-8922-08290cd38e12 match=yes";
         assert!(out.has_line(&format!("PMUP: cpu {cpu} uid {uid} via=smc")), "cpu {cpu} smc uid:\n{}", out.log);
         assert!(out.has_line(&format!("PMUP: cpu {cpu} uid {uid} via=hvc")), "cpu {cpu} hvc uid");
-        assert!(out.has_line(&format!("PMUP: cpu {cpu} revision 0.2 features uid=0 unknown=-1 unknown-id=-1 bad-arg=-3")));
+        assert!(out.has_line(&format!("PMUP: cpu {cpu} revision 0.3 features uid=0 unknown=-1 unknown-id=-1 bad-arg=-3")));
         assert!(out.has_line(&format!("PMUP: cpu {cpu} ok=yes")));
     }
     assert!(out.has_line("PMUP: probe cpus=4 ok=4"), "\n{}", out.log);

@@ -21,6 +21,12 @@ unsafe extern "C" {
 pub struct Uart;
 
 impl Write for Uart {
+    #[cfg(feature = "guest")]
+    fn write_str(&mut self, _: &str) -> fmt::Result {
+        Ok(())
+    }
+
+    #[cfg(not(feature = "guest"))]
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let base = Current::UART_BASE as *mut u32;
         for b in s.bytes() {
@@ -33,6 +39,7 @@ impl Write for Uart {
     }
 }
 
+#[cfg(not(feature = "guest"))]
 fn put(base: *mut u32, b: u8) {
     // SAFETY: the platform's PL011: FR at 0x18 (bit 5 TXFF), DR at 0.
     unsafe {
@@ -64,9 +71,21 @@ pub fn check(name: &str, ok: bool, detail: fmt::Arguments<'_>) {
     }
 }
 
-/// Prints the result line and powers the machine off.
+/// Checks passed and failed so far.
+pub fn results() -> (u64, u64) {
+    (PASS.load(SeqCst), FAIL.load(SeqCst))
+}
+
+/// Prints the result line and powers the machine off; a guest reports its result with
+/// GUEST_DONE (x1 = failures << 32 | passes) instead.
 pub fn finish() -> ! {
     say!("PROBE: RESULT pass={} fail={}", PASS.load(SeqCst), FAIL.load(SeqCst));
+    #[cfg(feature = "guest")]
+    {
+        let done = smc_interface::vm::guest::GUEST_DONE.into();
+        let status = FAIL.load(SeqCst) << 32 | PASS.load(SeqCst);
+        let _ = raw(&mut host_driver::conduit::Hvc, &[done, status]);
+    }
     let _ = smccc::psci::system_off::<smccc::Smc>();
     loop {
         core::hint::spin_loop();
@@ -107,7 +126,7 @@ extern "C" fn el1_exception(frame: &mut Frame, kind: u64) {
     LAST_ELR.store(frame.elr, SeqCst);
     ABORTS.store(ABORTS.load(SeqCst) + 1, SeqCst);
     match (kind, esr >> 26) {
-        // Data abort or undefined instruction at EL1: skip the instruction.
+        // Data abort or undefined instruction (EL2 reflects both) at EL1: skip the instruction.
         (4, 0x25) | (4, 0x00) => frame.elr += 4,
         // Instruction abort at EL1 (a branch into EL2's memory): return to the caller.
         (4, 0x21) => frame.elr = frame.regs[30],

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The world switch between the host and a guest vCPU, and the rest of what VMs need from the
+//! machine (`VmHw`): donation through the host's stage-2, memory scrubbing and copying, TLBs.
+//!
+//! The switch is a checklist, undone in reverse on the way out:
+//! 1. EL1 system registers: host's saved, guest's loaded (`vm::vcpu::EL1_SYSREGS`);
+//! 2. EL2 controls: HCR_EL2, MDCR_EL2, CPTR_EL2, CNTHCTL_EL2 for the guest, VPIDR/VMPIDR;
+//! 3. stage-2: VTTBR_EL2 to the VM's tables and VMID;
+//! 4. general registers, PC, PSTATE: `__guest_enter` (guest.S).
+
+use super::boot;
+use crate::vm::{
+    Vcpu, Vm, VmHw,
+    exits::{self, ExitKind, Syndrome},
+    vcpu::EL1_SYSREGS,
+};
+use crate::esr::Esr;
+use aarch64_paging::MapError;
+use core::arch::asm;
+use platform::Region;
+use smc_interface::vm::Exit;
+
+unsafe extern "C" {
+    fn __guest_enter(regs: *mut crate::trap_frame::TrapFrame) -> u64;
+}
+
+/// Reads the EL1 registers of `EL1_SYSREGS` into `out`, in order.
+fn save_el1(out: &mut [u64; EL1_SYSREGS.len()]) {
+    macro_rules! save {
+        ($($i:literal $r:literal),*) => {$(
+            // SAFETY: reading an EL1 register at EL2 has no side effects.
+            unsafe { asm!(concat!("mrs {}, ", $r), out(reg) out[$i], options(nomem, nostack, preserves_flags)) };
+        )*};
+    }
+    save!(0 "sctlr_el1", 1 "cpacr_el1", 2 "ttbr0_el1", 3 "ttbr1_el1", 4 "tcr_el1", 5 "esr_el1",
+        6 "afsr0_el1", 7 "afsr1_el1", 8 "far_el1", 9 "mair_el1", 10 "vbar_el1", 11 "contextidr_el1",
+        12 "amair_el1", 13 "cntkctl_el1", 14 "par_el1", 15 "mdscr_el1", 16 "sp_el0", 17 "sp_el1",
+        18 "elr_el1", 19 "spsr_el1", 20 "tpidr_el0", 21 "tpidrro_el0", 22 "tpidr_el1",
+        23 "csselr_el1", 24 "cntv_ctl_el0", 25 "cntv_cval_el0");
+}
+
+/// Writes the EL1 registers of `EL1_SYSREGS` from `regs`, in order.
+fn load_el1(regs: &[u64; EL1_SYSREGS.len()]) {
+    macro_rules! load {
+        ($($i:literal $r:literal),*) => {$(
+            // SAFETY: these registers belong to whichever world runs at EL1 next; EL2 does not
+            // depend on them.
+            unsafe { asm!(concat!("msr ", $r, ", {}"), in(reg) regs[$i], options(nostack, preserves_flags)) };
+        )*};
+    }
+    load!(0 "sctlr_el1", 1 "cpacr_el1", 2 "ttbr0_el1", 3 "ttbr1_el1", 4 "tcr_el1", 5 "esr_el1",
+        6 "afsr0_el1", 7 "afsr1_el1", 8 "far_el1", 9 "mair_el1", 10 "vbar_el1", 11 "contextidr_el1",
+        12 "amair_el1", 13 "cntkctl_el1", 14 "par_el1", 15 "mdscr_el1", 16 "sp_el0", 17 "sp_el1",
+        18 "elr_el1", 19 "spsr_el1", 20 "tpidr_el0", 21 "tpidrro_el0", 22 "tpidr_el1",
+        23 "csselr_el1", 24 "cntv_ctl_el0", 25 "cntv_cval_el0");
+}
+
+macro_rules! rd {
+    ($r:literal) => {{
+        let v: u64;
+        // SAFETY: reading an EL2 register has no side effects.
+        unsafe { asm!(concat!("mrs {}, ", $r), out(reg) v, options(nomem, nostack, preserves_flags)) };
+        v
+    }};
+}
+macro_rules! wr {
+    ($r:literal, $v:expr) => {{
+        // SAFETY: the EL2 controls of whichever world runs next; EL2's own execution does not
+        // depend on them.
+        unsafe { asm!(concat!("msr ", $r, ", {}"), in(reg) $v, options(nostack, preserves_flags)) };
+    }};
+}
+
+/// EL2's controls for one world.
+#[derive(Clone, Copy)]
+struct Controls {
+    hcr: u64,
+    mdcr: u64,
+    cptr: u64,
+    cnthctl: u64,
+    vttbr: u64,
+    vmpidr: u64,
+}
+
+impl Controls {
+    fn read() -> Self {
+        Self {
+            hcr: rd!("hcr_el2"),
+            mdcr: rd!("mdcr_el2"),
+            cptr: rd!("cptr_el2"),
+            cnthctl: rd!("cnthctl_el2"),
+            vttbr: rd!("vttbr_el2"),
+            vmpidr: rd!("vmpidr_el2"),
+        }
+    }
+
+    fn write(&self) {
+        wr!("hcr_el2", self.hcr);
+        wr!("mdcr_el2", self.mdcr);
+        wr!("cptr_el2", self.cptr);
+        wr!("cnthctl_el2", self.cnthctl);
+        wr!("vttbr_el2", self.vttbr);
+        wr!("vmpidr_el2", self.vmpidr);
+        // SAFETY: a barrier only.
+        unsafe { asm!("isb", options(nostack, preserves_flags)) };
+    }
+
+    /// A guest's controls, derived from the host's.
+    fn for_guest(host: &Controls, vm: &Vm, vcpu: &Vcpu) -> Self {
+        const HCR_VM: u64 = 1 << 0;
+        const HCR_FMO: u64 = 1 << 3;
+        const HCR_IMO: u64 = 1 << 4;
+        const HCR_AMO: u64 = 1 << 5;
+        const HCR_FB: u64 = 1 << 9;
+        const HCR_BSU_IS: u64 = 1 << 10;
+        const HCR_TSC: u64 = 1 << 19;
+        const HCR_TSW: u64 = 1 << 22;
+        const HCR_RW: u64 = 1 << 31;
+        // Physical interrupts come to EL2 (and so back to the host) while the guest runs; the
+        // guest's SMCs, set/way cache maintenance, and pointer authentication (API/APK clear:
+        // the keys are the host's) trap.
+        let hcr = HCR_VM | HCR_RW | HCR_IMO | HCR_FMO | HCR_AMO | HCR_TSC | HCR_TSW | HCR_FB | HCR_BSU_IS;
+        // Every PMU access traps (TPM; the partition's counters arrive with the PMU world
+        // switch), and so does debug (TDA, TDOSA, TDRA).
+        const MDCR_TPMCR: u64 = 1 << 5;
+        const MDCR_TPM: u64 = 1 << 6;
+        const MDCR_TDA: u64 = 1 << 9;
+        const MDCR_TDOSA: u64 = 1 << 10;
+        const MDCR_TDRA: u64 = 1 << 11;
+        let mdcr = host.mdcr | MDCR_TPM | MDCR_TPMCR | MDCR_TDA | MDCR_TDOSA | MDCR_TDRA;
+        // FP/SIMD, SVE, SME and trace registers trap: the host's FP state stays in the registers
+        // untouched, and a guest that tries them takes an undefined instruction.
+        const CPTR_RES1: u64 = (1 << 13) | (1 << 12) | (1 << 9) | 0xff;
+        const CPTR_TFP: u64 = 1 << 10;
+        const CPTR_TTA: u64 = 1 << 20;
+        let cptr = CPTR_RES1 | CPTR_TFP | CPTR_TTA;
+        // The guest may read the physical counter but not use the physical timer (the host's).
+        let cnthctl = 0b01;
+        Self { hcr, mdcr, cptr, cnthctl, vttbr: vm.vttbr(), vmpidr: (1 << 31) | vcpu.index as u64 }
+    }
+}
+
+/// One entry into the guest and back.
+fn enter_guest(vm: &Vm, vcpu: &mut Vcpu) -> (ExitKind, Syndrome) {
+    let host = Controls::read();
+    let mut host_el1 = [0; EL1_SYSREGS.len()];
+    save_el1(&mut host_el1);
+    load_el1(&vcpu.sys);
+    Controls::for_guest(&host, vm, vcpu).write();
+
+    // SAFETY: EL2's controls and the guest's EL1 state are in place; `regs` outlives the call.
+    let kind = unsafe { __guest_enter(&mut vcpu.regs) };
+
+    let syndrome = Syndrome { esr: Esr(rd!("esr_el2")), far: rd!("far_el2"), hpfar: rd!("hpfar_el2") };
+    save_el1(&mut vcpu.sys);
+    load_el1(&host_el1);
+    host.write();
+    (ExitKind::from_code(kind), syndrome)
+}
+
+/// The machine side of the VM calls.
+pub struct ArchVmHw;
+
+impl VmHw for ArchVmHw {
+    fn host_ram(&self) -> &[Region] {
+        boot::host_ram()
+    }
+
+    fn firmware(&self) -> Region {
+        use platform::{Current, Platform};
+        Current::firmware_region()
+    }
+
+    fn host_unmap(&mut self, region: Region) -> Result<(), MapError> {
+        boot::host_stage2_set(region, false)
+    }
+
+    fn host_map(&mut self, region: Region) -> Result<(), MapError> {
+        boot::host_stage2_set(region, true)
+    }
+
+    fn zero(&mut self, pa: u64, len: u64) {
+        // SAFETY: EL2 maps all RAM; callers pass memory EL2 owns at this point (donated, and out
+        // of the host's stage-2).
+        unsafe { core::ptr::write_bytes(pa as *mut u8, 0, len as usize) };
+    }
+
+    fn copy(&mut self, dst: u64, src: u64, len: u64) {
+        // SAFETY: `src` is host RAM and `dst` the VM's, checked by the caller; they never overlap.
+        unsafe { core::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, len as usize) };
+    }
+
+    fn flush_guest_tlb(&mut self, vttbr: u64) {
+        let host = rd!("vttbr_el2");
+        wr!("vttbr_el2", vttbr);
+        // SAFETY: TLB maintenance for the VM's VMID only, then the host's stage-2 back.
+        unsafe { asm!("isb", "tlbi vmalls12e1is", "dsb ish", "isb", options(nostack, preserves_flags)) };
+        wr!("vttbr_el2", host);
+        // SAFETY: a barrier only.
+        unsafe { asm!("isb", options(nostack, preserves_flags)) };
+    }
+
+    fn run(&mut self, vm: &Vm, vcpu: &mut Vcpu) -> Exit {
+        loop {
+            let (kind, syndrome) = enter_guest(vm, vcpu);
+            if let Some(exit) = exits::handle(vcpu, kind, &syndrome) {
+                return exit;
+            }
+        }
+    }
+}

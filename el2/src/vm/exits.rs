@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! What EL2 does when a guest stops running: handle it and go back in, or exit to the host.
+
+use super::vcpu::{Vcpu, reg};
+use crate::esr::{Esr, ExceptionClass};
+use crate::inject::{self, HostFault, Injection};
+use smc_interface::{
+    SmcccError,
+    ids,
+    result::{CallUid, Revision},
+    vm::{Exit, guest},
+};
+
+/// How the guest left (set by the guest exit vectors).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum ExitKind {
+    Sync,
+    Irq,
+    Fiq,
+    SError,
+}
+
+impl ExitKind {
+    pub fn from_code(code: u64) -> Self {
+        match code {
+            0 => ExitKind::Sync,
+            1 => ExitKind::Irq,
+            2 => ExitKind::Fiq,
+            _ => ExitKind::SError,
+        }
+    }
+}
+
+/// The syndrome registers EL2 read when the guest exited.
+#[derive(Clone, Copy, Debug)]
+pub struct Syndrome {
+    pub esr: Esr,
+    pub far: u64,
+    pub hpfar: u64,
+}
+
+impl Syndrome {
+    /// The faulting guest address of a stage-2 abort: HPFAR_EL2.FIPA holds bits 51:12, FAR the
+    /// offset in the page.
+    pub fn ipa(&self) -> u64 {
+        ((self.hpfar >> 4) << 12) | (self.far & 0xfff)
+    }
+}
+
+fn set_results(vcpu: &mut Vcpu, r: [u64; 4]) {
+    vcpu.regs.regs[..4].copy_from_slice(&r);
+}
+
+/// A guest's own call (HVC #0). `Some(exit)` when it ends the run.
+fn guest_call(vcpu: &mut Vcpu) -> Option<Exit> {
+    let x = vcpu.regs.regs;
+    let not_supported = [SmcccError::NotSupported.to_register(), 0, 0, 0];
+    match x[0] {
+        f if f == u64::from(ids::SMCCC_VERSION) => set_results(vcpu, [ids::SMCCC_VERSION_1_2, 0, 0, 0]),
+        f if f == u64::from(ids::HYP_CALL_UID) => set_results(vcpu, CallUid::HYP.encode()),
+        f if f == u64::from(ids::HYP_REVISION) => set_results(vcpu, Revision::CURRENT.encode()),
+        f if f == u64::from(guest::GUEST_REPORT) => {
+            set_results(vcpu, [0; 4]);
+            return Some(Exit::Report([x[1], x[2], x[3]]));
+        }
+        f if f == u64::from(guest::GUEST_DONE) => {
+            set_results(vcpu, [0; 4]);
+            vcpu.done = true;
+            return Some(Exit::Done(x[1]));
+        }
+        // Everything else, the host's calls included, does not exist for a guest.
+        _ => set_results(vcpu, not_supported),
+    }
+    None
+}
+
+fn fault_of(vcpu: &Vcpu, syndrome: &Syndrome) -> HostFault {
+    HostFault {
+        esr_el2: syndrome.esr,
+        far_el2: syndrome.far,
+        elr_el2: vcpu.regs.elr,
+        spsr_el2: vcpu.regs.spsr,
+        vbar_el1: vcpu.sys[reg::VBAR_EL1],
+        sctlr_el1: vcpu.sys[reg::SCTLR_EL1],
+    }
+}
+
+/// Makes the guest take `inj` at its EL1 next time it runs.
+fn deliver(vcpu: &mut Vcpu, inj: Injection) {
+    vcpu.sys[reg::ESR_EL1] = inj.esr_el1;
+    vcpu.sys[reg::FAR_EL1] = inj.far_el1;
+    vcpu.sys[reg::ELR_EL1] = inj.elr_el1;
+    vcpu.sys[reg::SPSR_EL1] = inj.spsr_el1;
+    vcpu.regs.elr = inj.elr_el2;
+    vcpu.regs.spsr = inj.spsr_el2;
+}
+
+/// Handles a guest exit. `None`: resume the guest; `Some(exit)`: return to the host.
+pub fn handle(vcpu: &mut Vcpu, kind: ExitKind, syndrome: &Syndrome) -> Option<Exit> {
+    match kind {
+        ExitKind::Irq | ExitKind::Fiq => return Some(Exit::HostInterrupt),
+        ExitKind::SError => return Some(Exit::Unexpected { esr: syndrome.esr.0, pc: vcpu.regs.elr }),
+        ExitKind::Sync => {}
+    }
+    match syndrome.esr.class() {
+        ExceptionClass::Hvc64 if syndrome.esr.imm16() == 0 => guest_call(vcpu),
+        ExceptionClass::Hvc64 => {
+            set_results(vcpu, [SmcccError::NotSupported.to_register(), 0, 0, 0]);
+            None
+        }
+        ExceptionClass::Smc64 => {
+            // Guests have no business with EL3.
+            vcpu.regs.elr += 4;
+            set_results(vcpu, [SmcccError::NotSupported.to_register(), 0, 0, 0]);
+            None
+        }
+        ExceptionClass::DataAbortLower | ExceptionClass::InstructionAbortLower => {
+            // Outside the guest's memory: the host hears of it, and the guest gets an external
+            // abort when it next runs (it must not just retry the access).
+            let exit = Exit::Stage2Fault { ipa: syndrome.ipa(), esr: syndrome.esr.0 };
+            deliver(vcpu, inject::external_abort(&fault_of(vcpu, syndrome)));
+            Some(exit)
+        }
+        ExceptionClass::SysReg | ExceptionClass::Other(0x07) => {
+            // A trapped register the guest may not use (PMU beyond its own, debug, ...), or FP/SIMD:
+            // undefined, as on a CPU without them.
+            deliver(vcpu, inject::undefined(&fault_of(vcpu, syndrome)));
+            None
+        }
+        ExceptionClass::Other(_) => Some(Exit::Unexpected { esr: syndrome.esr.0, pc: vcpu.regs.elr }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vcpu() -> Vcpu {
+        let mut v = Vcpu::new(0, 0x4000_0000, 2);
+        v.sys[reg::VBAR_EL1] = 0x4000_8000;
+        v.regs.elr = 0x4000_0104;
+        v
+    }
+
+    fn sync(esr: u64) -> Syndrome {
+        Syndrome { esr: Esr(esr), far: 0x6000_0123, hpfar: 0x6000_0000 >> 8 }
+    }
+
+    #[test]
+    fn report_and_done() {
+        let mut v = vcpu();
+        v.regs.regs[..4].copy_from_slice(&[guest::GUEST_REPORT.into(), 1, 2, 3]);
+        assert_eq!(handle(&mut v, ExitKind::Sync, &sync(0x5a00_0000)), Some(Exit::Report([1, 2, 3])));
+        assert_eq!(v.regs.regs[0], 0);
+        v.regs.regs[..2].copy_from_slice(&[guest::GUEST_DONE.into(), 9]);
+        assert_eq!(handle(&mut v, ExitKind::Sync, &sync(0x5a00_0000)), Some(Exit::Done(9)));
+        assert!(v.done);
+    }
+
+    #[test]
+    fn guests_cannot_make_host_calls() {
+        let mut v = vcpu();
+        for fid in [smc_interface::vm::VM_CREATE, smc_interface::pmu::PMU_RESERVE, 0x8400_0003] {
+            v.regs.regs[0] = fid.into();
+            assert_eq!(handle(&mut v, ExitKind::Sync, &sync(0x5a00_0000)), None);
+            assert_eq!(v.regs.regs[0], -1i64 as u64);
+        }
+        v.regs.regs[0] = ids::SMCCC_VERSION.into();
+        assert_eq!(handle(&mut v, ExitKind::Sync, &sync(0x5a00_0000)), None);
+        assert_eq!(v.regs.regs[0], 0x1_0002);
+    }
+
+    #[test]
+    fn stage2_fault_exits_and_injects() {
+        let mut v = vcpu();
+        v.regs.spsr = 0x3c5;
+        let exit = handle(&mut v, ExitKind::Sync, &sync(0x9200_0007));
+        assert_eq!(exit, Some(Exit::Stage2Fault { ipa: 0x6000_0123, esr: 0x9200_0007 }));
+        assert_eq!(v.regs.elr, 0x4000_8200);
+        assert_eq!(v.sys[reg::ELR_EL1], 0x4000_0104);
+        assert_eq!(v.sys[reg::ESR_EL1] >> 26, 0x25);
+    }
+
+    #[test]
+    fn sysreg_trap_is_undefined_and_interrupts_exit() {
+        let mut v = vcpu();
+        v.regs.spsr = 0x3c5;
+        assert_eq!(handle(&mut v, ExitKind::Sync, &sync(0x6232_0000)), None);
+        assert_eq!(v.sys[reg::ESR_EL1] >> 26, 0);
+        assert_eq!(v.regs.elr, 0x4000_8200);
+        assert_eq!(handle(&mut v, ExitKind::Irq, &sync(0)), Some(Exit::HostInterrupt));
+        assert!(matches!(handle(&mut v, ExitKind::Sync, &sync(0x0000_0000)), Some(Exit::Unexpected { .. })));
+    }
+}

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Partitions: protected VMs made from memory the host donates, pKVM style.
+//!
+//! The host donates a range of its RAM (`VM_CREATE`): EL2 takes it out of the host's stage-2,
+//! zeroes it, and maps it into the VM's own stage-2 at [`GUEST_RAM_BASE`]. The host may copy an
+//! image in (`VM_LOAD`, only before the VM first runs), create vCPUs and run them one at a time on
+//! the calling CPU (`VCPU_RUN`), and finally destroy the VM: EL2 scrubs the memory and gives it
+//! back. The host never sees the VM's memory while the VM exists, and the VM never sees anything
+//! but its memory.
+//!
+//! This module is the bookkeeping and the checks; what touches the CPU (memory copies, stage-2
+//! activation, the world switch) comes through [`VmHw`].
+
+pub mod exits;
+pub mod vcpu;
+
+use aarch64_paging::{
+    Mapping, MapError,
+    descriptor::{PhysicalAddress, Stage2Attributes},
+    idmap::IdTranslation,
+    paging::{Constraints, MemoryRegion, Stage2},
+};
+use platform::Region;
+use smc_interface::{
+    SmcccError,
+    vm::{Exit, GUEST_RAM_BASE, MAX_VM_MEMORY},
+};
+use spin::mutex::SpinMutex;
+pub use vcpu::Vcpu;
+
+pub const MAX_VMS: usize = 4;
+pub const MAX_VCPUS: usize = 4;
+/// Donations move in whole 2 MiB blocks of the host's stage-2 (see `host_stage2::build`).
+const DONATION_GRANULE: u64 = crate::host_stage2::BLOCK_2M;
+
+/// A VM's stage-2: guest addresses [GUEST_RAM_BASE, + size) onto the donated memory.
+pub type GuestStage2 = Mapping<IdTranslation<Stage2Attributes>, Stage2>;
+
+const GUEST_RAM: Stage2Attributes = crate::host_stage2::RAM;
+
+/// One VM.
+pub struct Vm {
+    pub memory: Region,
+    pub stage2: GuestStage2,
+    pub vmid: u16,
+    /// Set when a vCPU first runs: the image can no longer change.
+    pub started: bool,
+    pub vcpus: usize,
+}
+
+// SAFETY: the page tables behind the mapping are only reached through the slot's lock.
+unsafe impl Send for Vm {}
+
+impl Vm {
+    /// VTTBR_EL2 for this VM.
+    pub fn vttbr(&self) -> u64 {
+        self.stage2.root_address().0 as u64 | (u64::from(self.vmid) << 48)
+    }
+}
+
+/// A VM slot. `vm` is held for as long as one of its vCPUs runs, so every other call on the VM
+/// only ever *tries* that lock (and answers BUSY); `memory` is held only for a moment, so any CPU
+/// can always learn which memory the VMs own.
+pub struct VmSlot {
+    pub memory: SpinMutex<Option<Region>>,
+    pub vm: SpinMutex<Option<Vm>>,
+    pub vcpus: [SpinMutex<Option<Vcpu>>; MAX_VCPUS],
+}
+
+impl VmSlot {
+    pub const fn new() -> Self {
+        Self {
+            memory: SpinMutex::new(None),
+            vm: SpinMutex::new(None),
+            vcpus: [const { SpinMutex::new(None) }; MAX_VCPUS],
+        }
+    }
+}
+
+impl Default for VmSlot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What the VM logic needs from the machine.
+pub trait VmHw {
+    /// Host RAM the host may donate or copy from (RAM minus EL2's own memory).
+    fn host_ram(&self) -> &[Region];
+    fn firmware(&self) -> Region;
+    /// Removes `region` from the host's stage-2 (and its TLB entries), or puts it back.
+    fn host_unmap(&mut self, region: Region) -> Result<(), MapError>;
+    fn host_map(&mut self, region: Region) -> Result<(), MapError>;
+    fn zero(&mut self, pa: u64, len: u64);
+    fn copy(&mut self, dst: u64, src: u64, len: u64);
+    /// Drops every TLB entry of the VM with this VTTBR value.
+    fn flush_guest_tlb(&mut self, vttbr: u64);
+    /// Runs the vCPU until it exits to the host.
+    fn run(&mut self, vm: &Vm, vcpu: &mut Vcpu) -> Exit;
+}
+
+fn within(r: Region, ram: &[Region]) -> bool {
+    ram.iter().any(|m| r.base >= m.base && r.end() <= m.end())
+}
+
+/// The table of VMs and the calls on it.
+pub struct Vms<'a> {
+    pub slots: &'a [VmSlot; MAX_VMS],
+}
+
+impl Vms<'_> {
+    fn slot(&self, handle: u64) -> Result<&VmSlot, SmcccError> {
+        handle.checked_sub(1).and_then(|i| self.slots.get(i as usize)).ok_or(SmcccError::InvalidParameter)
+    }
+
+    /// Memory donated to VMs that still exist.
+    fn donated_overlaps(&self, r: Region) -> bool {
+        self.slots.iter().any(|s| s.memory.lock().is_some_and(|m| m.overlaps(&r)))
+    }
+
+    pub fn create(&self, hw: &mut impl VmHw, pa: u64, size: u64) -> Result<u64, SmcccError> {
+        let granule = |x: u64| x % DONATION_GRANULE == 0;
+        if size == 0 || size > MAX_VM_MEMORY || !granule(pa) || !granule(size) || pa.checked_add(size).is_none() {
+            return Err(SmcccError::InvalidParameter);
+        }
+        let memory = Region::new(pa, size);
+        // Only the host's own RAM can be donated: not EL2's, not MMIO, not another VM's.
+        if !within(memory, hw.host_ram()) || memory.overlaps(&hw.firmware()) {
+            return Err(SmcccError::InvalidParameter);
+        }
+        if self.donated_overlaps(memory) {
+            return Err(SmcccError::Denied);
+        }
+        // A free slot, claimed by recording its memory; released again if anything fails.
+        let Some((index, slot)) = self.slots.iter().enumerate().find(|(_, s)| {
+            let mut m = s.memory.lock();
+            m.is_none().then(|| *m = Some(memory)).is_some()
+        }) else {
+            return Err(SmcccError::Busy);
+        };
+        let release = || *slot.memory.lock() = None;
+        let Some(mut guard) = slot.vm.try_lock() else {
+            release();
+            return Err(SmcccError::Busy);
+        };
+        let mut stage2 = GuestStage2::new(IdTranslation::new(), 1, Stage2);
+        let ipa = MemoryRegion::new(GUEST_RAM_BASE as usize, (GUEST_RAM_BASE + size) as usize);
+        if stage2.map_range(&ipa, PhysicalAddress(pa as usize), GUEST_RAM, Constraints::empty()).is_err()
+            || hw.host_unmap(memory).is_err()
+        {
+            release();
+            return Err(SmcccError::Busy);
+        }
+        // The host's data must not reach the guest either.
+        hw.zero(pa, size);
+        *guard = Some(Vm { memory, stage2, vmid: index as u16 + 1, started: false, vcpus: 0 });
+        Ok(index as u64 + 1)
+    }
+
+    pub fn load(&self, hw: &mut impl VmHw, handle: u64, src: u64, size: u64, offset: u64) -> Result<(), SmcccError> {
+        let slot = self.slot(handle)?;
+        let guard = slot.vm.try_lock().ok_or(SmcccError::Busy)?;
+        let vm = guard.as_ref().ok_or(SmcccError::InvalidParameter)?;
+        if vm.started {
+            return Err(SmcccError::Denied);
+        }
+        let end = offset.checked_add(size).ok_or(SmcccError::InvalidParameter)?;
+        let source = Region::new(src, size);
+        if size == 0 || end > vm.memory.size || src.checked_add(size).is_none() || !within(source, hw.host_ram()) {
+            return Err(SmcccError::InvalidParameter);
+        }
+        // The source must be the host's: not EL2's, and not any VM's (this one's included).
+        if source.overlaps(&hw.firmware()) || self.donated_overlaps(source) {
+            return Err(SmcccError::InvalidParameter);
+        }
+        hw.copy(vm.memory.base + offset, src, size);
+        Ok(())
+    }
+
+    pub fn vcpu_create(&self, handle: u64, entry: u64, pmu_counters: u64, max_counters: u8) -> Result<u64, SmcccError> {
+        let slot = self.slot(handle)?;
+        let mut guard = slot.vm.try_lock().ok_or(SmcccError::Busy)?;
+        let vm = guard.as_mut().ok_or(SmcccError::InvalidParameter)?;
+        if entry < GUEST_RAM_BASE || entry >= GUEST_RAM_BASE + vm.memory.size || entry % 4 != 0 {
+            return Err(SmcccError::InvalidParameter);
+        }
+        if pmu_counters > u64::from(max_counters) {
+            return Err(SmcccError::InvalidParameter);
+        }
+        if vm.vcpus == MAX_VCPUS {
+            return Err(SmcccError::Busy);
+        }
+        let index = vm.vcpus;
+        let mut vcpu = Vcpu::new(index, entry, pmu_counters as u8);
+        // A guest learns how much memory it has from x0 at its entry point.
+        vcpu.regs.regs[0] = vm.memory.size;
+        *slot.vcpus[index].lock() = Some(vcpu);
+        vm.vcpus += 1;
+        Ok(index as u64)
+    }
+
+    pub fn vcpu_run(&self, hw: &mut impl VmHw, handle: u64, vcpu: u64) -> Result<Exit, SmcccError> {
+        let slot = self.slot(handle)?;
+        // The VM stays locked while its vCPU runs: it cannot be destroyed or loaded meanwhile
+        // (those calls get BUSY), and the vCPU cannot run on two CPUs at once.
+        let mut vm_guard = slot.vm.try_lock().ok_or(SmcccError::Busy)?;
+        let vm = vm_guard.as_mut().ok_or(SmcccError::InvalidParameter)?;
+        let index = usize::try_from(vcpu).ok().filter(|&i| i < vm.vcpus).ok_or(SmcccError::InvalidParameter)?;
+        let mut vcpu_guard = slot.vcpus[index].lock();
+        let vcpu = vcpu_guard.as_mut().ok_or(SmcccError::InvalidParameter)?;
+        if vcpu.done {
+            return Err(SmcccError::Denied);
+        }
+        vm.started = true;
+        Ok(hw.run(vm, vcpu))
+    }
+
+    pub fn destroy(&self, hw: &mut impl VmHw, handle: u64) -> Result<(), SmcccError> {
+        let slot = self.slot(handle)?;
+        let mut guard = slot.vm.try_lock().ok_or(SmcccError::Busy)?;
+        let vm = guard.take().ok_or(SmcccError::InvalidParameter)?;
+        for v in &slot.vcpus {
+            *v.lock() = None;
+        }
+        hw.flush_guest_tlb(vm.vttbr());
+        // Nothing of the guest's goes back to the host.
+        hw.zero(vm.memory.base, vm.memory.size);
+        if hw.host_map(vm.memory).is_err() {
+            // The memory stays EL2's (and stays recorded as donated); the VM is gone either way.
+            log::error!("could not return {:x?} to the host", vm.memory);
+        } else {
+            *slot.memory.lock() = None;
+        }
+        drop(vm);
+        Ok(())
+    }
+}
+
+/// The VM calls as the host-call dispatcher sees them (object safe, so the dispatcher need not be
+/// generic over the machine).
+pub trait VmService {
+    fn create(&mut self, pa: u64, size: u64) -> Result<u64, SmcccError>;
+    fn load(&mut self, handle: u64, src: u64, size: u64, offset: u64) -> Result<(), SmcccError>;
+    fn vcpu_create(&mut self, handle: u64, entry: u64, pmu_counters: u64) -> Result<u64, SmcccError>;
+    fn vcpu_run(&mut self, handle: u64, vcpu: u64) -> Result<Exit, SmcccError>;
+    fn destroy(&mut self, handle: u64) -> Result<(), SmcccError>;
+}
+
+/// The VM table on a machine.
+pub struct VmCalls<'a, H: VmHw> {
+    pub vms: Vms<'a>,
+    pub hw: H,
+    /// The most PMU counters a vCPU may ask for.
+    pub max_counters: u8,
+}
+
+impl<H: VmHw> VmService for VmCalls<'_, H> {
+    fn create(&mut self, pa: u64, size: u64) -> Result<u64, SmcccError> {
+        self.vms.create(&mut self.hw, pa, size)
+    }
+    fn load(&mut self, handle: u64, src: u64, size: u64, offset: u64) -> Result<(), SmcccError> {
+        self.vms.load(&mut self.hw, handle, src, size, offset)
+    }
+    fn vcpu_create(&mut self, handle: u64, entry: u64, pmu_counters: u64) -> Result<u64, SmcccError> {
+        self.vms.vcpu_create(handle, entry, pmu_counters, self.max_counters)
+    }
+    fn vcpu_run(&mut self, handle: u64, vcpu: u64) -> Result<Exit, SmcccError> {
+        self.vms.vcpu_run(&mut self.hw, handle, vcpu)
+    }
+    fn destroy(&mut self, handle: u64) -> Result<(), SmcccError> {
+        self.vms.destroy(&mut self.hw, handle)
+    }
+}
+
+#[cfg(test)]
+mod tests;

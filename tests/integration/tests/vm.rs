@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! Partitions (issue 4), first part: a VM made from donated host memory, a guest run to
+//! completion through the world switch, every exit reason, a hostile guest's accesses outside its
+//! memory and to the host's calls, the PMU and FP/SIMD refused, and the memory returned scrubbed.
+
+use integration::{Boot, Outcome, Run};
+
+/// Checks the VM probe makes (tests/payloads/vm-probe).
+const PROBE_CHECKS: u32 = 36;
+
+fn check_vm_probe(out: &Outcome) {
+    out.assert_clean_exit();
+    let result = out.lines_with("PROBE: RESULT").next().unwrap_or_else(|| panic!("no result:\n{}", out.log));
+    assert_eq!(result, format!("PROBE: RESULT pass={PROBE_CHECKS} fail=0"), "\n{}", out.log);
+    assert!(out.has_line("PROBE: exit Ok(Done(0))"), "the guest did not finish cleanly:\n{}", out.log);
+}
+
+#[test]
+fn tfa_cpu_max() {
+    check_vm_probe(&Run::new(Boot::TfA, "max", "vm-probe.bundle").run());
+}
+
+#[test]
+fn tfa_cortex_a57() {
+    check_vm_probe(&Run::new(Boot::TfA, "cortex-a57", "vm-probe.bundle").run());
+}
+
+#[test]
+fn direct_boot_cpu_max() {
+    check_vm_probe(&Run::new(Boot::Direct, "max", "vm-probe.bundle").run());
+}

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The VM probe itself (aarch64 only).
+
+use core::sync::atomic::Ordering::SeqCst;
+use host_driver::conduit::Hvc;
+use payload_rt::{ABORTS, LAST_ESR, check, finish, raw, say};
+use platform::{Current, Platform};
+use smc_interface::{HostBundleHeader, SmcccError, ids, vm, vm::Exit};
+
+const MB: u64 = 1 << 20;
+/// The memory the host gives the VM: its own RAM, 2 MiB aligned.
+const DONATE: u64 = 0x5000_0000;
+const SIZE: u64 = 16 * MB;
+
+fn call(args: &[u64]) -> [u64; 18] {
+    raw(&mut Hvc, args)
+}
+
+fn err(x0: u64) -> Option<SmcccError> {
+    SmcccError::from_register(x0)
+}
+
+fn expect_err(what: &str, x0: u64, want: SmcccError) {
+    check(what, err(x0) == Some(want), format_args!("got {:?}", err(x0)));
+}
+
+/// Reads `addr` from the host; true when the access was refused (an abort came back).
+fn host_read_refused(addr: u64) -> bool {
+    let before = ABORTS.load(SeqCst);
+    // SAFETY: the read may fault; the runtime's handler skips it.
+    unsafe {
+        let _ = (addr as *const u64).read_volatile();
+    }
+    ABORTS.load(SeqCst) != before && LAST_ESR.load(SeqCst) >> 26 == 0x25
+}
+
+fn run(handle: u64, vcpu: u64) -> Result<Exit, SmcccError> {
+    let r = call(&[vm::VCPU_RUN.into(), handle, vcpu]);
+    Exit::decode([r[0], r[1], r[2], r[3], r[4]])
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn primary_main(_dtb: u64) -> ! {
+    say!("PROBE: start");
+    // The guest image: the bundle's initrd.
+    // SAFETY: the platform loaded the bundle here, and EL2 validated it before booting us.
+    let header = unsafe { core::slice::from_raw_parts(Current::HOST_BUNDLE_BASE as *const u8, 4096) };
+    let Ok(h) = HostBundleHeader::parse(header) else {
+        check("bundle header", false, format_args!(""));
+        finish()
+    };
+    let Some(initrd) = h.initrd_range() else {
+        check("guest image in the bundle", false, format_args!(""));
+        finish()
+    };
+    let (image, image_size) = (Current::HOST_BUNDLE_BASE + initrd.start, initrd.end - initrd.start);
+    say!("PROBE: guest image {image:#x} ({image_size} bytes)");
+
+    // Refusals: nothing is created, nothing moves.
+    let create = |pa: u64, size: u64| call(&[vm::VM_CREATE.into(), pa, size, 0])[0];
+    expect_err("VM_CREATE of EL2's memory -> INVALID_PARAMETER", create(0x6000_0000, 2 * MB), SmcccError::InvalidParameter);
+    expect_err("VM_CREATE not 2 MiB aligned -> INVALID_PARAMETER", create(DONATE + 4096, 2 * MB), SmcccError::InvalidParameter);
+    expect_err("VM_CREATE of MMIO -> INVALID_PARAMETER", create(0x0800_0000, 2 * MB), SmcccError::InvalidParameter);
+    expect_err("VM_CREATE too large -> INVALID_PARAMETER", create(DONATE, vm::MAX_VM_MEMORY + 2 * MB), SmcccError::InvalidParameter);
+    let flags = call(&[vm::VM_CREATE.into(), DONATE, SIZE, 1])[0];
+    expect_err("VM_CREATE with flags -> INVALID_PARAMETER", flags, SmcccError::InvalidParameter);
+    expect_err("VCPU_RUN of no VM -> INVALID_PARAMETER", call(&[vm::VCPU_RUN.into(), 3, 0])[0], SmcccError::InvalidParameter);
+    expect_err("VM_DESTROY of no VM -> INVALID_PARAMETER", call(&[vm::VM_DESTROY.into(), 0])[0], SmcccError::InvalidParameter);
+
+    // Before donation the host can use the memory; leave a secret in it.
+    // SAFETY: host RAM, not used by anything else.
+    unsafe { (DONATE as *mut u64).write_volatile(0x5ec2_e7ab) };
+    let r = call(&[vm::VM_CREATE.into(), DONATE, SIZE, 0]);
+    check("VM_CREATE", r[0] == 0 && r[1] != 0, format_args!("{:?}", err(r[0])));
+    let handle = r[1];
+    check("donated memory is gone from the host", host_read_refused(DONATE) && host_read_refused(DONATE + SIZE - 8), format_args!(""));
+    expect_err("VM_CREATE of donated memory -> DENIED", create(DONATE + 2 * MB, 2 * MB), SmcccError::Denied);
+    let load = |src: u64, size: u64, offset: u64| call(&[vm::VM_LOAD.into(), handle, src, size, offset])[0];
+    expect_err("VM_LOAD from the VM's own memory -> INVALID_PARAMETER", load(DONATE, 4096, 0), SmcccError::InvalidParameter);
+    expect_err("VM_LOAD from EL2's memory -> INVALID_PARAMETER", load(0x6000_0000, 4096, 0), SmcccError::InvalidParameter);
+    expect_err("VM_LOAD past the VM's memory -> INVALID_PARAMETER", load(image, 4096, SIZE), SmcccError::InvalidParameter);
+    check("VM_LOAD the guest", load(image, image_size, 0) == 0, format_args!(""));
+    let vcpu_create = |entry: u64, k: u64| call(&[vm::VCPU_CREATE.into(), handle, entry, k]);
+    expect_err("VCPU_CREATE with an entry outside the VM -> INVALID_PARAMETER", vcpu_create(0x4820_0000, 0)[0], SmcccError::InvalidParameter);
+    expect_err("VCPU_CREATE with more counters than exist -> INVALID_PARAMETER", vcpu_create(vm::GUEST_RAM_BASE, 32)[0], SmcccError::InvalidParameter);
+    let r = vcpu_create(vm::GUEST_RAM_BASE, 0);
+    check("VCPU_CREATE", r[0] == 0 && r[1] == 0, format_args!("{:?}", err(r[0])));
+    expect_err("VCPU_RUN of a vCPU that does not exist -> INVALID_PARAMETER", call(&[vm::VCPU_RUN.into(), handle, 1])[0], SmcccError::InvalidParameter);
+
+    // Run it: every exit as the guest's steps say.
+    let uid0 = u64::from(ids::HYP_CALL_UID_WORDS[0]);
+    let ns = SmcccError::NotSupported.to_register();
+    let pattern: u64 = (0..(1u64 << 17)).map(|i| i * 3 + 1).sum();
+    let guest_ram_end = vm::GUEST_RAM_BASE + SIZE;
+    let expected: [(&str, fn(&Exit, u64, u64, u64, u64) -> bool); 12] = [
+        ("guest's own calls answered", |e, uid0, _, _, _| *e == Exit::Report([1, 0x1_0002, uid0])),
+        ("host calls and EL3 refused to the guest", |e, _, ns, _, _| *e == Exit::Report([2, ns, 0])),
+        ("guest's memory works", |e, _, _, pattern, _| *e == Exit::Report([3, pattern, 16 << 20])),
+        ("guest read of EL2's address exits", |e, _, _, _, _| matches!(e, Exit::Stage2Fault { ipa: 0x6000_0000, .. })),
+        ("... and the guest gets an abort", |e, _, _, _, _| matches!(e, Exit::Report([4, 1, esr]) if esr >> 26 == 0x25)),
+        ("guest read of the host's address exits", |e, _, _, _, _| matches!(e, Exit::Stage2Fault { ipa: 0x4820_0000, .. })),
+        ("... and the guest gets an abort", |e, _, _, _, _| matches!(e, Exit::Report([5, 1, _]))),
+        ("guest read of MMIO exits", |e, _, _, _, _| matches!(e, Exit::Stage2Fault { ipa: 0x0900_0000, .. })),
+        ("... and the guest gets an abort", |e, _, _, _, _| matches!(e, Exit::Report([6, 1, _]))),
+        ("guest read past its memory exits", |e, _, _, _, end| matches!(e, Exit::Stage2Fault { ipa, .. } if *ipa == end)),
+        ("... and the guest gets an abort", |e, _, _, _, _| matches!(e, Exit::Report([7, 1, _]))),
+        ("PMU and FP/SIMD undefined in the guest", |e, _, _, _, _| *e == Exit::Report([8, 1, 2])),
+    ];
+    for (what, ok) in expected {
+        let exit = run(handle, 0);
+        say!("PROBE: exit {exit:x?}");
+        let good = exit.as_ref().is_ok_and(|e| ok(e, uid0, ns, pattern, guest_ram_end));
+        check(what, good, format_args!("{exit:x?}"));
+    }
+    let done = run(handle, 0);
+    say!("PROBE: exit {done:x?}");
+    check("guest finished with no failures", matches!(done, Ok(Exit::Done(s)) if s >> 32 == 0), format_args!("{done:x?}"));
+    expect_err("VCPU_RUN after GUEST_DONE -> DENIED", call(&[vm::VCPU_RUN.into(), handle, 0])[0], SmcccError::Denied);
+    expect_err("VM_LOAD after the VM ran -> DENIED", load(image, 4096, 0), SmcccError::Denied);
+
+    // Destroy: the memory comes back, scrubbed (no secret, no guest pattern).
+    check("VM_DESTROY", call(&[vm::VM_DESTROY.into(), handle])[0] == 0, format_args!(""));
+    let refused = host_read_refused(DONATE);
+    // SAFETY: the memory is the host's again.
+    let (first, pattern_word) = unsafe { ((DONATE as *const u64).read_volatile(), ((DONATE + MB) as *const u64).read_volatile()) };
+    check("memory back with the host, scrubbed", !refused && first == 0 && pattern_word == 0, format_args!("{first:#x} {pattern_word:#x}"));
+    expect_err("VCPU_RUN of a destroyed VM -> INVALID_PARAMETER", call(&[vm::VCPU_RUN.into(), handle, 0])[0], SmcccError::InvalidParameter);
+    finish()
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn secondary_main(_index: u64) -> ! {
+    payload_rt::cpu_off()
+}
