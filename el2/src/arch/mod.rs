@@ -69,7 +69,11 @@ extern "C" fn handle_host_trap(frame: &mut TrapFrame) {
     let cfg = boot::pmu_config();
     let mut pmu = PmuCalls { cfg, cpu: &mut partition, hw: &mut pmu_regs::CpuPmu };
     let max_counters = cfg.map_or(0, |c| c.counters - c.host_minimum);
-    let mut vms = VmCalls { vms: Vms { slots: &VM_SLOTS }, hw: world::ArchVmHw, max_counters };
+    let hw = world::ArchVmHw {
+        reserved: cfg.map_or(0, |c| pmu.cpu.reserved_mask(c)),
+        host_counters: pmu.cpu.host_counters(),
+    };
+    let mut vms = VmCalls { vms: Vms { slots: &VM_SLOTS }, hw, max_counters };
     host_trap::handle(frame, esr, far, &mut relay, &mut pmu, Some(&mut vms));
 }
 

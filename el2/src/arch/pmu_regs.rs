@@ -227,6 +227,54 @@ impl PmuHw for CpuPmu {
         (read_mdcr_el2().bits() & HPMN_MASK) as u8
     }
 
+    fn enable(&mut self, mask: u32) {
+        // SAFETY: enables counters EL2 is handing to a world.
+        unsafe { asm!("msr pmcntenset_el0, {}", in(reg) u64::from(mask), options(nostack, preserves_flags)) };
+    }
+
+    fn enable_interrupts(&mut self, mask: u32) {
+        // SAFETY: as enable.
+        unsafe { asm!("msr pmintenset_el1, {}", in(reg) u64::from(mask), options(nostack, preserves_flags)) };
+    }
+
+    fn set_overflows(&mut self, mask: u32) {
+        // SAFETY: as enable.
+        unsafe { asm!("msr pmovsset_el0, {}", in(reg) u64::from(mask), options(nostack, preserves_flags)) };
+    }
+
+    fn software_increment(&mut self, mask: u32) {
+        // SAFETY: increments only the counters in `mask`, which the caller limited to a
+        // partition's own.
+        unsafe { asm!("msr pmswinc_el0, {}", in(reg) u64::from(mask), options(nostack, preserves_flags)) };
+    }
+
+    fn pmcr(&self) -> u64 {
+        let v: u64;
+        // SAFETY: reading PMCR_EL0 has no side effects.
+        unsafe { asm!("mrs {}, pmcr_el0", out(reg) v, options(nomem, nostack, preserves_flags)) };
+        v
+    }
+
+    fn set_pmcr(&mut self, value: u64) {
+        // SAFETY: the caller decides which world's PMCR this is; EL2 does not count.
+        unsafe { asm!("msr pmcr_el0, {}", "isb", in(reg) value, options(nostack, preserves_flags)) };
+    }
+
+    fn set_el2_counters(&mut self, enabled: bool, long: bool) {
+        const HPME: u64 = 1 << 7;
+        const HLP: u64 = 1 << 26;
+        let mut mdcr = read_mdcr_el2().bits() & !(HPME | HLP);
+        if enabled {
+            mdcr |= HPME;
+        }
+        if long {
+            mdcr |= HLP;
+        }
+        write_mdcr_el2(MdcrEl2::from_bits_retain(mdcr));
+        // SAFETY: a barrier only.
+        unsafe { asm!("isb", options(nostack, preserves_flags)) };
+    }
+
     fn set_hpmn(&mut self, hpmn: u8) {
         let mdcr = (read_mdcr_el2().bits() & !HPMN_MASK) | u64::from(hpmn);
         write_mdcr_el2(MdcrEl2::from_bits_retain(mdcr));

@@ -10,6 +10,8 @@
 //! 4. general registers, PC, PSTATE: `__guest_enter` (guest.S).
 
 use super::boot;
+use super::pmu_regs::CpuPmu;
+use crate::pmu::vpmu::{Emulated, HostPmu};
 use crate::vm::{
     Vcpu, Vm, VmHw,
     exits::{self, ExitKind, Syndrome},
@@ -72,11 +74,10 @@ macro_rules! wr {
     }};
 }
 
-/// EL2's controls for one world.
+/// EL2's controls for one world (MDCR_EL2 apart: it changes once per run, see `run`).
 #[derive(Clone, Copy)]
 struct Controls {
     hcr: u64,
-    mdcr: u64,
     cptr: u64,
     cnthctl: u64,
     vttbr: u64,
@@ -87,7 +88,6 @@ impl Controls {
     fn read() -> Self {
         Self {
             hcr: rd!("hcr_el2"),
-            mdcr: rd!("mdcr_el2"),
             cptr: rd!("cptr_el2"),
             cnthctl: rd!("cnthctl_el2"),
             vttbr: rd!("vttbr_el2"),
@@ -97,7 +97,6 @@ impl Controls {
 
     fn write(&self) {
         wr!("hcr_el2", self.hcr);
-        wr!("mdcr_el2", self.mdcr);
         wr!("cptr_el2", self.cptr);
         wr!("cnthctl_el2", self.cnthctl);
         wr!("vttbr_el2", self.vttbr);
@@ -107,7 +106,7 @@ impl Controls {
     }
 
     /// A guest's controls, derived from the host's.
-    fn for_guest(host: &Controls, vm: &Vm, vcpu: &Vcpu) -> Self {
+    fn for_guest(vm: &Vm, vcpu: &Vcpu) -> Self {
         const HCR_VM: u64 = 1 << 0;
         const HCR_FMO: u64 = 1 << 3;
         const HCR_IMO: u64 = 1 << 4;
@@ -121,14 +120,6 @@ impl Controls {
         // guest's SMCs, set/way cache maintenance, and pointer authentication (API/APK clear:
         // the keys are the host's) trap.
         let hcr = HCR_VM | HCR_RW | HCR_IMO | HCR_FMO | HCR_AMO | HCR_TSC | HCR_TSW | HCR_FB | HCR_BSU_IS;
-        // Every PMU access traps (TPM; the partition's counters arrive with the PMU world
-        // switch), and so does debug (TDA, TDOSA, TDRA).
-        const MDCR_TPMCR: u64 = 1 << 5;
-        const MDCR_TPM: u64 = 1 << 6;
-        const MDCR_TDA: u64 = 1 << 9;
-        const MDCR_TDOSA: u64 = 1 << 10;
-        const MDCR_TDRA: u64 = 1 << 11;
-        let mdcr = host.mdcr | MDCR_TPM | MDCR_TPMCR | MDCR_TDA | MDCR_TDOSA | MDCR_TDRA;
         // FP/SIMD, SVE, SME and trace registers trap: the host's FP state stays in the registers
         // untouched, and a guest that tries them takes an undefined instruction.
         const CPTR_RES1: u64 = (1 << 13) | (1 << 12) | (1 << 9) | 0xff;
@@ -137,7 +128,7 @@ impl Controls {
         let cptr = CPTR_RES1 | CPTR_TFP | CPTR_TTA;
         // The guest may read the physical counter but not use the physical timer (the host's).
         let cnthctl = 0b01;
-        Self { hcr, mdcr, cptr, cnthctl, vttbr: vm.vttbr(), vmpidr: (1 << 31) | vcpu.index as u64 }
+        Self { hcr, cptr, cnthctl, vttbr: vm.vttbr(), vmpidr: (1 << 31) | vcpu.index as u64 }
     }
 }
 
@@ -147,7 +138,7 @@ fn enter_guest(vm: &Vm, vcpu: &mut Vcpu) -> (ExitKind, Syndrome) {
     let mut host_el1 = [0; EL1_SYSREGS.len()];
     save_el1(&mut host_el1);
     load_el1(&vcpu.sys);
-    Controls::for_guest(&host, vm, vcpu).write();
+    Controls::for_guest(vm, vcpu).write();
 
     // SAFETY: EL2's controls and the guest's EL1 state are in place; `regs` outlives the call.
     let kind = unsafe { __guest_enter(&mut vcpu.regs) };
@@ -159,8 +150,24 @@ fn enter_guest(vm: &Vm, vcpu: &mut Vcpu) -> (ExitKind, Syndrome) {
     (ExitKind::from_code(kind), syndrome)
 }
 
-/// The machine side of the VM calls.
-pub struct ArchVmHw;
+/// MDCR_EL2 while a guest runs: every PMU access traps (TPM, TPMCR: the trapped enforcement
+/// mode, `pmu::vpmu`), and so does debug (TDA, TDOSA, TDRA).
+fn guest_mdcr(host: u64) -> u64 {
+    const MDCR_TPMCR: u64 = 1 << 5;
+    const MDCR_TPM: u64 = 1 << 6;
+    const MDCR_TDA: u64 = 1 << 9;
+    const MDCR_TDOSA: u64 = 1 << 10;
+    const MDCR_TDRA: u64 = 1 << 11;
+    host | MDCR_TPM | MDCR_TPMCR | MDCR_TDA | MDCR_TDOSA | MDCR_TDRA
+}
+
+/// The machine side of the VM calls, on the calling CPU.
+pub struct ArchVmHw {
+    /// This CPU's reserved PMU counters (where the host's events are parked while a partition's
+    /// PMU is loaded) and the host's share.
+    pub reserved: u32,
+    pub host_counters: u8,
+}
 
 impl VmHw for ArchVmHw {
     fn host_ram(&self) -> &[Region] {
@@ -201,12 +208,39 @@ impl VmHw for ArchVmHw {
         unsafe { asm!("isb", options(nostack, preserves_flags)) };
     }
 
+    fn pmu_capacity(&self) -> u8 {
+        self.reserved.count_ones() as u8
+    }
+
     fn run(&mut self, vm: &Vm, vcpu: &mut Vcpu) -> Exit {
-        loop {
+        // MDCR_EL2 is the guest's for the whole run: EL2's own PMU accesses do not depend on it,
+        // and the partition's PMU, once loaded, keeps its HPMN across internal exits.
+        let host_mdcr = rd!("mdcr_el2");
+        wr!("mdcr_el2", guest_mdcr(host_mdcr));
+        let (reserved, host_counters) = (self.reserved, self.host_counters);
+        let mut host_pmu: Option<HostPmu> = None;
+        let exit = loop {
             let (kind, syndrome) = enter_guest(vm, vcpu);
-            if let Some(exit) = exits::handle(vcpu, kind, &syndrome) {
-                return exit;
+            // Loaded lazily: only a run in which the guest touches its PMU pays for the switch.
+            let mut pmu = |vcpu: &mut Vcpu, reg, read, value, from_el0| {
+                if vcpu.pmu.k == 0 {
+                    return Emulated::Undefined;
+                }
+                if !vcpu.pmu.loaded {
+                    host_pmu = Some(vcpu.pmu.load(&mut CpuPmu, reserved, host_counters));
+                }
+                vcpu.pmu.emulate(&mut CpuPmu, reg, read, value, from_el0)
+            };
+            if let Some(exit) = exits::handle(vcpu, kind, &syndrome, &mut pmu) {
+                break exit;
             }
+        };
+        if let Some(host) = host_pmu {
+            vcpu.pmu.put(&mut CpuPmu, &host);
         }
+        wr!("mdcr_el2", host_mdcr);
+        // SAFETY: a barrier only.
+        unsafe { asm!("isb", options(nostack, preserves_flags)) };
+        exit
     }
 }

@@ -25,6 +25,20 @@ pub trait PmuHw {
     /// MDCR_EL2.HPMN, the first counter EL1 and EL0 cannot see.
     fn hpmn(&self) -> u8;
     fn set_hpmn(&mut self, hpmn: u8);
+
+    // What the partition world switch and the trap emulator need besides.
+
+    /// PMCNTENSET_EL0 / PMINTENSET_EL1 / PMOVSSET_EL0 writes.
+    fn enable(&mut self, mask: u32);
+    fn enable_interrupts(&mut self, mask: u32);
+    fn set_overflows(&mut self, mask: u32);
+    /// PMSWINC_EL0.
+    fn software_increment(&mut self, mask: u32);
+    /// PMCR_EL0 as a whole.
+    fn pmcr(&self) -> u64;
+    fn set_pmcr(&mut self, value: u64);
+    /// MDCR_EL2.HPME (counters at and above HPMN count) and MDCR_EL2.HLP (they are 64-bit).
+    fn set_el2_counters(&mut self, enabled: bool, long: bool);
 }
 
 /// Returns every counter in `mask` to its reset state: not counting, no interrupt, no overflow,
@@ -49,6 +63,9 @@ pub fn counters_in(mask: u32) -> impl Iterator<Item = u8> {
 #[derive(Clone, Debug)]
 pub struct FakePmu {
     pub n: u8,
+    pub pmcr_value: u64,
+    pub hpme: bool,
+    pub hlp: bool,
     pub values: [u64; 31],
     pub types: [u64; 31],
     pub cnten: u32,
@@ -60,7 +77,19 @@ pub struct FakePmu {
 
 impl FakePmu {
     pub fn new(n: u8) -> Self {
-        Self { n, values: [0; 31], types: [0; 31], cnten: 0, inten: 0, ovs: 0, hpmn_value: n, width: 64 }
+        Self {
+            n,
+            pmcr_value: u64::from(n) << 11,
+            hpme: false,
+            hlp: false,
+            values: [0; 31],
+            types: [0; 31],
+            cnten: 0,
+            inten: 0,
+            ovs: 0,
+            hpmn_value: n,
+            width: 64,
+        }
     }
 
     fn valid(&self) -> u32 {
@@ -116,5 +145,33 @@ impl PmuHw for FakePmu {
     }
     fn set_hpmn(&mut self, hpmn: u8) {
         self.hpmn_value = hpmn;
+    }
+    fn enable(&mut self, mask: u32) {
+        self.cnten |= mask & self.valid();
+    }
+    fn enable_interrupts(&mut self, mask: u32) {
+        self.inten |= mask & self.valid();
+    }
+    fn set_overflows(&mut self, mask: u32) {
+        self.ovs |= mask & self.valid();
+    }
+    fn software_increment(&mut self, mask: u32) {
+        for n in counters_in(mask & self.valid() & self.cnten) {
+            // Counting rules of the architecture: [0, HPMN) need PMCR_EL0.E, the rest HPME.
+            let on = if n < self.hpmn_value { self.pmcr_value & 1 != 0 } else { self.hpme };
+            if on && self.types[n as usize] & 0xffff == 0 {
+                self.values[n as usize] = self.values[n as usize].wrapping_add(1);
+            }
+        }
+    }
+    fn pmcr(&self) -> u64 {
+        (self.pmcr_value & !(0x1f << 11)) | (u64::from(self.n) << 11)
+    }
+    fn set_pmcr(&mut self, value: u64) {
+        self.pmcr_value = value & !(0x1f << 11);
+    }
+    fn set_el2_counters(&mut self, enabled: bool, long: bool) {
+        self.hpme = enabled;
+        self.hlp = long;
     }
 }

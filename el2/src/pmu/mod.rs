@@ -4,6 +4,7 @@
 
 pub mod hw;
 pub mod partition;
+pub mod vpmu;
 
 pub use hw::{FakePmu, PmuHw};
 pub use partition::{ConfigError, CpuPartition, PmuConfig};

@@ -5,6 +5,7 @@
 use super::vcpu::{Vcpu, reg};
 use crate::esr::{Esr, ExceptionClass};
 use crate::inject::{self, HostFault, Injection};
+use crate::pmu::vpmu::{Emulated, PmuReg, SysregAccess};
 use smc_interface::{
     SmcccError,
     ids,
@@ -96,8 +97,35 @@ fn deliver(vcpu: &mut Vcpu, inj: Injection) {
     vcpu.regs.spsr = inj.spsr_el2;
 }
 
+/// Applies a trapped PMU register access for the guest (loading its PMU first if need be).
+pub type PmuAccess<'a> = dyn FnMut(&mut Vcpu, PmuReg, bool, u64, bool) -> Emulated + 'a;
+
+/// A trapped system register access: the partition's PMU, or undefined.
+fn sysreg(vcpu: &mut Vcpu, syndrome: &Syndrome, pmu: &mut PmuAccess<'_>) {
+    let access = SysregAccess::decode(syndrome.esr.iss());
+    let outcome = match PmuReg::of(&access) {
+        Some(reg) => {
+            let rt = usize::from(access.rt);
+            let value = if rt == 31 { 0 } else { vcpu.regs.regs[rt] };
+            // SPSR.M[3:0] = 0: the access came from the guest's EL0.
+            let from_el0 = vcpu.regs.spsr & 0xf == 0;
+            pmu(vcpu, reg, access.read, value, from_el0)
+        }
+        None => Emulated::Undefined,
+    };
+    match outcome {
+        Emulated::Done(v) => {
+            if access.read && access.rt != 31 {
+                vcpu.regs.regs[usize::from(access.rt)] = v;
+            }
+            vcpu.regs.elr += 4;
+        }
+        Emulated::Undefined => deliver(vcpu, inject::undefined(&fault_of(vcpu, syndrome))),
+    }
+}
+
 /// Handles a guest exit. `None`: resume the guest; `Some(exit)`: return to the host.
-pub fn handle(vcpu: &mut Vcpu, kind: ExitKind, syndrome: &Syndrome) -> Option<Exit> {
+pub fn handle(vcpu: &mut Vcpu, kind: ExitKind, syndrome: &Syndrome, pmu: &mut PmuAccess<'_>) -> Option<Exit> {
     match kind {
         ExitKind::Irq | ExitKind::Fiq => return Some(Exit::HostInterrupt),
         ExitKind::SError => return Some(Exit::Unexpected { esr: syndrome.esr.0, pc: vcpu.regs.elr }),
@@ -122,9 +150,12 @@ pub fn handle(vcpu: &mut Vcpu, kind: ExitKind, syndrome: &Syndrome) -> Option<Ex
             deliver(vcpu, inject::external_abort(&fault_of(vcpu, syndrome)));
             Some(exit)
         }
-        ExceptionClass::SysReg | ExceptionClass::Other(0x07) => {
-            // A trapped register the guest may not use (PMU beyond its own, debug, ...), or FP/SIMD:
-            // undefined, as on a CPU without them.
+        ExceptionClass::SysReg => {
+            sysreg(vcpu, syndrome, pmu);
+            None
+        }
+        ExceptionClass::Other(0x07) => {
+            // FP/SIMD: undefined, as on a CPU without it.
             deliver(vcpu, inject::undefined(&fault_of(vcpu, syndrome)));
             None
         }
@@ -141,6 +172,27 @@ mod tests {
         v.sys[reg::VBAR_EL1] = 0x4000_8000;
         v.regs.elr = 0x4000_0104;
         v
+    }
+
+    fn no_pmu(_: &mut Vcpu, _: PmuReg, _: bool, _: u64, _: bool) -> Emulated {
+        Emulated::Undefined
+    }
+
+    fn handle(vcpu: &mut Vcpu, kind: ExitKind, syndrome: &Syndrome) -> Option<Exit> {
+        super::handle(vcpu, kind, syndrome, &mut no_pmu)
+    }
+
+    #[test]
+    fn pmu_reads_land_in_rt_and_skip() {
+        let mut v = vcpu();
+        // mrs x3, pmcr_el0: op0 3, op1 3, CRn 9, CRm 12, op2 0, read.
+        let iss = 3 << 20 | 3 << 14 | 9 << 10 | 3 << 5 | 12 << 1 | 1;
+        let mut fake = |_: &mut Vcpu, reg: PmuReg, read: bool, _: u64, _: bool| {
+            assert_eq!((reg, read), (PmuReg::Pmcr, true));
+            Emulated::Done(2 << 11)
+        };
+        assert_eq!(super::handle(&mut v, ExitKind::Sync, &sync(0x6200_0000 | iss), &mut fake), None);
+        assert_eq!((v.regs.regs[3], v.regs.elr), (2 << 11, 0x4000_0108));
     }
 
     fn sync(esr: u64) -> Syndrome {

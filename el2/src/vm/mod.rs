@@ -96,6 +96,8 @@ pub trait VmHw {
     fn copy(&mut self, dst: u64, src: u64, len: u64);
     /// Drops every TLB entry of the VM with this VTTBR value.
     fn flush_guest_tlb(&mut self, vttbr: u64);
+    /// PMU counters reserved on this CPU, which a vCPU's counters need.
+    fn pmu_capacity(&self) -> u8;
     /// Runs the vCPU until it exits to the host.
     fn run(&mut self, vm: &Vm, vcpu: &mut Vcpu) -> Exit;
 }
@@ -211,6 +213,10 @@ impl Vms<'_> {
         let vcpu = vcpu_guard.as_mut().ok_or(SmcccError::InvalidParameter)?;
         if vcpu.done {
             return Err(SmcccError::Denied);
+        }
+        // The vCPU's counters come out of this CPU's reservation.
+        if vcpu.pmu_counters > hw.pmu_capacity() {
+            return Err(SmcccError::NotReserved);
         }
         vm.started = true;
         Ok(hw.run(vm, vcpu))

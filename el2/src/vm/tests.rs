@@ -41,6 +41,9 @@ impl VmHw for Machine {
         self.copies.push((dst, src, len));
     }
     fn flush_guest_tlb(&mut self, _vttbr: u64) {}
+    fn pmu_capacity(&self) -> u8 {
+        2
+    }
     fn run(&mut self, _vm: &Vm, vcpu: &mut Vcpu) -> Exit {
         self.runs += 1;
         vcpu.done = true;
@@ -61,6 +64,8 @@ fn lifecycle() {
     assert_eq!(m.zeroed, [(0x5000_0000, 16 * MB)]);
     vms.load(&mut m, h, 0x4a00_0000, 0x1000, 0).unwrap();
     assert_eq!(m.copies, [(0x5000_0000, 0x4a00_0000, 0x1000)]);
+    let big = vms.vcpu_create(h, GUEST_RAM_BASE, 3, 5).unwrap();
+    assert_eq!(vms.vcpu_run(&mut m, h, big), Err(SmcccError::NotReserved), "more counters than reserved");
     let v = vms.vcpu_create(h, GUEST_RAM_BASE, 2, 5).unwrap();
     assert_eq!(vms.vcpu_run(&mut m, h, v), Ok(Exit::Done(0)));
     // Done vCPUs do not run again, and a started VM takes no more images.

@@ -3,6 +3,7 @@
 //! A vCPU's state while it is not running: general registers, PC and PSTATE, and the EL1 system
 //! registers it owns.
 
+use crate::pmu::vpmu::VPmu;
 use crate::trap_frame::TrapFrame;
 
 /// The EL1/EL0 system registers a guest owns and the world switch saves and restores, in this
@@ -38,6 +39,8 @@ pub struct Vcpu {
     pub sys: [u64; EL1_SYSREGS.len()],
     /// PMU event counters the vCPU has (what it reads as PMCR_EL0.N).
     pub pmu_counters: u8,
+    /// Its PMU.
+    pub pmu: VPmu,
     /// The guest called GUEST_DONE.
     pub done: bool,
 }
@@ -49,6 +52,6 @@ impl Vcpu {
         regs.spsr = PSTATE_EL1H_MASKED;
         let mut sys = [0; EL1_SYSREGS.len()];
         sys[reg::SCTLR_EL1] = SCTLR_EL1_RESET;
-        Self { index, regs, sys, pmu_counters, done: false }
+        Self { index, regs, sys, pmu_counters, pmu: VPmu::new(pmu_counters), done: false }
     }
 }

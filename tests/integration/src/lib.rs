@@ -44,6 +44,9 @@ pub struct Run {
     pub timeout_secs: u32,
     /// A device tree to use instead of the one QEMU generates (see [`Run::with_boot_reservation`]).
     pub dtb: Option<PathBuf>,
+    /// `-icount shift=0`: one instruction per nanosecond of virtual time, and exact instruction
+    /// counts from the PMU.
+    pub icount: bool,
 }
 
 /// What a run printed and how it ended.
@@ -84,7 +87,7 @@ fn cpu_opts(cpu: &str) -> String {
 
 impl Run {
     pub fn new(boot: Boot, cpu: &'static str, bundle: &'static str) -> Self {
-        Self { cpu, smp: 4, boot, bundle, timeout_secs: 240, dtb: None }
+        Self { cpu, smp: 4, boot, bundle, timeout_secs: 240, dtb: None, icount: false }
     }
 
     fn machine(&self) -> &'static str {
@@ -136,6 +139,9 @@ impl Run {
             Boot::TfA => cmd.arg("-bios").arg(artefact("flash.bin")),
             Boot::Direct => cmd.arg("-kernel").arg(artefact("el2.elf")),
         };
+        if self.icount {
+            cmd.args(["-icount", "shift=0"]);
+        }
         if let Some(dtb) = &self.dtb {
             cmd.arg("-dtb").arg(dtb);
         }

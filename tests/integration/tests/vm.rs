@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! Partitions (issue 4), first part: a VM made from donated host memory, a guest run to
-//! completion through the world switch, every exit reason, a hostile guest's accesses outside its
-//! memory and to the host's calls, the PMU and FP/SIMD refused, and the memory returned scrubbed.
+//! Partitions (issue 4): a VM made from donated host memory, a guest run to completion through the
+//! world switch, every exit reason, a hostile guest's accesses outside its memory and to the host's
+//! calls, FP/SIMD refused, the memory returned scrubbed; and a partition with 2 PMU counters on the
+//! CPU's reservation (trapped mode): it counts exactly across exits, cannot read, write, reset,
+//! increment or stop the host's counters, sees PMCR_EL0.N = 2, leaves nothing behind, while the
+//! host's events keep counting exactly.
 
 use integration::{Boot, Outcome, Run};
 
 /// Checks the VM probe makes (tests/payloads/vm-probe).
-const PROBE_CHECKS: u32 = 36;
+const PROBE_CHECKS: u32 = 59;
 
 fn check_vm_probe(out: &Outcome) {
     out.assert_clean_exit();
@@ -29,4 +32,14 @@ fn tfa_cortex_a57() {
 #[test]
 fn direct_boot_cpu_max() {
     check_vm_probe(&Run::new(Boot::Direct, "max", "vm-probe.bundle").run());
+}
+
+/// Under -icount shift=0 the partition's instruction counts are exact.
+#[test]
+fn tfa_cortex_a57_exact_instruction_counts() {
+    let mut run = Run::new(Boot::TfA, "cortex-a57", "vm-probe.bundle");
+    run.icount = true;
+    let out = run.run();
+    check_vm_probe(&out);
+    assert!(out.has_line("PROBE: exit Ok(Report([d, 7d2, 1772]))"), "instructions not counted exactly:\n{}", out.log);
 }

@@ -23,8 +23,105 @@ fn probe_read(addr: u64) -> (u64, u64) {
     (ABORTS.load(SeqCst) - before, LAST_ESR.load(SeqCst))
 }
 
+// ---------------------------------------------------------------------------------------------
+// vCPU 1: a partition with PMU counters. Every access below traps to EL2 (trapped mode) and is
+// applied to this vCPU's counters only.
+
+macro_rules! rd {
+    ($r:literal) => {{
+        let v: u64;
+        // SAFETY: a PMU register read; EL2 emulates it (or makes it undefined).
+        unsafe { asm!(concat!("mrs {}, ", $r), out(reg) v, options(nostack)) };
+        v
+    }};
+}
+macro_rules! wr {
+    ($r:literal, $v:expr) => {{
+        // SAFETY: a PMU register write; EL2 emulates it (or makes it undefined).
+        unsafe { asm!(concat!("msr ", $r, ", {}"), in(reg) $v, options(nostack)) };
+    }};
+}
+
+fn undefined(f: impl FnOnce()) -> u64 {
+    let before = ABORTS.load(SeqCst);
+    f();
+    ABORTS.load(SeqCst) - before
+}
+
+fn pmu_partition() -> ! {
+    // 10: what the partition sees.
+    let n = (rd!("pmcr_el0") >> 11) & 0x1f;
+    report(10, n, rd!("pmcntenset_el0"));
+
+    // 11: software increments on counter 0, instructions on counter 1.
+    wr!("pmevtyper0_el0", 0x00u64);
+    wr!("pmevtyper1_el0", 0x08u64);
+    wr!("pmevcntr0_el0", 0u64);
+    wr!("pmevcntr1_el0", 0u64);
+    wr!("pmcr_el0", 1u64);
+    wr!("pmcntenset_el0", 0b11u64);
+    for _ in 0..1000 {
+        wr!("pmswinc_el0", 1u64);
+    }
+    report(11, rd!("pmevcntr0_el0"), 0);
+    // 12: the count survived the exit to the host and back; 500 more.
+    for _ in 0..500 {
+        wr!("pmswinc_el0", 1u64);
+    }
+    report(12, rd!("pmevcntr0_el0"), 0);
+
+    // 13: instructions, exactly (under -icount shift=0; 0 where QEMU does not count them): the
+    // counter read, `mov` and N iterations of (subs, b.ne), read again: 2N for the loop plus a
+    // fixed 2 for the measurement (QEMU counts the `mov` and one of the two trapped reads).
+    let measure = |n: u64| -> u64 {
+        let (a, b): (u64, u64);
+        // SAFETY: counter reads (emulated by EL2) around a register-only loop.
+        unsafe {
+            asm!(
+                "mrs {a}, pmevcntr1_el0",
+                "mov {n}, {count}",
+                "1:",
+                "subs {n}, {n}, #1",
+                "b.ne 1b",
+                "mrs {b}, pmevcntr1_el0",
+                a = out(reg) a, b = out(reg) b, n = out(reg) _, count = in(reg) n,
+                options(nostack, nomem),
+            )
+        };
+        b - a
+    };
+    report(13, measure(1000), measure(3000));
+
+    // 14: the host's counters are out of reach: beyond k is undefined, directly and through
+    // PMSELR; PMSWINC, P (reset) and E (stop) only affect this partition's counters.
+    let mut undef = 0;
+    undef += undefined(|| {
+        let _ = rd!("pmevcntr2_el0");
+    });
+    undef += undefined(|| wr!("pmevcntr3_el0", 0xdeadu64));
+    undef += undefined(|| wr!("pmevtyper5_el0", 0x11u64));
+    undef += undefined(|| {
+        wr!("pmselr_el0", 4u64);
+        let _ = rd!("pmxevcntr_el0");
+    });
+    wr!("pmselr_el0", 0u64);
+    wr!("pmswinc_el0", u64::from(u32::MAX));
+    wr!("pmcntenset_el0", u64::from(u32::MAX));
+    let cnten = rd!("pmcntenset_el0");
+    let before_reset = rd!("pmevcntr0_el0");
+    wr!("pmcr_el0", 0b11u64); // E and P: reset this partition's counters
+    let after_reset = rd!("pmevcntr0_el0");
+    wr!("pmcr_el0", 0u64); // E clear: stops this partition only
+    report(14, undef, cnten << 32 | before_reset << 16 | after_reset);
+    finish()
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn primary_main(memory_size: u64) -> ! {
+    // The vCPU's index is in MPIDR_EL1 (VMPIDR_EL2): vCPU 1 is the PMU partition.
+    if payload_rt::mpidr() & 0xff == 1 {
+        pmu_partition();
+    }
     // 1: the calls a guest has.
     let v = raw(&mut Hvc, &[ids::SMCCC_VERSION.into()])[0];
     let uid = raw(&mut Hvc, &[ids::HYP_CALL_UID.into()])[0];

@@ -119,6 +119,8 @@ extern "C" fn primary_main(_dtb: u64) -> ! {
     expect_err("VCPU_RUN after GUEST_DONE -> DENIED", call(&[vm::VCPU_RUN.into(), handle, 0])[0], SmcccError::Denied);
     expect_err("VM_LOAD after the VM ran -> DENIED", load(image, 4096, 0), SmcccError::Denied);
 
+    partition(handle);
+
     // Destroy: the memory comes back, scrubbed (no secret, no guest pattern).
     check("VM_DESTROY", call(&[vm::VM_DESTROY.into(), handle])[0] == 0, format_args!(""));
     let refused = host_read_refused(DONATE);
@@ -127,6 +129,86 @@ extern "C" fn primary_main(_dtb: u64) -> ! {
     check("memory back with the host, scrubbed", !refused && first == 0 && pattern_word == 0, format_args!("{first:#x} {pattern_word:#x}"));
     expect_err("VCPU_RUN of a destroyed VM -> INVALID_PARAMETER", call(&[vm::VCPU_RUN.into(), handle, 0])[0], SmcccError::InvalidParameter);
     finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+// vCPU 1: a partition with 2 PMU counters, on this CPU's reservation, while the host's own events
+// keep counting.
+
+mod pmu_el1 {
+    use core::arch::asm;
+    pub fn rd_counter(n: u8) -> u64 {
+        let v: u64;
+        // SAFETY: the host's PMU; PMSELR is the host's.
+        unsafe { asm!("msr pmselr_el0, {n}", "isb", "mrs {v}, pmxevcntr_el0", n = in(reg) u64::from(n), v = out(reg) v) };
+        v
+    }
+    pub fn program(n: u8) {
+        // SAFETY: the host's own counter n: SW_INCR, from 0, enabled, PMCR_EL0.E on.
+        unsafe {
+            asm!(
+                "msr pmselr_el0, {n}", "isb", "msr pmxevtyper_el0, xzr", "msr pmxevcntr_el0, xzr",
+                "msr pmcntenset_el0, {bit}", "mrs {t}, pmcr_el0", "orr {t}, {t}, #1", "msr pmcr_el0, {t}", "isb",
+                n = in(reg) u64::from(n), bit = in(reg) 1u64 << n, t = out(reg) _,
+            )
+        };
+    }
+    pub fn swinc(mask: u32) {
+        // SAFETY: increments the host's own counters in `mask`.
+        unsafe { asm!("msr pmswinc_el0, {}", "isb", in(reg) u64::from(mask)) };
+    }
+}
+
+/// The host's two events (counters 0 and 3: 0 is in the partition's range and gets parked, 3 is
+/// not), with the counts they must have.
+struct HostEvents {
+    expected: u64,
+}
+
+impl HostEvents {
+    fn bump(&mut self, what: &str, n: u64) {
+        for _ in 0..n {
+            pmu_el1::swinc(0b1001);
+        }
+        self.expected += n;
+        let (c0, c3) = (pmu_el1::rd_counter(0), pmu_el1::rd_counter(3));
+        check("host's events counted exactly, none lost, none added", c0 == self.expected && c3 == self.expected, format_args!("{what}: {c0} {c3}, want {}", self.expected));
+    }
+}
+
+fn partition(handle: u64) {
+    use smc_interface::pmu;
+    pmu_el1::program(0);
+    pmu_el1::program(3);
+    let mut host = HostEvents { expected: 0 };
+    host.bump("start", 3);
+    let r = call(&[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 2]);
+    check("VCPU_CREATE with 2 PMU counters", r[0] == 0 && r[1] == 1, format_args!("{:?}", err(r[0])));
+    expect_err("VCPU_RUN without a reservation -> NOT_RESERVED", call(&[vm::VCPU_RUN.into(), handle, 1])[0], SmcccError::NotReserved);
+    let r = call(&[pmu::PMU_RESERVE.into(), 2]);
+    check("PMU_RESERVE(2) for the partition", r[0] == 0 && r[1] == 0b110000, format_args!("{:?}", err(r[0])));
+
+    let step = |what: &str, ok: &dyn Fn(&Exit) -> bool, host: &mut HostEvents| {
+        let exit = run(handle, 1);
+        say!("PROBE: exit {exit:x?}");
+        check(what, exit.as_ref().is_ok_and(ok), format_args!("{exit:x?}"));
+        // Nothing of the partition's is in the reserved counters while the host runs.
+        check("no partition value visible to the host", pmu_el1::rd_counter(4) == 0 && pmu_el1::rd_counter(5) == 0, format_args!("{} {}", pmu_el1::rd_counter(4), pmu_el1::rd_counter(5)));
+        host.bump(what, 7);
+    };
+    step("partition sees PMCR_EL0.N = 2 and nothing enabled", &|e| *e == Exit::Report([10, 2, 0]), &mut host);
+    step("partition counted 1000 software increments", &|e| *e == Exit::Report([11, 1000, 0]), &mut host);
+    step("partition's count survived an exit: 1500", &|e| *e == Exit::Report([12, 1500, 0]), &mut host);
+    // Exactly 2 per iteration plus a fixed 2 for the measurement itself (QEMU, -icount shift=0).
+    step("instructions exact (2N + 2 for N iterations) where counted", &|e| matches!(e, Exit::Report([13, a, b]) if (*a, *b) == (0, 0) || (*a, *b) == (2002, 6002)), &mut host);
+    step("partition cannot reach the host's counters", &|e| *e == Exit::Report([14, 4, 0b11 << 32 | 1501 << 16]), &mut host);
+    let done = run(handle, 1);
+    say!("PROBE: exit {done:x?}");
+    check("partition finished", matches!(done, Ok(Exit::Done(s)) if s >> 32 == 0), format_args!("{done:x?}"));
+    host.bump("after the partition", 5);
+    let r = call(&[pmu::PMU_UNRESERVE.into()]);
+    check("PMU_UNRESERVE after the partition", r[0] == 0 && r[1] == 0b110000, format_args!("{:?}", err(r[0])));
+    host.bump("end", 1);
 }
 
 #[unsafe(no_mangle)]

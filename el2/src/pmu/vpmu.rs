@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! A partition's PMU: its state while it is not on the CPU, the PMU half of the world switch, and
+//! the trap-and-emulate path for its PMU register accesses.
+//!
+//! A vCPU with k counters sees PMCR_EL0.N = k and counters 0..k-1, which are the physical counters
+//! 0..k-1 while it runs (HPMN = k). The host's events normally on those counters are *parked* in
+//! the CPU's reserved counters for the time being (they keep counting there, above HPMN, enabled
+//! by MDCR_EL2.HPME), and come back on exit with their counts, enables and overflow flags. Host
+//! events on counters k..H-1 stay where they are and keep counting. EL2's own execution is not
+//! counted, so moving a counter loses nothing.
+//!
+//! The switch is lazy: a vCPU's PMU is loaded only when it first touches it during a run (every
+//! access traps in the trapped mode, so EL2 knows), and put back when the run ends.
+//!
+//! The cycle counter is the host's: a partition has none (its PMCCNTR_EL0, PMCCFILTR_EL0 and bit 31
+//! of its masks read as zero and ignore writes).
+
+use super::hw::{PmuHw, counters_in, scrub};
+
+/// PMEVTYPER bits a partition may not set: counting at EL2 (NSH), at EL3 (M), or in Secure state
+/// (SH). Its events count at EL1 and EL0 only.
+const TYPE_FORBIDDEN: u64 = (1 << 27) | (1 << 26) | (1 << 24);
+/// PMCR_EL0 bits a partition controls: E, LC (bit 6), LP (bit 7), DP (5), X (4), D (3).
+const PMCR_GUEST_BITS: u64 = 0x1 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80;
+const PMCR_E: u64 = 1;
+const PMCR_P: u64 = 1 << 1;
+const PMCR_LP: u64 = 1 << 7;
+
+/// A partition's PMU when it is not loaded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VPmu {
+    /// Counters the partition has (its PMCR_EL0.N).
+    pub k: u8,
+    pub pmcr: u64,
+    pub selr: u64,
+    pub userenr: u64,
+    pub values: [u64; 31],
+    pub types: [u64; 31],
+    pub cnten: u32,
+    pub inten: u32,
+    pub ovs: u32,
+    /// On the CPU now (between `load` and `put`).
+    pub loaded: bool,
+}
+
+/// What the host had on the CPU before a partition's PMU was loaded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostPmu {
+    pmcr: u64,
+    hpmn: u8,
+    /// The host's enabled counters among those parked.
+    enabled: u32,
+    /// Where host counter i went: `parked[i]`, for i < moved.
+    parked: [u8; 31],
+    moved: u8,
+}
+
+impl VPmu {
+    pub fn new(k: u8) -> Self {
+        Self { k, ..Default::default() }
+    }
+
+    fn mask(&self) -> u32 {
+        if self.k == 0 { 0 } else { (1u32 << self.k) - 1 }
+    }
+
+    /// Puts the partition's counters on the CPU. `reserved` is the CPU's reserved mask (the
+    /// parking place); `host_counters` the host's share H. Returns what `put` needs.
+    pub fn load(&mut self, hw: &mut impl PmuHw, reserved: u32, host_counters: u8) -> HostPmu {
+        let mut host = HostPmu { pmcr: hw.pmcr(), hpmn: host_counters, ..Default::default() };
+        let targets = counters_in(reserved);
+        let mask = self.mask();
+        // Park the host's events from the partition's counters.
+        for (i, t) in (0..self.k.min(host_counters)).zip(targets) {
+            let bit = 1u32 << i;
+            hw.disable(1 << t);
+            hw.write_type(t, hw.read_type(i));
+            hw.write_counter(t, hw.read_counter(i));
+            let (en, int, ovf) = (hw.enabled() & bit != 0, hw.interrupts() & bit != 0, hw.overflows() & bit != 0);
+            if int {
+                hw.enable_interrupts(1 << t);
+            }
+            if ovf {
+                hw.set_overflows(1 << t);
+            }
+            if en {
+                hw.enable(1 << t);
+                host.enabled |= bit;
+            }
+            host.parked[i as usize] = t;
+            host.moved += 1;
+        }
+        scrub(hw, mask);
+        // The parked events count above HPMN, with the host's counter width.
+        hw.set_el2_counters(true, host.pmcr & PMCR_LP != 0);
+        hw.set_hpmn(self.k);
+        for n in counters_in(mask) {
+            hw.write_type(n, self.types[n as usize]);
+            hw.write_counter(n, self.values[n as usize]);
+        }
+        hw.set_overflows(self.ovs & mask);
+        hw.enable_interrupts(self.inten & mask);
+        hw.enable(self.cnten & mask);
+        // PMCR_EL0.E only gates counters below HPMN now: the partition's.
+        hw.set_pmcr((host.pmcr & !PMCR_GUEST_BITS) | (self.pmcr & PMCR_GUEST_BITS));
+        self.loaded = true;
+        host
+    }
+
+    /// Takes the partition's counters off the CPU (saved here, scrubbed there) and gives the host
+    /// back exactly what it had.
+    pub fn put(&mut self, hw: &mut impl PmuHw, host: &HostPmu) {
+        let mask = self.mask();
+        for n in counters_in(mask) {
+            self.values[n as usize] = hw.read_counter(n);
+            self.types[n as usize] = hw.read_type(n);
+        }
+        self.cnten = hw.enabled() & mask;
+        self.inten = hw.interrupts() & mask;
+        self.ovs = hw.overflows() & mask;
+        self.pmcr = (self.pmcr & !PMCR_E) | (hw.pmcr() & PMCR_E);
+        scrub(hw, mask);
+        hw.set_pmcr(host.pmcr);
+        hw.set_hpmn(host.hpmn);
+        for i in 0..host.moved {
+            let t = host.parked[i as usize];
+            let bit = 1u32 << t;
+            hw.disable(bit);
+            hw.write_type(i, hw.read_type(t));
+            hw.write_counter(i, hw.read_counter(t));
+            let (int, ovf) = (hw.interrupts() & bit != 0, hw.overflows() & bit != 0);
+            if int {
+                hw.enable_interrupts(1 << i);
+            }
+            if ovf {
+                hw.set_overflows(1 << i);
+            }
+            if host.enabled & (1 << i) != 0 {
+                hw.enable(1 << i);
+            }
+            scrub(hw, bit);
+        }
+        hw.set_el2_counters(false, false);
+        self.loaded = false;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trap emulation (MDCR_EL2.TPM): decoding the syndrome, applying the access to the partition.
+
+/// A trapped PMU register access (ESR_EL2.EC 0x18).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SysregAccess {
+    pub op0: u8,
+    pub op1: u8,
+    pub crn: u8,
+    pub crm: u8,
+    pub op2: u8,
+    pub rt: u8,
+    pub read: bool,
+}
+
+impl SysregAccess {
+    pub fn decode(iss: u64) -> Self {
+        Self {
+            op0: ((iss >> 20) & 3) as u8,
+            op2: ((iss >> 17) & 7) as u8,
+            op1: ((iss >> 14) & 7) as u8,
+            crn: ((iss >> 10) & 0xf) as u8,
+            rt: ((iss >> 5) & 0x1f) as u8,
+            crm: ((iss >> 1) & 0xf) as u8,
+            read: iss & 1 != 0,
+        }
+    }
+}
+
+/// The PMU registers, by encoding: one table for decode and documentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PmuReg {
+    Pmcr,
+    CntenSet,
+    CntenClr,
+    OvsClr,
+    Swinc,
+    Selr,
+    Ceid(u8),
+    Ccntr,
+    XevTyper,
+    XevCntr,
+    Userenr,
+    IntenSet,
+    IntenClr,
+    OvsSet,
+    EvCntr(u8),
+    EvTyper(u8),
+    Ccfiltr,
+    Mmir,
+}
+
+impl PmuReg {
+    pub fn of(a: &SysregAccess) -> Option<Self> {
+        use PmuReg::*;
+        Some(match (a.op0, a.op1, a.crn, a.crm, a.op2) {
+            (3, 3, 9, 12, 0) => Pmcr,
+            (3, 3, 9, 12, 1) => CntenSet,
+            (3, 3, 9, 12, 2) => CntenClr,
+            (3, 3, 9, 12, 3) => OvsClr,
+            (3, 3, 9, 12, 4) => Swinc,
+            (3, 3, 9, 12, 5) => Selr,
+            (3, 3, 9, 12, 6) => Ceid(0),
+            (3, 3, 9, 12, 7) => Ceid(1),
+            (3, 3, 9, 13, 0) => Ccntr,
+            (3, 3, 9, 13, 1) => XevTyper,
+            (3, 3, 9, 13, 2) => XevCntr,
+            (3, 3, 9, 14, 0) => Userenr,
+            (3, 0, 9, 14, 1) => IntenSet,
+            (3, 0, 9, 14, 2) => IntenClr,
+            (3, 3, 9, 14, 3) => OvsSet,
+            (3, 0, 9, 14, 6) => Mmir,
+            (3, 3, 14, 8..=11, op2) => EvCntr((a.crm - 8) * 8 + op2),
+            (3, 3, 14, 15, 7) => Ccfiltr,
+            (3, 3, 14, 12..=15, op2) => EvTyper((a.crm - 12) * 8 + op2),
+            _ => return None,
+        })
+    }
+}
+
+/// What became of a trapped access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Emulated {
+    /// Done; for a read, this is the value for Rt.
+    Done(u64),
+    /// Not allowed for this partition: an undefined instruction, as on a CPU without it.
+    Undefined,
+}
+
+impl VPmu {
+    /// PMSWINC_EL0, done by EL2 in software: a PMSWINC write at EL2 would be an event *at EL2*,
+    /// which a partition's counters never count. A counter counts the increment when it is
+    /// enabled (PMCR_EL0.E and its PMCNTENSET bit), counts SW_INCR (event 0), and its filter admits
+    /// the partition's exception level (P for EL1, U for EL0).
+    fn software_increment(&self, hw: &mut impl PmuHw, mask: u32, from_el0: bool) {
+        if hw.pmcr() & PMCR_E == 0 {
+            return;
+        }
+        let filter = if from_el0 { 1u64 << 30 } else { 1u64 << 31 };
+        for n in counters_in(mask & hw.enabled()) {
+            let ty = hw.read_type(n);
+            if ty & 0xffff != 0 || ty & filter != 0 {
+                continue;
+            }
+            let long = self.pmcr & PMCR_LP != 0;
+            let next = hw.read_counter(n).wrapping_add(1);
+            let wrapped = if long { next == 0 } else { next & 0xffff_ffff == 0 };
+            hw.write_counter(n, if long { next } else { next & 0xffff_ffff });
+            if wrapped {
+                hw.set_overflows(1 << n);
+            }
+        }
+    }
+
+    /// Applies a trapped access (the PMU loaded). `value` is Rt for a write; `from_el0` says the
+    /// access came from the partition's EL0, which PMUSERENR_EL0 governs.
+    pub fn emulate(&mut self, hw: &mut impl PmuHw, reg: PmuReg, read: bool, value: u64, from_el0: bool) -> Emulated {
+        use PmuReg::*;
+        let mask = self.mask();
+        if from_el0 && self.userenr & 1 == 0 && !(reg == Userenr && read) {
+            return Emulated::Undefined;
+        }
+        let done = Emulated::Done;
+        let counter = |n: u8| (n < self.k).then_some(n);
+        match (reg, read) {
+            (Pmcr, true) => {
+                let live = hw.pmcr();
+                done((live & !(0x1f << 11) & !PMCR_GUEST_BITS) | (u64::from(self.k) << 11) | (live & PMCR_E) | (self.pmcr & PMCR_GUEST_BITS & !PMCR_E))
+            }
+            (Pmcr, false) => {
+                self.pmcr = value & PMCR_GUEST_BITS;
+                if value & PMCR_P != 0 {
+                    // Resets the partition's counters only, never the host's.
+                    for n in counters_in(mask) {
+                        hw.write_counter(n, 0);
+                    }
+                }
+                // C (the cycle counter reset) does nothing: the cycle counter is the host's.
+                let live = hw.pmcr();
+                hw.set_pmcr((live & !PMCR_GUEST_BITS) | self.pmcr);
+                done(0)
+            }
+            (CntenSet | CntenClr, true) => done(u64::from(hw.enabled() & mask)),
+            (CntenSet, false) => {
+                hw.enable(value as u32 & mask);
+                done(0)
+            }
+            (CntenClr, false) => {
+                hw.disable(value as u32 & mask);
+                done(0)
+            }
+            (IntenSet | IntenClr, true) => done(u64::from(hw.interrupts() & mask)),
+            (IntenSet, false) => {
+                hw.enable_interrupts(value as u32 & mask);
+                done(0)
+            }
+            (IntenClr, false) => {
+                hw.disable_interrupts(value as u32 & mask);
+                done(0)
+            }
+            (OvsSet | OvsClr, true) => done(u64::from(hw.overflows() & mask)),
+            (OvsSet, false) => {
+                hw.set_overflows(value as u32 & mask);
+                done(0)
+            }
+            (OvsClr, false) => {
+                hw.clear_overflows(value as u32 & mask);
+                done(0)
+            }
+            (Swinc, false) => {
+                self.software_increment(hw, value as u32 & mask, from_el0);
+                done(0)
+            }
+            (Swinc, true) => Emulated::Undefined,
+            (Selr, true) => done(self.selr),
+            (Selr, false) => {
+                self.selr = value & 0x1f;
+                done(0)
+            }
+            (XevTyper, _) => self.emulate(hw, if self.selr == 31 { Ccfiltr } else { EvTyper(self.selr as u8) }, read, value, false),
+            (XevCntr, _) if self.selr == 31 => Emulated::Undefined,
+            (XevCntr, _) => self.emulate(hw, EvCntr(self.selr as u8), read, value, false),
+            (EvCntr(n), true) => counter(n).map_or(Emulated::Undefined, |n| done(hw.read_counter(n))),
+            (EvCntr(n), false) => counter(n).map_or(Emulated::Undefined, |n| {
+                hw.write_counter(n, value);
+                done(0)
+            }),
+            (EvTyper(n), true) => counter(n).map_or(Emulated::Undefined, |n| done(hw.read_type(n))),
+            (EvTyper(n), false) => counter(n).map_or(Emulated::Undefined, |n| {
+                hw.write_type(n, value & !TYPE_FORBIDDEN);
+                done(0)
+            }),
+            (Ccntr | Ccfiltr, true) => done(0),
+            (Ccntr | Ccfiltr, false) => done(0),
+            (Userenr, true) => done(self.userenr),
+            (Userenr, false) => {
+                self.userenr = value & 0xf;
+                done(0)
+            }
+            // Which events exist is not a secret; PMMIR says nothing.
+            (Ceid(_), true) => done(0),
+            (Mmir, true) => done(0),
+            (Ceid(_) | Mmir, false) => Emulated::Undefined,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+
+//! The partition PMU on a fake PMU: parking, isolation, emulation.
+
+use super::*;
+use crate::pmu::hw::FakePmu;
+
+/// Host: 4 counters (0..3) with 2 reserved (4, 5), events on 0, 1 and 3.
+fn host_pmu() -> FakePmu {
+    let mut hw = FakePmu::new(6);
+    hw.hpmn_value = 4;
+    hw.pmcr_value = PMCR_E | PMCR_LP;
+    hw.program(0, 0x00, 100);
+    hw.program(1, 0x00, 200);
+    hw.program(3, 0x00, 400);
+    hw.ovs = 0b10;
+    hw
+}
+
+#[test]
+fn load_parks_host_events_and_put_brings_them_back() {
+    let mut hw = host_pmu();
+    let mut g = VPmu::new(2);
+    g.values[0] = 7;
+    g.types[0] = 0x08;
+    g.cnten = 1;
+    let host = g.load(&mut hw, 0b110000, 4);
+    // The partition's counters are its own; the host's 0 and 1 went to 4 and 5.
+    assert_eq!(hw.hpmn_value, 2);
+    assert_eq!((hw.values[0], hw.types[0], hw.cnten & 0b11), (7, 0x08, 1));
+    assert_eq!((hw.values[4], hw.values[5]), (100, 200));
+    assert_eq!(hw.cnten & 0b111000, 0b111000, "host events keep counting: parked 4, 5 and 3 in place");
+    assert_eq!(hw.ovs & 0b110010, 0b100000, "the overflow flag moved with its event");
+    assert!(hw.hpme);
+    assert!(hw.hlp, "parked counters keep the host's width");
+    // Host events count while the partition runs (SW_INCR stands in for real events).
+    hw.software_increment(0b111000);
+    // The partition counts too.
+    hw.write_counter(0, 9);
+    g.put(&mut hw, &host);
+    assert_eq!(hw.hpmn_value, 4);
+    assert_eq!((hw.values[0], hw.values[1], hw.values[3]), (101, 201, 401));
+    assert_eq!(hw.cnten & 0b111111, 0b1011);
+    assert_eq!(hw.ovs, 0b10);
+    assert_eq!((hw.values[4], hw.values[5], hw.types[4]), (0, 0, 0), "parking place scrubbed");
+    assert!(!hw.hpme);
+    assert_eq!(hw.pmcr_value & PMCR_E, PMCR_E);
+    assert_eq!((g.values[0], g.cnten), (9, 1), "the partition's state saved for next time");
+}
+
+fn emulate(g: &mut VPmu, hw: &mut FakePmu, reg: PmuReg, read: bool, value: u64) -> Emulated {
+    g.emulate(hw, reg, read, value, false)
+}
+
+#[test]
+fn a_partition_cannot_reach_the_hosts_counters() {
+    let mut hw = host_pmu();
+    let mut g = VPmu::new(2);
+    let host = g.load(&mut hw, 0b110000, 4);
+    let before = (hw.values, hw.types, hw.cnten & !0b11, hw.inten & !0b11, hw.ovs & !0b11);
+    // N reads as k.
+    let Emulated::Done(pmcr) = emulate(&mut g, &mut hw, PmuReg::Pmcr, true, 0) else { panic!() };
+    assert_eq!((pmcr >> 11) & 0x1f, 2);
+    // Counters at or above k are undefined, directly or through PMSELR.
+    for n in [2, 3, 4, 5, 30] {
+        assert_eq!(emulate(&mut g, &mut hw, PmuReg::EvCntr(n), true, 0), Emulated::Undefined);
+        assert_eq!(emulate(&mut g, &mut hw, PmuReg::EvTyper(n), false, 0x11), Emulated::Undefined);
+        emulate(&mut g, &mut hw, PmuReg::Selr, false, u64::from(n));
+        assert_eq!(emulate(&mut g, &mut hw, PmuReg::XevCntr, false, 5), Emulated::Undefined);
+    }
+    // Masks, PMSWINC and reset only ever touch the partition's counters.
+    for reg in [PmuReg::CntenClr, PmuReg::IntenClr, PmuReg::OvsClr, PmuReg::OvsSet, PmuReg::IntenSet, PmuReg::CntenSet] {
+        emulate(&mut g, &mut hw, reg, false, u64::from(u32::MAX));
+    }
+    emulate(&mut g, &mut hw, PmuReg::Swinc, false, u64::from(u32::MAX));
+    emulate(&mut g, &mut hw, PmuReg::Pmcr, false, PMCR_P | 1 << 2);
+    // Clearing E stops the partition's counters only: the host's above HPMN run on HPME.
+    emulate(&mut g, &mut hw, PmuReg::Pmcr, false, 0);
+    hw.software_increment(0b111000);
+    let after_host = (hw.values, hw.types, hw.cnten & !0b11, hw.inten & !0b11, hw.ovs & !0b11);
+    assert_eq!(after_host.1, before.1);
+    assert_eq!((after_host.2, after_host.3, after_host.4), (before.2, before.3, before.4));
+    assert_eq!(after_host.0[2..], {
+        let mut v = before.0;
+        v[3] += 1;
+        v[4] += 1;
+        v[5] += 1;
+        v
+    }[2..]);
+    // The cycle counter is not the partition's.
+    assert_eq!(emulate(&mut g, &mut hw, PmuReg::Ccntr, true, 0), Emulated::Done(0));
+    g.put(&mut hw, &host);
+    assert_eq!((hw.values[0], hw.values[1]), (101, 201));
+}
+
+#[test]
+fn a_partition_counts_on_its_counters() {
+    let mut hw = host_pmu();
+    let mut g = VPmu::new(2);
+    let host = g.load(&mut hw, 0b110000, 4);
+    emulate(&mut g, &mut hw, PmuReg::EvTyper(1), false, 0x00 | TYPE_FORBIDDEN);
+    assert_eq!(hw.types[1], 0, "no counting at EL2, EL3 or Secure for a partition");
+    emulate(&mut g, &mut hw, PmuReg::EvCntr(1), false, 10);
+    emulate(&mut g, &mut hw, PmuReg::CntenSet, false, 0b10);
+    emulate(&mut g, &mut hw, PmuReg::Pmcr, false, PMCR_E);
+    emulate(&mut g, &mut hw, PmuReg::EvTyper(0), false, 0x00 | 1 << 31);
+    emulate(&mut g, &mut hw, PmuReg::CntenSet, false, 0b01);
+    for _ in 0..5 {
+        emulate(&mut g, &mut hw, PmuReg::Swinc, false, 0b10);
+    }
+    assert_eq!(emulate(&mut g, &mut hw, PmuReg::EvCntr(1), true, 0), Emulated::Done(15));
+    assert_eq!(hw.values[0], 0, "counter 0 filters EL1 out (P set): no count");
+    // 32-bit counters wrap and flag an overflow.
+    emulate(&mut g, &mut hw, PmuReg::EvCntr(1), false, 0xffff_ffff);
+    emulate(&mut g, &mut hw, PmuReg::Swinc, false, 0b10);
+    assert_eq!((hw.values[1], hw.ovs & 0b10), (0, 0b10));
+    emulate(&mut g, &mut hw, PmuReg::Pmcr, false, PMCR_E | PMCR_P);
+    assert_eq!(emulate(&mut g, &mut hw, PmuReg::EvCntr(1), true, 0), Emulated::Done(0));
+    g.put(&mut hw, &host);
+    // Nothing of the partition's is left for the host to see.
+    assert_eq!((hw.values[1], hw.values[4], hw.values[5]), (200, 0, 0));
+    let again = g.load(&mut hw, 0b110000, 4);
+    assert_eq!(emulate(&mut g, &mut hw, PmuReg::CntenSet, true, 0), Emulated::Done(0b11));
+    g.put(&mut hw, &again);
+}
+
+#[test]
+fn el0_needs_pmuserenr() {
+    let mut hw = host_pmu();
+    let mut g = VPmu::new(2);
+    g.load(&mut hw, 0b110000, 4);
+    assert_eq!(g.emulate(&mut hw, PmuReg::EvCntr(0), true, 0, true), Emulated::Undefined);
+    emulate(&mut g, &mut hw, PmuReg::Userenr, false, 1);
+    assert!(matches!(g.emulate(&mut hw, PmuReg::EvCntr(0), true, 0, true), Emulated::Done(_)));
+}
+
+#[test]
+fn decodes_the_encodings_of_the_reference_table() {
+    let iss = |op0: u64, op1: u64, crn: u64, crm: u64, op2: u64, read: bool| {
+        op0 << 20 | op2 << 17 | op1 << 14 | crn << 10 | 3 << 5 | crm << 1 | u64::from(read)
+    };
+    let reg = |i| PmuReg::of(&SysregAccess::decode(i));
+    assert_eq!(reg(iss(3, 3, 9, 12, 0, true)), Some(PmuReg::Pmcr));
+    assert_eq!(reg(iss(3, 0, 9, 14, 1, false)), Some(PmuReg::IntenSet));
+    assert_eq!(reg(iss(3, 3, 14, 8, 5, true)), Some(PmuReg::EvCntr(5)));
+    assert_eq!(reg(iss(3, 3, 14, 11, 6, true)), Some(PmuReg::EvCntr(30)));
+    assert_eq!(reg(iss(3, 3, 14, 13, 1, false)), Some(PmuReg::EvTyper(9)));
+    assert_eq!(reg(iss(3, 3, 14, 15, 7, false)), Some(PmuReg::Ccfiltr));
+    assert_eq!(reg(iss(3, 3, 9, 13, 0, true)), Some(PmuReg::Ccntr));
+    assert_eq!(reg(iss(3, 0, 1, 0, 0, true)), None);
+    let a = SysregAccess::decode(iss(3, 3, 9, 12, 4, false));
+    assert_eq!((a.rt, a.read), (3, false));
+}
