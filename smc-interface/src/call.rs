@@ -42,7 +42,7 @@ pub enum HostCall {
     /// VCPU_CREATE.
     VcpuCreate { handle: u64, entry: u64, pmu_counters: u64 },
     /// VCPU_RUN.
-    VcpuRun { handle: u64, vcpu: u64 },
+    VcpuRun { handle: u64, vcpu: u64, events: crate::vm::HostEvents },
     /// VM_DESTROY.
     VmDestroy { handle: u64 },
 }
@@ -115,7 +115,11 @@ impl HostCall {
             }
             vm::VM_LOAD => Self::VmLoad { handle: regs[1], src: regs[2], size: regs[3], offset: regs[4] },
             vm::VCPU_CREATE => Self::VcpuCreate { handle: regs[1], entry: regs[2], pmu_counters: regs[3] },
-            vm::VCPU_RUN => Self::VcpuRun { handle: regs[1], vcpu: regs[2] },
+            vm::VCPU_RUN => Self::VcpuRun {
+                handle: regs[1],
+                vcpu: regs[2],
+                events: crate::vm::HostEvents { host_only: regs[3], guest_only: regs[4] },
+            },
             vm::VM_DESTROY => Self::VmDestroy { handle: regs[1] },
             _ => return Err(SmcccError::NotSupported),
         })
@@ -138,7 +142,9 @@ impl HostCall {
             Self::VcpuCreate { handle, entry, pmu_counters } => {
                 (regs[1], regs[2], regs[3]) = (handle, entry, pmu_counters)
             }
-            Self::VcpuRun { handle, vcpu } => (regs[1], regs[2]) = (handle, vcpu),
+            Self::VcpuRun { handle, vcpu, events } => {
+                (regs[1], regs[2], regs[3], regs[4]) = (handle, vcpu, events.host_only, events.guest_only)
+            }
             Self::VmDestroy { handle } => regs[1] = handle,
             Self::SmcccVersion
             | Self::ArchWorkaround(_)

@@ -18,13 +18,24 @@ pub const VM_LOAD: u32 = 0xC600_0011;
 /// PMCR_EL0.N). Returns the vCPU index in x1. The vCPU starts at EL1h with every exception
 /// masked, its MMU off, and x0 = the size of the VM's memory.
 pub const VCPU_CREATE: u32 = 0xC600_0012;
-/// x1 = handle, x2 = vCPU index. Runs the vCPU on the calling CPU until it exits; returns an
-/// [`Exit`] in x1..x4.
+/// x1 = handle, x2 = vCPU index, x3 = host counters to stop while the guest runs, x4 = host
+/// counters that count only while the guest runs ([`HostEvents`]). Runs the vCPU on the calling
+/// CPU until it exits; returns an [`Exit`] in x1..x4.
 pub const VCPU_RUN: u32 = 0xC600_0013;
 /// x1 = handle. Scrubs the VM's memory and gives it back to the host.
 pub const VM_DESTROY: u32 = 0xC600_0014;
 
 pub const VM_CALLS: [u32; 5] = [VM_CREATE, VM_LOAD, VCPU_CREATE, VCPU_RUN, VM_DESTROY];
+
+/// The host's events that must not count the guest (perf `:H`, exclude-guest) and those that must
+/// count only the guest (`:G`), as masks of the host's counters (bit n = counter n, bit 31 = the
+/// cycle counter). EL2 stops the first and starts the second when the guest is entered, and the
+/// reverse when it exits to the host: the pKVM `events_host` / `events_guest` idea.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct HostEvents {
+    pub host_only: u64,
+    pub guest_only: u64,
+}
 
 /// Where a guest finds its memory.
 pub const GUEST_RAM_BASE: u64 = 0x4000_0000;

@@ -21,7 +21,8 @@ use crate::esr::Esr;
 use aarch64_paging::MapError;
 use core::arch::asm;
 use platform::Region;
-use smc_interface::vm::Exit;
+use smc_interface::vm::{Exit, HostEvents};
+use crate::pmu::PmuHw;
 
 unsafe extern "C" {
     fn __guest_enter(regs: *mut crate::trap_frame::TrapFrame) -> u64;
@@ -212,7 +213,16 @@ impl VmHw for ArchVmHw {
         self.reserved.count_ones() as u8
     }
 
-    fn run(&mut self, vm: &Vm, vcpu: &mut Vcpu) -> Exit {
+    fn host_counter_mask(&self) -> u64 {
+        ((1u64 << self.host_counters) - 1) | 1 << 31
+    }
+
+    fn run(&mut self, vm: &Vm, vcpu: &mut Vcpu, events: HostEvents) -> Exit {
+        // Host events that exclude the guest stop, guest-only ones start (masks checked by the
+        // caller: the host's own counters only).
+        let stopped = CpuPmu.enabled() & events.host_only as u32;
+        CpuPmu.disable(stopped);
+        CpuPmu.enable(events.guest_only as u32);
         // MDCR_EL2 is the guest's for the whole run: EL2's own PMU accesses do not depend on it,
         // and the partition's PMU, once loaded, keeps its HPMN across internal exits.
         let host_mdcr = rd!("mdcr_el2");
@@ -238,6 +248,8 @@ impl VmHw for ArchVmHw {
         if let Some(host) = host_pmu {
             vcpu.pmu.put(&mut CpuPmu, &host);
         }
+        CpuPmu.disable(events.guest_only as u32);
+        CpuPmu.enable(stopped);
         wr!("mdcr_el2", host_mdcr);
         // SAFETY: a barrier only.
         unsafe { asm!("isb", options(nostack, preserves_flags)) };

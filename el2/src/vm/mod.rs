@@ -24,7 +24,7 @@ use aarch64_paging::{
 use platform::Region;
 use smc_interface::{
     SmcccError,
-    vm::{Exit, GUEST_RAM_BASE, MAX_VM_MEMORY},
+    vm::{Exit, GUEST_RAM_BASE, HostEvents, MAX_VM_MEMORY},
 };
 use spin::mutex::SpinMutex;
 pub use vcpu::Vcpu;
@@ -98,8 +98,10 @@ pub trait VmHw {
     fn flush_guest_tlb(&mut self, vttbr: u64);
     /// PMU counters reserved on this CPU, which a vCPU's counters need.
     fn pmu_capacity(&self) -> u8;
-    /// Runs the vCPU until it exits to the host.
-    fn run(&mut self, vm: &Vm, vcpu: &mut Vcpu) -> Exit;
+    /// The host's counters on this CPU (bit 31: the cycle counter).
+    fn host_counter_mask(&self) -> u64;
+    /// Runs the vCPU until it exits to the host, switching the host's `events` on entry and exit.
+    fn run(&mut self, vm: &Vm, vcpu: &mut Vcpu, events: HostEvents) -> Exit;
 }
 
 fn within(r: Region, ram: &[Region]) -> bool {
@@ -202,8 +204,13 @@ impl Vms<'_> {
         Ok(index as u64)
     }
 
-    pub fn vcpu_run(&self, hw: &mut impl VmHw, handle: u64, vcpu: u64) -> Result<Exit, SmcccError> {
+    pub fn vcpu_run(&self, hw: &mut impl VmHw, handle: u64, vcpu: u64, events: HostEvents) -> Result<Exit, SmcccError> {
         let slot = self.slot(handle)?;
+        // The masks name the host's own counters only, and no counter twice.
+        let host = hw.host_counter_mask();
+        if (events.host_only | events.guest_only) & !host != 0 || events.host_only & events.guest_only != 0 {
+            return Err(SmcccError::InvalidParameter);
+        }
         // The VM stays locked while its vCPU runs: it cannot be destroyed or loaded meanwhile
         // (those calls get BUSY), and the vCPU cannot run on two CPUs at once.
         let mut vm_guard = slot.vm.try_lock().ok_or(SmcccError::Busy)?;
@@ -219,7 +226,7 @@ impl Vms<'_> {
             return Err(SmcccError::NotReserved);
         }
         vm.started = true;
-        Ok(hw.run(vm, vcpu))
+        Ok(hw.run(vm, vcpu, events))
     }
 
     pub fn destroy(&self, hw: &mut impl VmHw, handle: u64) -> Result<(), SmcccError> {
@@ -249,7 +256,7 @@ pub trait VmService {
     fn create(&mut self, pa: u64, size: u64) -> Result<u64, SmcccError>;
     fn load(&mut self, handle: u64, src: u64, size: u64, offset: u64) -> Result<(), SmcccError>;
     fn vcpu_create(&mut self, handle: u64, entry: u64, pmu_counters: u64) -> Result<u64, SmcccError>;
-    fn vcpu_run(&mut self, handle: u64, vcpu: u64) -> Result<Exit, SmcccError>;
+    fn vcpu_run(&mut self, handle: u64, vcpu: u64, events: HostEvents) -> Result<Exit, SmcccError>;
     fn destroy(&mut self, handle: u64) -> Result<(), SmcccError>;
 }
 
@@ -271,8 +278,8 @@ impl<H: VmHw> VmService for VmCalls<'_, H> {
     fn vcpu_create(&mut self, handle: u64, entry: u64, pmu_counters: u64) -> Result<u64, SmcccError> {
         self.vms.vcpu_create(handle, entry, pmu_counters, self.max_counters)
     }
-    fn vcpu_run(&mut self, handle: u64, vcpu: u64) -> Result<Exit, SmcccError> {
-        self.vms.vcpu_run(&mut self.hw, handle, vcpu)
+    fn vcpu_run(&mut self, handle: u64, vcpu: u64, events: HostEvents) -> Result<Exit, SmcccError> {
+        self.vms.vcpu_run(&mut self.hw, handle, vcpu, events)
     }
     fn destroy(&mut self, handle: u64) -> Result<(), SmcccError> {
         self.vms.destroy(&mut self.hw, handle)

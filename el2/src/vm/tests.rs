@@ -44,7 +44,10 @@ impl VmHw for Machine {
     fn pmu_capacity(&self) -> u8 {
         2
     }
-    fn run(&mut self, _vm: &Vm, vcpu: &mut Vcpu) -> Exit {
+    fn host_counter_mask(&self) -> u64 {
+        0b1111 | 1 << 31
+    }
+    fn run(&mut self, _vm: &Vm, vcpu: &mut Vcpu, _events: HostEvents) -> Exit {
         self.runs += 1;
         vcpu.done = true;
         Exit::Done(0)
@@ -65,16 +68,20 @@ fn lifecycle() {
     vms.load(&mut m, h, 0x4a00_0000, 0x1000, 0).unwrap();
     assert_eq!(m.copies, [(0x5000_0000, 0x4a00_0000, 0x1000)]);
     let big = vms.vcpu_create(h, GUEST_RAM_BASE, 3, 5).unwrap();
-    assert_eq!(vms.vcpu_run(&mut m, h, big), Err(SmcccError::NotReserved), "more counters than reserved");
+    assert_eq!(vms.vcpu_run(&mut m, h, big, HostEvents::default()), Err(SmcccError::NotReserved), "more counters than reserved");
+    let bad = [HostEvents { host_only: 1 << 4, guest_only: 0 }, HostEvents { host_only: 1, guest_only: 1 }, HostEvents { host_only: 0, guest_only: 1 << 32 }];
+    for events in bad {
+        assert_eq!(vms.vcpu_run(&mut m, h, big, events), Err(SmcccError::InvalidParameter), "{events:?}");
+    }
     let v = vms.vcpu_create(h, GUEST_RAM_BASE, 2, 5).unwrap();
-    assert_eq!(vms.vcpu_run(&mut m, h, v), Ok(Exit::Done(0)));
+    assert_eq!(vms.vcpu_run(&mut m, h, v, HostEvents::default()), Ok(Exit::Done(0)));
     // Done vCPUs do not run again, and a started VM takes no more images.
-    assert_eq!(vms.vcpu_run(&mut m, h, v), Err(SmcccError::Denied));
+    assert_eq!(vms.vcpu_run(&mut m, h, v, HostEvents::default()), Err(SmcccError::Denied));
     assert_eq!(vms.load(&mut m, h, 0x4a00_0000, 0x1000, 0), Err(SmcccError::Denied));
     vms.destroy(&mut m, h).unwrap();
     assert!(m.unmapped.is_empty());
     assert_eq!(m.zeroed.len(), 2, "scrubbed on the way back");
-    assert_eq!(vms.vcpu_run(&mut m, h, v), Err(SmcccError::InvalidParameter));
+    assert_eq!(vms.vcpu_run(&mut m, h, v, HostEvents::default()), Err(SmcccError::InvalidParameter));
     assert_eq!(vms.destroy(&mut m, h), Err(SmcccError::InvalidParameter));
     // The slot and the memory can be used again.
     assert_eq!(vms.create(&mut m, 0x5000_0000, 16 * MB), Ok(1));
@@ -115,7 +122,7 @@ fn donation_checks() {
         vms.vcpu_create(h, GUEST_RAM_BASE, 0, 5).unwrap();
     }
     assert_eq!(vms.vcpu_create(h, GUEST_RAM_BASE, 0, 5), Err(SmcccError::Busy));
-    assert_eq!(vms.vcpu_run(&mut m, h, MAX_VCPUS as u64), Err(SmcccError::InvalidParameter));
+    assert_eq!(vms.vcpu_run(&mut m, h, MAX_VCPUS as u64, HostEvents::default()), Err(SmcccError::InvalidParameter));
     for i in 1..MAX_VMS as u64 {
         vms.create(&mut m, 0x5000_0000 + i * MB, MB).unwrap();
     }
@@ -130,7 +137,7 @@ fn a_running_vm_cannot_be_destroyed() {
     let h = vms.create(&mut m, 0x5000_0000, MB).unwrap();
     let _running = slots[0].vm.lock();
     assert_eq!(vms.destroy(&mut m, h), Err(SmcccError::Busy));
-    assert_eq!(vms.vcpu_run(&mut m, h, 0), Err(SmcccError::Busy));
+    assert_eq!(vms.vcpu_run(&mut m, h, 0, HostEvents::default()), Err(SmcccError::Busy));
     assert_eq!(vms.load(&mut m, h, 0x4a00_0000, 4096, 0), Err(SmcccError::Busy));
     // Another CPU can still create VMs meanwhile.
     assert_eq!(vms.create(&mut m, 0x5100_0000, MB), Ok(2));

@@ -36,7 +36,12 @@ fn host_read_refused(addr: u64) -> bool {
 }
 
 fn run(handle: u64, vcpu: u64) -> Result<Exit, SmcccError> {
-    let r = call(&[vm::VCPU_RUN.into(), handle, vcpu]);
+    run_with(handle, vcpu, 0, 0)
+}
+
+/// VCPU_RUN with the host's exclude-guest (`host_only`) and guest-only counters.
+fn run_with(handle: u64, vcpu: u64, host_only: u64, guest_only: u64) -> Result<Exit, SmcccError> {
+    let r = call(&[vm::VCPU_RUN.into(), handle, vcpu, host_only, guest_only]);
     Exit::decode([r[0], r[1], r[2], r[3], r[4]])
 }
 
@@ -153,6 +158,17 @@ mod pmu_el1 {
             )
         };
     }
+    /// Counter n counts CPU cycles at EL1, not enabled: EL2 enables it while the guest runs.
+    pub fn program_guest_only_cycles(n: u8) {
+        // SAFETY: the host's own counter n.
+        unsafe {
+            asm!(
+                "msr pmcntenclr_el0, {bit}", "msr pmselr_el0, {n}", "isb", "msr pmxevtyper_el0, {ev}",
+                "msr pmxevcntr_el0, xzr", "isb",
+                n = in(reg) u64::from(n), bit = in(reg) 1u64 << n, ev = in(reg) 0x11u64,
+            )
+        };
+    }
     pub fn swinc(mask: u32) {
         // SAFETY: increments the host's own counters in `mask`.
         unsafe { asm!("msr pmswinc_el0, {}", "isb", in(reg) u64::from(mask)) };
@@ -182,14 +198,28 @@ fn partition(handle: u64) {
     pmu_el1::program(3);
     let mut host = HostEvents { expected: 0 };
     host.bump("start", 3);
+    // Counter 2: a guest-only event (perf :G), cycles; counter 3 also excludes the guest (:H).
+    pmu_el1::program_guest_only_cycles(2);
+    let (host_only, guest_only) = (1u64 << 3, 1u64 << 2);
+    let bad = call(&[vm::VCPU_RUN.into(), handle, 1, 1 << 5, 0])[0];
+    expect_err("VCPU_RUN with a mask beyond the host's counters -> INVALID_PARAMETER", bad, SmcccError::InvalidParameter);
     let r = call(&[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 2]);
     check("VCPU_CREATE with 2 PMU counters", r[0] == 0 && r[1] == 1, format_args!("{:?}", err(r[0])));
     expect_err("VCPU_RUN without a reservation -> NOT_RESERVED", call(&[vm::VCPU_RUN.into(), handle, 1])[0], SmcccError::NotReserved);
     let r = call(&[pmu::PMU_RESERVE.into(), 2]);
     check("PMU_RESERVE(2) for the partition", r[0] == 0 && r[1] == 0b110000, format_args!("{:?}", err(r[0])));
 
-    let step = |what: &str, ok: &dyn Fn(&Exit) -> bool, host: &mut HostEvents| {
-        let exit = run(handle, 1);
+    let mut guest_cycles = 0;
+    let mut step = |what: &str, ok: &dyn Fn(&Exit) -> bool, host: &mut HostEvents| {
+        let exit = run_with(handle, 1, host_only, guest_only);
+        // The guest-only event counted while the guest ran, and is stopped again now.
+        let c2 = pmu_el1::rd_counter(2);
+        for _ in 0..1000 {
+            core::hint::spin_loop();
+        }
+        let still = pmu_el1::rd_counter(2) == c2;
+        check("guest-only event counts the guest and only the guest", c2 > guest_cycles && still, format_args!("{c2} after {guest_cycles}, still {still}"));
+        guest_cycles = c2;
         say!("PROBE: exit {exit:x?}");
         check(what, exit.as_ref().is_ok_and(ok), format_args!("{exit:x?}"));
         // Nothing of the partition's is in the reserved counters while the host runs.
@@ -202,7 +232,7 @@ fn partition(handle: u64) {
     // Exactly 2 per iteration plus a fixed 2 for the measurement itself (QEMU, -icount shift=0).
     step("instructions exact (2N + 2 for N iterations) where counted", &|e| matches!(e, Exit::Report([13, a, b]) if (*a, *b) == (0, 0) || (*a, *b) == (2002, 6002)), &mut host);
     step("partition cannot reach the host's counters", &|e| *e == Exit::Report([14, 4, 0b11 << 32 | 1501 << 16]), &mut host);
-    let done = run(handle, 1);
+    let done = run_with(handle, 1, host_only, guest_only);
     say!("PROBE: exit {done:x?}");
     check("partition finished", matches!(done, Ok(Exit::Done(s)) if s >> 32 == 0), format_args!("{done:x?}"));
     host.bump("after the partition", 5);
