@@ -15,7 +15,7 @@ use crate::pmu::vpmu::{Emulated, HostPmu};
 use crate::vm::{
     Vcpu, Vm, VmHw,
     exits::{self, ExitKind, Syndrome},
-    vcpu::EL1_SYSREGS,
+    vcpu::{EL1_SYSREGS, VIRTUAL_PMU_INTID, list_register_pending},
 };
 use crate::esr::Esr;
 use aarch64_paging::MapError;
@@ -141,8 +141,19 @@ fn enter_guest(vm: &Vm, vcpu: &mut Vcpu) -> (ExitKind, Syndrome) {
     load_el1(&vcpu.sys);
     Controls::for_guest(vm, vcpu).write();
 
+    // The guest's virtual GIC CPU interface (the host uses the physical one: ICH_HCR_EL2.En is
+    // only set while a guest runs).
+    wr!("S3_4_C12_C11_7", vcpu.gic_vmcr); // ICH_VMCR_EL2
+    wr!("S3_4_C12_C12_0", vcpu.gic_lr0); // ICH_LR0_EL2
+    wr!("S3_4_C12_C11_0", 1u64); // ICH_HCR_EL2.En
+
     // SAFETY: EL2's controls and the guest's EL1 state are in place; `regs` outlives the call.
     let kind = unsafe { __guest_enter(&mut vcpu.regs) };
+
+    vcpu.gic_vmcr = rd!("S3_4_C12_C11_7");
+    vcpu.gic_lr0 = rd!("S3_4_C12_C12_0");
+    wr!("S3_4_C12_C11_0", 0u64);
+    wr!("S3_4_C12_C12_0", 0u64);
 
     let syndrome = Syndrome { esr: Esr(rd!("esr_el2")), far: rd!("far_el2"), hpfar: rd!("hpfar_el2") };
     save_el1(&mut vcpu.sys);
@@ -231,6 +242,12 @@ impl VmHw for ArchVmHw {
         let mut host_pmu: Option<HostPmu> = None;
         let exit = loop {
             let (kind, syndrome) = enter_guest(vm, vcpu);
+            // A physical interrupt may be the partition's own PMU overflow: deliver it to the
+            // partition as a virtual interrupt (never to the host), and go back in.
+            if kind == ExitKind::Irq && vcpu.pmu.loaded && vcpu.pmu.take_overflow_interrupt(&mut CpuPmu) {
+                vcpu.gic_lr0 = list_register_pending(VIRTUAL_PMU_INTID);
+                continue;
+            }
             // Loaded lazily: only a run in which the guest touches its PMU pays for the switch.
             let mut pmu = |vcpu: &mut Vcpu, reg, read, value, from_el0| {
                 if vcpu.pmu.k == 0 {

@@ -40,6 +40,10 @@ pub struct VPmu {
     pub cnten: u32,
     pub inten: u32,
     pub ovs: u32,
+    /// Counters whose overflow interrupt EL2 is delivering to the partition as a virtual interrupt:
+    /// their physical interrupt enable is off until the partition clears the overflow, so the
+    /// physical line never reaches the host meanwhile. Part of the partition's PMINTENSET view.
+    pub irq_masked: u32,
     /// On the CPU now (between `load` and `put`).
     pub loaded: bool,
 }
@@ -100,7 +104,7 @@ impl VPmu {
             hw.write_counter(n, self.values[n as usize]);
         }
         hw.set_overflows(self.ovs & mask);
-        hw.enable_interrupts(self.inten & mask);
+        hw.enable_interrupts(self.inten & mask & !self.irq_masked);
         hw.enable(self.cnten & mask);
         // PMCR_EL0.E only gates counters below HPMN now: the partition's.
         hw.set_pmcr((host.pmcr & !PMCR_GUEST_BITS) | (self.pmcr & PMCR_GUEST_BITS));
@@ -117,7 +121,7 @@ impl VPmu {
             self.types[n as usize] = hw.read_type(n);
         }
         self.cnten = hw.enabled() & mask;
-        self.inten = hw.interrupts() & mask;
+        self.inten = (hw.interrupts() | self.irq_masked) & mask;
         self.ovs = hw.overflows() & mask;
         self.pmcr = (self.pmcr & !PMCR_E) | (hw.pmcr() & PMCR_E);
         scrub(hw, mask);
@@ -236,6 +240,20 @@ pub enum Emulated {
 }
 
 impl VPmu {
+    /// After a physical interrupt while the partition's PMU is loaded: if its own counters have
+    /// an enabled overflow, that interrupt is the partition's. Their physical interrupt enables go
+    /// off (so the line drops and the host never sees it) and the caller injects the virtual PMU
+    /// interrupt. Returns whether there was one.
+    pub fn take_overflow_interrupt(&mut self, hw: &mut impl PmuHw) -> bool {
+        let pending = hw.overflows() & hw.interrupts() & self.mask();
+        if pending == 0 {
+            return false;
+        }
+        hw.disable_interrupts(pending);
+        self.irq_masked |= pending;
+        true
+    }
+
     /// PMSWINC_EL0, done by EL2 in software: a PMSWINC write at EL2 would be an event *at EL2*,
     /// which a partition's counters never count. A counter counts the increment when it is
     /// enabled (PMCR_EL0.E and its PMCNTENSET bit), counts SW_INCR (event 0), and its filter admits
@@ -297,13 +315,14 @@ impl VPmu {
                 hw.disable(value as u32 & mask);
                 done(0)
             }
-            (IntenSet | IntenClr, true) => done(u64::from(hw.interrupts() & mask)),
+            (IntenSet | IntenClr, true) => done(u64::from((hw.interrupts() | self.irq_masked) & mask)),
             (IntenSet, false) => {
-                hw.enable_interrupts(value as u32 & mask);
+                hw.enable_interrupts(value as u32 & mask & !self.irq_masked);
                 done(0)
             }
             (IntenClr, false) => {
                 hw.disable_interrupts(value as u32 & mask);
+                self.irq_masked &= !(value as u32);
                 done(0)
             }
             (OvsSet | OvsClr, true) => done(u64::from(hw.overflows() & mask)),
@@ -313,6 +332,10 @@ impl VPmu {
             }
             (OvsClr, false) => {
                 hw.clear_overflows(value as u32 & mask);
+                // The partition has handled the overflow: its interrupt may fire again.
+                let rearm = self.irq_masked & value as u32 & mask;
+                self.irq_masked &= !rearm;
+                hw.enable_interrupts(rearm);
                 done(0)
             }
             (Swinc, false) => {

@@ -43,6 +43,21 @@ pub struct Vcpu {
     pub pmu: VPmu,
     /// The guest called GUEST_DONE.
     pub done: bool,
+    /// Its GIC virtual CPU interface: ICH_VMCR_EL2 and the one list register EL2 uses
+    /// (ICH_LR0_EL2, for the virtual PMU interrupt).
+    pub gic_vmcr: u64,
+    pub gic_lr0: u64,
+}
+
+/// INTID of the PMU interrupt a partition sees (a PPI), the same as the hardware's on QEMU and FVP.
+pub const VIRTUAL_PMU_INTID: u64 = 23;
+
+/// ICH_LR<n>_EL2 for a pending, group 1, software (not hardware-linked) virtual interrupt.
+pub const fn list_register_pending(intid: u64) -> u64 {
+    const STATE_PENDING: u64 = 1 << 62;
+    const GROUP1: u64 = 1 << 60;
+    const PRIORITY: u64 = 0xa0 << 48;
+    STATE_PENDING | GROUP1 | PRIORITY | intid
 }
 
 impl Vcpu {
@@ -52,6 +67,6 @@ impl Vcpu {
         regs.spsr = PSTATE_EL1H_MASKED;
         let mut sys = [0; EL1_SYSREGS.len()];
         sys[reg::SCTLR_EL1] = SCTLR_EL1_RESET;
-        Self { index, regs, sys, pmu_counters, pmu: VPmu::new(pmu_counters), done: false }
+        Self { index, regs, sys, pmu_counters, pmu: VPmu::new(pmu_counters), done: false, gic_vmcr: 0, gic_lr0: 0 }
     }
 }

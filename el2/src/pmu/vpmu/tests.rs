@@ -151,3 +151,24 @@ fn decodes_the_encodings_of_the_reference_table() {
     let a = SysregAccess::decode(iss(3, 3, 9, 12, 4, false));
     assert_eq!((a.rt, a.read), (3, false));
 }
+
+#[test]
+fn a_partitions_overflow_interrupt_is_its_own() {
+    let mut hw = host_pmu();
+    let mut g = VPmu::new(2);
+    let host = g.load(&mut hw, 0b110000, 4);
+    assert!(!g.take_overflow_interrupt(&mut hw), "nothing pending");
+    emulate(&mut g, &mut hw, PmuReg::IntenSet, false, 0b01);
+    emulate(&mut g, &mut hw, PmuReg::OvsSet, false, 0b01);
+    assert!(g.take_overflow_interrupt(&mut hw));
+    assert_eq!(hw.inten & 0b01, 0, "physical line off");
+    assert_eq!(emulate(&mut g, &mut hw, PmuReg::IntenSet, true, 0), Emulated::Done(0b01), "the partition still sees it enabled");
+    assert!(!g.take_overflow_interrupt(&mut hw), "not again until handled");
+    emulate(&mut g, &mut hw, PmuReg::OvsClr, false, 0b01);
+    assert_eq!(hw.inten & 0b01, 0b01, "re-armed once handled");
+    // A host overflow (parked counter) is never the partition's.
+    hw.ovs |= 1 << 4;
+    hw.inten |= 1 << 4;
+    assert!(!g.take_overflow_interrupt(&mut hw));
+    g.put(&mut hw, &host);
+}

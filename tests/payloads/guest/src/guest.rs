@@ -113,6 +113,34 @@ fn pmu_partition() -> ! {
     let after_reset = rd!("pmevcntr0_el0");
     wr!("pmcr_el0", 0u64); // E clear: stops this partition only
     report(14, undef, cnten << 32 | before_reset << 16 | after_reset);
+
+    // 15: an overflow of this partition's counter 0 interrupts this partition: a virtual PMU
+    // interrupt (INTID 23) through its GIC virtual CPU interface, not the host's.
+    // SAFETY: the guest's (virtual) GIC CPU interface: ICC_PMR_EL1 open, ICC_IGRPEN1_EL1 on.
+    unsafe { asm!("msr S3_0_C4_C6_0, {pmr}", "msr S3_0_C12_C12_7, {one}", "isb", pmr = in(reg) 0xffu64, one = in(reg) 1u64) };
+    wr!("pmcntenclr_el0", 0b11u64);
+    wr!("pmovsclr_el0", 0b11u64);
+    wr!("pmevtyper0_el0", 0x00u64);
+    wr!("pmevcntr0_el0", 0xffff_fff0u64);
+    wr!("pmintenset_el1", 1u64);
+    wr!("pmcr_el0", 1u64);
+    wr!("pmcntenset_el0", 1u64);
+    // SAFETY: interrupts on at EL1 (the runtime's vector acknowledges them).
+    unsafe { asm!("msr daifclr, #2", "isb") };
+    for _ in 0..32 {
+        wr!("pmswinc_el0", 1u64);
+    }
+    let mut spins = 0u64;
+    while payload_rt::IRQS.load(SeqCst) == 0 && spins < 10_000_000 {
+        spins += 1;
+        core::hint::spin_loop();
+    }
+    // SAFETY: interrupts off again.
+    unsafe { asm!("msr daifset, #2", "isb") };
+    let ovs = rd!("pmovsset_el0") & 1;
+    wr!("pmovsclr_el0", 1u64);
+    wr!("pmintenclr_el1", 1u64);
+    report(15, payload_rt::IRQS.load(SeqCst), payload_rt::LAST_INTID.load(SeqCst) << 8 | ovs);
     finish()
 }
 

@@ -110,6 +110,10 @@ pub struct Frame {
     _pad: u64,
 }
 
+/// Interrupts taken so far (acknowledged through the GIC CPU interface), and the last INTID.
+pub static IRQS: AtomicU64 = AtomicU64::new(0);
+pub static LAST_INTID: AtomicU64 = AtomicU64::new(0);
+
 /// Aborts taken so far, and the last one's syndrome, address and return address.
 pub static ABORTS: AtomicU64 = AtomicU64::new(0);
 pub static LAST_ESR: AtomicU64 = AtomicU64::new(0);
@@ -118,6 +122,20 @@ pub static LAST_ELR: AtomicU64 = AtomicU64::new(0);
 
 #[unsafe(no_mangle)]
 extern "C" fn el1_exception(frame: &mut Frame, kind: u64) {
+    if kind == 5 {
+        // An interrupt at EL1 (a guest's virtual one, through ICV_*): acknowledge, count, end.
+        let intid: u64;
+        // SAFETY: ICC_IAR1_EL1 / ICC_EOIR1_EL1 (S3_0_C12_C12_0 / _1): acknowledge and end the
+        // highest priority pending group 1 interrupt.
+        unsafe { asm!("mrs {}, S3_0_C12_C12_0", out(reg) intid) };
+        if intid < 1020 {
+            // SAFETY: as above.
+            unsafe { asm!("msr S3_0_C12_C12_1, {}", "isb", in(reg) intid) };
+        }
+        LAST_INTID.store(intid, SeqCst);
+        IRQS.store(IRQS.load(SeqCst) + 1, SeqCst);
+        return;
+    }
     let (esr, far): (u64, u64);
     // SAFETY: reading EL1 syndrome registers has no side effects.
     unsafe { asm!("mrs {}, esr_el1", "mrs {}, far_el1", out(reg) esr, out(reg) far) };

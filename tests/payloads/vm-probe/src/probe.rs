@@ -192,8 +192,50 @@ impl HostEvents {
     }
 }
 
+/// The host's GIC set up for the PMU interrupt (PPI 23) on this CPU, the way the host's perf
+/// driver would have it: group 1, enabled, a priority the CPU interface lets through. The host
+/// itself keeps interrupts masked; a physical PMU interrupt can then only show as a pending PPI.
+mod gic {
+    use core::arch::asm;
+    use platform::{Current, Platform};
+
+    const PMU: u32 = 23;
+
+    fn reg(addr: u64) -> *mut u32 {
+        addr as *mut u32
+    }
+
+    fn sgi_base() -> u64 {
+        Current::GICR_BASE + 0x1_0000
+    }
+
+    pub fn enable_pmu_ppi() {
+        // SAFETY: the host's GIC distributor and this CPU's redistributor (CPU 0's frames first).
+        unsafe {
+            let ctlr = reg(Current::GICD_BASE);
+            ctlr.write_volatile(ctlr.read_volatile() | 1 << 4 | 1 << 1);
+            let waker = reg(Current::GICR_BASE + 0x14);
+            waker.write_volatile(waker.read_volatile() & !(1 << 1));
+            while waker.read_volatile() & (1 << 2) != 0 {}
+            let sgi = sgi_base();
+            let group = reg(sgi + 0x80);
+            group.write_volatile(group.read_volatile() | 1 << PMU);
+            ((sgi + 0x400 + u64::from(PMU)) as *mut u8).write_volatile(0x80);
+            reg(sgi + 0x100).write_volatile(1 << PMU);
+            asm!("msr S3_0_C4_C6_0, {pmr}", "msr S3_0_C12_C12_7, {one}", "isb", pmr = in(reg) 0xffu64, one = in(reg) 1u64);
+        }
+    }
+
+    /// Whether the PMU interrupt is pending for the host.
+    pub fn pmu_pending() -> bool {
+        // SAFETY: reading GICR_ISPENDR0 of this CPU.
+        unsafe { reg(sgi_base() + 0x200).read_volatile() & (1 << PMU) != 0 }
+    }
+}
+
 fn partition(handle: u64) {
     use smc_interface::pmu;
+    gic::enable_pmu_ppi();
     pmu_el1::program(0);
     pmu_el1::program(3);
     let mut host = HostEvents { expected: 0 };
@@ -232,6 +274,9 @@ fn partition(handle: u64) {
     // Exactly 2 per iteration plus a fixed 2 for the measurement itself (QEMU, -icount shift=0).
     step("instructions exact (2N + 2 for N iterations) where counted", &|e| matches!(e, Exit::Report([13, a, b]) if (*a, *b) == (0, 0) || (*a, *b) == (2002, 6002)), &mut host);
     step("partition cannot reach the host's counters", &|e| *e == Exit::Report([14, 4, 0b11 << 32 | 1501 << 16]), &mut host);
+    // The overflow interrupt went to the partition (INTID 23, its overflow flag set), once.
+    step("partition's overflow interrupt delivered to the partition", &|e| *e == Exit::Report([15, 1, 23 << 8 | 1]), &mut host);
+    check("and not to the host: no PMU interrupt pending for it", !gic::pmu_pending(), format_args!(""));
     let done = run_with(handle, 1, host_only, guest_only);
     say!("PROBE: exit {done:x?}");
     check("partition finished", matches!(done, Ok(Exit::Done(s)) if s >> 32 == 0), format_args!("{done:x?}"));
