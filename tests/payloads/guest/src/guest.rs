@@ -141,6 +141,20 @@ fn pmu_partition() -> ! {
     wr!("pmovsclr_el0", 1u64);
     wr!("pmintenclr_el1", 1u64);
     report(15, payload_rt::IRQS.load(SeqCst), payload_rt::LAST_INTID.load(SeqCst) << 8 | ovs);
+
+    // 16: many exits and re-entries: 50 rounds of 10 increments on counter 1, each reported
+    // (every round loads the PMU again on its first access and puts it back at the exit).
+    wr!("pmcntenclr_el0", 0b11u64);
+    wr!("pmevtyper1_el0", 0x00u64);
+    wr!("pmevcntr1_el0", 0u64);
+    wr!("pmcr_el0", 1u64);
+    wr!("pmcntenset_el0", 0b10u64);
+    for round in 1..=50u64 {
+        for _ in 0..10 {
+            wr!("pmswinc_el0", 0b10u64);
+        }
+        report(16, round, rd!("pmevcntr1_el0"));
+    }
     finish()
 }
 

@@ -277,6 +277,21 @@ fn partition(handle: u64) {
     // The overflow interrupt went to the partition (INTID 23, its overflow flag set), once.
     step("partition's overflow interrupt delivered to the partition", &|e| *e == Exit::Report([15, 1, 23 << 8 | 1]), &mut host);
     check("and not to the host: no PMU interrupt pending for it", !gic::pmu_pending(), format_args!(""));
+    // 50 more exits and re-entries; the count must be exact at every one, and the host's too.
+    let mut exact = true;
+    for round in 1..=50u64 {
+        let exit = run_with(handle, 1, host_only, guest_only);
+        exact &= exit == Ok(Exit::Report([16, round, 10 * round]));
+        exact &= pmu_el1::rd_counter(4) == 0 && pmu_el1::rd_counter(5) == 0;
+        pmu_el1::swinc(0b1001);
+        host.expected += 1;
+        exact &= pmu_el1::rd_counter(0) == host.expected && pmu_el1::rd_counter(3) == host.expected;
+        if !exact {
+            say!("PROBE: round {round}: {exit:x?}");
+            break;
+        }
+    }
+    check("50 exits and re-entries: partition and host counts exact at every one", exact, format_args!(""));
     let done = run_with(handle, 1, host_only, guest_only);
     say!("PROBE: exit {done:x?}");
     check("partition finished", matches!(done, Ok(Exit::Done(s)) if s >> 32 == 0), format_args!("{done:x?}"));
