@@ -201,7 +201,7 @@ mod tests {
             entries: WarmEntries { cpu_on: 0x1000, resume: 0x2000 },
             this_cpu: 0,
         };
-        let cfg = PmuConfig::new(6, 6, true, true, smc_interface::Enforcement::Trapped, 1, 0).unwrap();
+        let cfg = PmuConfig::new(6, 6, true, true, false, smc_interface::Enforcement::Trapped, 1, 0).unwrap();
         let mut cpu = CpuPartition::new(&cfg);
         let mut hw = crate::pmu::FakePmu::new(6);
         handle(regs, conduit, &mut relay, &mut PmuCalls { cfg: Some(&cfg), cpu: &mut cpu, hw: &mut hw })

@@ -136,7 +136,7 @@ mod tests {
                 entries: WarmEntries { cpu_on: 0, resume: 0 },
                 this_cpu: 0,
             };
-            let cfg = el2::pmu::PmuConfig::new(6, 6, true, true, smc_interface::Enforcement::Trapped, 1, 0).unwrap();
+            let cfg = el2::pmu::PmuConfig::new(6, 6, true, true, false, smc_interface::Enforcement::Trapped, 1, 0).unwrap();
             let mut cpu = el2::pmu::CpuPartition::new(&cfg);
             let mut hw = el2::pmu::FakePmu::new(6);
             let mut pmu = host_calls::PmuCalls { cfg: Some(&cfg), cpu: &mut cpu, hw: &mut hw };

@@ -446,7 +446,7 @@ mod tests {
     /// `counters` event counters, `boot` of them reserved from boot, the host keeping at least
     /// one; perf probed with the host's share (plus the cycle counter) and `events` scheduled.
     fn cpu_with(counters: u8, boot: u8, events: &[Event]) -> Hs {
-        let cfg = PmuConfig::new(counters, 6, true, true, Enforcement::Trapped, 1, boot).unwrap();
+        let cfg = PmuConfig::new(counters, 6, true, true, false, Enforcement::Trapped, 1, boot).unwrap();
         let cpu = CpuPartition::new(&cfg);
         let mut pmu = FakePmu::new(counters);
         cpu.apply(&cfg, &mut pmu);
@@ -518,7 +518,7 @@ mod tests {
         for (n, min, boot, hpmn0) in
             [(6, 1, 0, true), (6, 1, 2, true), (4, 0, 0, true), (4, 0, 1, false), (8, 3, 1, true), (31, 1, 0, true)]
         {
-            let cfg = PmuConfig::new(n, 6, hpmn0, true, Enforcement::Direct, min, boot).unwrap();
+            let cfg = PmuConfig::new(n, 6, hpmn0, true, false, Enforcement::Direct, min, boot).unwrap();
             let info = cfg.info();
             let mut counts: Vec<u64> = (0..=u64::from(n) + 1).collect();
             counts.extend([32, 255, 256, u64::MAX]);

@@ -48,6 +48,7 @@ impl Enforcement {
 ///
 /// x1: bits 4:0 event counters N; bits 11:8 PMUVer (ID_AA64DFR0_EL1.PMUVer); bits 23:16 width of
 /// the event counters in bits (32, or 64 from PMUv3p5); bit 24 FEAT_HPMN0; bit 25 FEAT_FGT;
+/// bit 26 the CPU was seen (by a probe at boot) to refuse EL1 accesses at or above HPMN;
 /// bits 31:28 [`Enforcement`].
 /// x2: bits 4:0 the most counters PMU_RESERVE grants on a CPU; bits 12:8 counters the host always
 /// keeps; bits 20:16 counters reserved for partitions from boot on (not the host's at any time).
@@ -58,6 +59,8 @@ pub struct PmuInfo {
     pub counter_bits: u8,
     pub hpmn0: bool,
     pub fgt: bool,
+    /// The boot probe saw the CPU keep EL1 out of counters at and above HPMN.
+    pub cpu_enforces_hpmn: bool,
     pub enforcement: Enforcement,
     pub max_reserve: u8,
     pub host_minimum: u8,
@@ -71,6 +74,7 @@ impl PmuInfo {
             | ((self.counter_bits as u64) << 16)
             | ((self.hpmn0 as u64) << 24)
             | ((self.fgt as u64) << 25)
+            | ((self.cpu_enforces_hpmn as u64) << 26)
             | ((self.enforcement as u64) << 28);
         let x2 = (self.max_reserve as u64 & 0x1f)
             | ((self.host_minimum as u64 & 0x1f) << 8)
@@ -87,6 +91,7 @@ impl PmuInfo {
             counter_bits: ((x1 >> 16) & 0xff) as u8,
             hpmn0: x1 & (1 << 24) != 0,
             fgt: x1 & (1 << 25) != 0,
+            cpu_enforces_hpmn: x1 & (1 << 26) != 0,
             enforcement: Enforcement::from_bits((x1 >> 28) & 0xf).ok_or(SmcccError::Unknown(0))?,
             max_reserve: (x2 & 0x1f) as u8,
             host_minimum: ((x2 >> 8) & 0x1f) as u8,
@@ -168,6 +173,7 @@ mod tests {
             counter_bits: 64,
             hpmn0: true,
             fgt: true,
+            cpu_enforces_hpmn: false,
             enforcement: Enforcement::Trapped,
             max_reserve: 5,
             host_minimum: 1,

@@ -90,13 +90,17 @@ fn configure_pmu(ids: &CpuIds, dtb: &[u8]) -> Option<PmuConfig> {
         Ok(None) => Current::PMU_BOOT_RESERVED,
         Err(e) => fail(format_args!("/chosen/{DT_BOOT_RESERVED}: {e:?}")),
     };
-    // Whether the CPU itself keeps EL1 out of the counters at and above HPMN is found out with a
-    // probe once partitions run; until then EL2 assumes it does not.
+    // Whether the CPU itself keeps EL1 out of the counters at and above HPMN, measured (the
+    // direct mode, which relies on it, is not implemented yet: EL2 uses the trapped mode either way
+    // and reports what it uses).
+    let probe = super::enforcement::probe();
+    info!("PMU: HPMN enforced by the CPU at EL1: {probe:?}; partitions use the trapped mode");
     let cfg = PmuConfig::new(
         CpuPmu.counters(),
         ids.pmu_version() as u8,
         ids.has_hpmn0(),
         ids.has_fgt(),
+        probe == super::enforcement::Probe::Enforced,
         Enforcement::Trapped,
         Current::PMU_HOST_MINIMUM,
         boot_reserved,
@@ -187,7 +191,12 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     });
     RAM.call_once(|| ram.clone());
 
-    // PMU partitioning: the layout every CPU starts with.
+    // PMU partitioning: the layout every CPU starts with. (The enforcement probe runs through the
+    // guest entry code, which keeps EL2's registers in this CPU's PerCpu: TPIDR_EL2 first.)
+    if let Some(me) = CPUS.by_mpidr(read_mpidr_el1().bits()) {
+        // SAFETY: TPIDR_EL2 is EL2's own; it names this CPU's `PerCpu`.
+        unsafe { write_tpidr_el2(TpidrEl2::from_bits_retain(me as *const PerCpu as u64)) };
+    }
     let pmu = *PMU_CONFIG.call_once(|| configure_pmu(&ids, dtb));
     if let Some(cfg) = pmu {
         for cpu in 0..Current::MAX_CPUS {

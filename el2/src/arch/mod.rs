@@ -6,6 +6,7 @@ mod boot;
 mod cache;
 mod console;
 mod cpu_setup;
+mod enforcement;
 mod heap;
 mod pmu_regs;
 mod world;
@@ -25,6 +26,7 @@ core::arch::global_asm!(
     include_str!("entry.S"),
     include_str!("vectors.S"),
     include_str!("guest.S"),
+    include_str!("probe.S"),
 );
 
 unsafe extern "C" {

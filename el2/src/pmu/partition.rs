@@ -38,6 +38,7 @@ impl PmuConfig {
         pmu_version: u8,
         hpmn0: bool,
         fgt: bool,
+        cpu_enforces_hpmn: bool,
         enforcement: Enforcement,
         host_minimum: u8,
         boot_reserved: u8,
@@ -58,6 +59,7 @@ impl PmuConfig {
             counter_bits,
             hpmn0,
             fgt,
+            cpu_enforces_hpmn,
             enforcement,
             max_reserve: counters - boot_reserved - host_minimum,
             host_minimum,
@@ -166,7 +168,7 @@ mod tests {
     use crate::pmu::hw::FakePmu;
 
     fn cfg(boot: u8) -> PmuConfig {
-        PmuConfig::new(6, 6, true, true, Enforcement::Trapped, 1, boot).unwrap()
+        PmuConfig::new(6, 6, true, true, false, Enforcement::Trapped, 1, boot).unwrap()
     }
 
     #[test]
@@ -176,13 +178,13 @@ mod tests {
         let c = cfg(2);
         assert_eq!((c.max_reserve, c.boot_reserved_mask()), (3, 0b110000));
         // Without FEAT_HPMN0 the host keeps at least one counter, whatever the platform says.
-        let c = PmuConfig::new(6, 1, false, false, Enforcement::Trapped, 0, 0).unwrap();
+        let c = PmuConfig::new(6, 1, false, false, false, Enforcement::Trapped, 0, 0).unwrap();
         assert_eq!((c.host_minimum, c.counter_bits), (1, 32));
         assert_eq!(
-            PmuConfig::new(6, 6, true, true, Enforcement::Direct, 2, 5),
+            PmuConfig::new(6, 6, true, true, false, Enforcement::Direct, 2, 5),
             Err(ConfigError::BootReservationTooLarge { requested: 5, allowed: 4 })
         );
-        assert_eq!(PmuConfig::new(0, 6, true, true, Enforcement::Direct, 1, 0), Err(ConfigError::NoPmu));
+        assert_eq!(PmuConfig::new(0, 6, true, true, false, Enforcement::Direct, 1, 0), Err(ConfigError::NoPmu));
     }
 
     #[test]
