@@ -29,21 +29,6 @@ pub enum Probe {
     Unknown,
 }
 
-macro_rules! rd {
-    ($r:literal) => {{
-        let v: u64;
-        // SAFETY: reading a system register has no side effects.
-        unsafe { asm!(concat!("mrs {}, ", $r), out(reg) v, options(nomem, nostack, preserves_flags)) };
-        v
-    }};
-}
-macro_rules! wr {
-    ($r:literal, $v:expr) => {{
-        // SAFETY: the probe's own EL1 and EL2 set-up, restored afterwards; the host is not
-        // running yet.
-        unsafe { asm!(concat!("msr ", $r, ", {}"), "isb", in(reg) $v, options(nostack, preserves_flags)) };
-    }};
-}
 
 /// Runs the probe on this CPU. TPIDR_EL2 must point at this CPU's `PerCpu` (the guest entry code
 /// keeps EL2's registers there). Everything it changes is put back.
@@ -58,6 +43,8 @@ pub fn probe() -> Probe {
     wr!("mdcr_el2", (saved.1 & !0x1f & !(1 << 6) & !(1 << 5)) | u64::from(n - 1));
     wr!("vbar_el1", hpmn_probe_vectors as *const () as u64);
     wr!("sctlr_el1", 0x30d0_0800u64);
+    // SAFETY: a barrier only.
+    unsafe { asm!("isb", options(nostack, preserves_flags)) };
     let mut regs = TrapFrame::default();
     regs.elr = hpmn_probe_el1 as *const () as u64;
     regs.spsr = 0x3c5;
@@ -70,6 +57,8 @@ pub fn probe() -> Probe {
     wr!("vbar_el1", saved.2);
     wr!("sctlr_el1", saved.3);
     wr!("pmselr_el0", saved.4);
+    // SAFETY: a barrier only.
+    unsafe { asm!("isb", options(nostack, preserves_flags)) };
     match (kind, esr.class(), regs.regs[0]) {
         (0, ExceptionClass::Hvc64, 1) => Probe::NotEnforced,
         (0, ExceptionClass::Hvc64, 2) | (0, ExceptionClass::SysReg, _) => Probe::Enforced,

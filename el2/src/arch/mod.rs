@@ -2,6 +2,8 @@
 
 //! The aarch64 side: entry points, vectors, and the glue between them and the portable logic.
 
+#[macro_use]
+mod sysreg;
 mod boot;
 mod cache;
 mod console;

@@ -59,21 +59,6 @@ fn load_el1(regs: &[u64; EL1_SYSREGS.len()]) {
         23 "csselr_el1", 24 "cntv_ctl_el0", 25 "cntv_cval_el0");
 }
 
-macro_rules! rd {
-    ($r:literal) => {{
-        let v: u64;
-        // SAFETY: reading an EL2 register has no side effects.
-        unsafe { asm!(concat!("mrs {}, ", $r), out(reg) v, options(nomem, nostack, preserves_flags)) };
-        v
-    }};
-}
-macro_rules! wr {
-    ($r:literal, $v:expr) => {{
-        // SAFETY: the EL2 controls of whichever world runs next; EL2's own execution does not
-        // depend on them.
-        unsafe { asm!(concat!("msr ", $r, ", {}"), in(reg) $v, options(nostack, preserves_flags)) };
-    }};
-}
 
 /// EL2's controls for one world (MDCR_EL2 apart: it changes once per run, see `run`).
 #[derive(Clone, Copy)]
