@@ -10,7 +10,7 @@
 use integration::{Boot, Outcome, Run};
 
 /// Checks the VM probe makes (tests/payloads/vm-probe).
-const PROBE_CHECKS: u32 = 71;
+const PROBE_CHECKS: u32 = 89;
 
 fn check_vm_probe(out: &Outcome) {
     out.assert_clean_exit();

@@ -45,6 +45,37 @@ fn run_with(handle: u64, vcpu: u64, host_only: u64, guest_only: u64) -> Result<E
     Exit::decode([r[0], r[1], r[2], r[3], r[4]])
 }
 
+/// Runs vCPU 0 of the guest to completion and checks every exit as the guest's steps say.
+fn run_hostile_guest(handle: u64) {
+    let uid0 = u64::from(ids::HYP_CALL_UID_WORDS[0]);
+    let ns = SmcccError::NotSupported.to_register();
+    let pattern: u64 = (0..(1u64 << 17)).map(|i| i * 3 + 1).sum();
+    let guest_ram_end = vm::GUEST_RAM_BASE + SIZE;
+    let expected: [(&str, fn(&Exit, u64, u64, u64, u64) -> bool); 12] = [
+        ("guest's own calls answered", |e, uid0, _, _, _| *e == Exit::Report([1, 0x1_0002, uid0])),
+        ("host calls and EL3 refused to the guest", |e, _, ns, _, _| *e == Exit::Report([2, ns, 0])),
+        ("guest's memory works", |e, _, _, pattern, _| *e == Exit::Report([3, pattern, 16 << 20])),
+        ("guest read of EL2's address exits", |e, _, _, _, _| matches!(e, Exit::Stage2Fault { ipa: 0x6000_0000, .. })),
+        ("... and the guest gets an abort", |e, _, _, _, _| matches!(e, Exit::Report([4, 1, esr]) if esr >> 26 == 0x25)),
+        ("guest read of the host's address exits", |e, _, _, _, _| matches!(e, Exit::Stage2Fault { ipa: 0x4820_0000, .. })),
+        ("... and the guest gets an abort", |e, _, _, _, _| matches!(e, Exit::Report([5, 1, _]))),
+        ("guest read of MMIO exits", |e, _, _, _, _| matches!(e, Exit::Stage2Fault { ipa: 0x0900_0000, .. })),
+        ("... and the guest gets an abort", |e, _, _, _, _| matches!(e, Exit::Report([6, 1, _]))),
+        ("guest read past its memory exits", |e, _, _, _, end| matches!(e, Exit::Stage2Fault { ipa, .. } if *ipa == end)),
+        ("... and the guest gets an abort", |e, _, _, _, _| matches!(e, Exit::Report([7, 1, _]))),
+        ("PMU and FP/SIMD undefined in the guest", |e, _, _, _, _| *e == Exit::Report([8, 1, 2])),
+    ];
+    for (what, ok) in expected {
+        let exit = run(handle, 0);
+        say!("PROBE: exit {exit:x?}");
+        let good = exit.as_ref().is_ok_and(|e| ok(e, uid0, ns, pattern, guest_ram_end));
+        check(what, good, format_args!("{exit:x?}"));
+    }
+    let done = run(handle, 0);
+    say!("PROBE: exit {done:x?}");
+    check("guest finished with no failures", matches!(done, Ok(Exit::Done(s)) if s >> 32 == 0), format_args!("{done:x?}"));
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn primary_main(_dtb: u64) -> ! {
     say!("PROBE: start");
@@ -93,38 +124,12 @@ extern "C" fn primary_main(_dtb: u64) -> ! {
     check("VCPU_CREATE", r[0] == 0 && r[1] == 0, format_args!("{:?}", err(r[0])));
     expect_err("VCPU_RUN of a vCPU that does not exist -> INVALID_PARAMETER", call(&[vm::VCPU_RUN.into(), handle, 1])[0], SmcccError::InvalidParameter);
 
-    // Run it: every exit as the guest's steps say.
-    let uid0 = u64::from(ids::HYP_CALL_UID_WORDS[0]);
-    let ns = SmcccError::NotSupported.to_register();
-    let pattern: u64 = (0..(1u64 << 17)).map(|i| i * 3 + 1).sum();
-    let guest_ram_end = vm::GUEST_RAM_BASE + SIZE;
-    let expected: [(&str, fn(&Exit, u64, u64, u64, u64) -> bool); 12] = [
-        ("guest's own calls answered", |e, uid0, _, _, _| *e == Exit::Report([1, 0x1_0002, uid0])),
-        ("host calls and EL3 refused to the guest", |e, _, ns, _, _| *e == Exit::Report([2, ns, 0])),
-        ("guest's memory works", |e, _, _, pattern, _| *e == Exit::Report([3, pattern, 16 << 20])),
-        ("guest read of EL2's address exits", |e, _, _, _, _| matches!(e, Exit::Stage2Fault { ipa: 0x6000_0000, .. })),
-        ("... and the guest gets an abort", |e, _, _, _, _| matches!(e, Exit::Report([4, 1, esr]) if esr >> 26 == 0x25)),
-        ("guest read of the host's address exits", |e, _, _, _, _| matches!(e, Exit::Stage2Fault { ipa: 0x4820_0000, .. })),
-        ("... and the guest gets an abort", |e, _, _, _, _| matches!(e, Exit::Report([5, 1, _]))),
-        ("guest read of MMIO exits", |e, _, _, _, _| matches!(e, Exit::Stage2Fault { ipa: 0x0900_0000, .. })),
-        ("... and the guest gets an abort", |e, _, _, _, _| matches!(e, Exit::Report([6, 1, _]))),
-        ("guest read past its memory exits", |e, _, _, _, end| matches!(e, Exit::Stage2Fault { ipa, .. } if *ipa == end)),
-        ("... and the guest gets an abort", |e, _, _, _, _| matches!(e, Exit::Report([7, 1, _]))),
-        ("PMU and FP/SIMD undefined in the guest", |e, _, _, _, _| *e == Exit::Report([8, 1, 2])),
-    ];
-    for (what, ok) in expected {
-        let exit = run(handle, 0);
-        say!("PROBE: exit {exit:x?}");
-        let good = exit.as_ref().is_ok_and(|e| ok(e, uid0, ns, pattern, guest_ram_end));
-        check(what, good, format_args!("{exit:x?}"));
-    }
-    let done = run(handle, 0);
-    say!("PROBE: exit {done:x?}");
-    check("guest finished with no failures", matches!(done, Ok(Exit::Done(s)) if s >> 32 == 0), format_args!("{done:x?}"));
+    run_hostile_guest(handle);
     expect_err("VCPU_RUN after GUEST_DONE -> DENIED", call(&[vm::VCPU_RUN.into(), handle, 0])[0], SmcccError::Denied);
     expect_err("VM_LOAD after the VM ran -> DENIED", load(image, 4096, 0), SmcccError::Denied);
 
     partition(handle);
+    on_cpu1(image, image_size);
 
     // Destroy: the memory comes back, scrubbed (no secret, no guest pattern).
     check("VM_DESTROY", call(&[vm::VM_DESTROY.into(), handle])[0] == 0, format_args!(""));
@@ -301,7 +306,34 @@ fn partition(handle: u64) {
     host.bump("end", 1);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The same on another CPU: a second VM, created and run by CPU 1 (the world switch and the VM
+// table on a CPU that came up through the PSCI relay).
+
+static GUEST_IMAGE: [core::sync::atomic::AtomicU64; 2] = [const { core::sync::atomic::AtomicU64::new(0) }; 2];
+static CPU1_DONE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+const DONATE_CPU1: u64 = 0x5200_0000;
+
 #[unsafe(no_mangle)]
-extern "C" fn secondary_main(_index: u64) -> ! {
+extern "C" fn secondary_main(index: u64) -> ! {
+    if index == 1 {
+        let (image, size) = (GUEST_IMAGE[0].load(SeqCst), GUEST_IMAGE[1].load(SeqCst));
+        let r = call(&[vm::VM_CREATE.into(), DONATE_CPU1, SIZE, 0]);
+        check("cpu 1: VM_CREATE", r[0] == 0, format_args!("{:?}", err(r[0])));
+        let handle = r[1];
+        check("cpu 1: VM_LOAD", call(&[vm::VM_LOAD.into(), handle, image, size, 0])[0] == 0, format_args!(""));
+        check("cpu 1: VCPU_CREATE", call(&[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 0])[0] == 0, format_args!(""));
+        run_hostile_guest(handle);
+        check("cpu 1: VM_DESTROY", call(&[vm::VM_DESTROY.into(), handle])[0] == 0, format_args!(""));
+        CPU1_DONE.store(1, SeqCst);
+    }
     payload_rt::cpu_off()
+}
+
+fn on_cpu1(image: u64, size: u64) {
+    GUEST_IMAGE[0].store(image, SeqCst);
+    GUEST_IMAGE[1].store(size, SeqCst);
+    let r = payload_rt::psci_cpu_on(1);
+    let done = r == 0 && payload_rt::wait_until(30, || CPU1_DONE.load(SeqCst) != 0);
+    check("a VM created and run on CPU 1", done, format_args!("CPU_ON {r:#x}"));
 }
