@@ -96,6 +96,15 @@ pub fn chosen_u32(dtb: &[u8], name: &str) -> Result<Option<u32>, DtError> {
     Ok(Some(u32::from_be_bytes(bytes)))
 }
 
+/// A string property of `/chosen`, if present and well formed (NUL-terminated UTF-8).
+pub fn chosen_str(dtb: &[u8], name: &str) -> Result<Option<String>, DtError> {
+    let fdt = Fdt::new(dtb).map_err(|_| DtError::Invalid)?;
+    let Some(chosen) = fdt.find_node("/chosen") else { return Ok(None) };
+    let Some(prop) = chosen.property(name) else { return Ok(None) };
+    let bytes = prop.value().strip_suffix(b"\0").ok_or(DtError::Malformed("/chosen string property"))?;
+    core::str::from_utf8(bytes).map(|v| Some(String::from(v))).map_err(|_| DtError::Malformed("/chosen string property"))
+}
+
 fn encode_cells(out: &mut Vec<u8>, value: u64, count: u32) {
     if count == 2 {
         out.extend_from_slice(&((value >> 32) as u32).to_be_bytes());
@@ -214,6 +223,8 @@ mod tests {
         assert_eq!(chosen_u32(&dtb, "pmu-partition,reserved-counters"), Ok(Some(2)));
         assert_eq!(chosen_u32(&dtb, "absent"), Ok(None));
         assert!(chosen_u32(&dtb, "bad-u32").is_err());
+        assert_eq!(chosen_str(&dtb, "bootargs"), Ok(Some(String::from("old"))));
+        assert_eq!(chosen_str(&dtb, "absent"), Ok(None));
     }
 
     #[test]

@@ -157,7 +157,7 @@ fn vm_call(call: &HostCall, vms: Option<&mut dyn VmService>) -> Option<Reply> {
     Some(match *call {
         HostCall::VmCreate { pa, size } => value(vms.create(pa, size)),
         HostCall::VmLoad { handle, src, size, offset } => value(vms.load(handle, src, size, offset).map(|()| 0)),
-        HostCall::VcpuCreate { handle, entry, pmu_counters } => value(vms.vcpu_create(handle, entry, pmu_counters)),
+        HostCall::VcpuCreate { handle, entry, pmu_counters, arg } => value(vms.vcpu_create(handle, entry, pmu_counters, arg)),
         HostCall::VcpuRun { handle, vcpu, events } => match vms.vcpu_run(handle, vcpu, events) {
             Ok(exit) => Reply::Run(exit.encode()),
             Err(e) => Reply::Short(encode_error(e)),

@@ -40,7 +40,7 @@ pub enum HostCall {
     /// VM_LOAD: copy `size` bytes from host address `src` to `offset` in the VM's memory.
     VmLoad { handle: u64, src: u64, size: u64, offset: u64 },
     /// VCPU_CREATE.
-    VcpuCreate { handle: u64, entry: u64, pmu_counters: u64 },
+    VcpuCreate { handle: u64, entry: u64, pmu_counters: u64, arg: u64 },
     /// VCPU_RUN.
     VcpuRun { handle: u64, vcpu: u64, events: crate::vm::HostEvents },
     /// VM_DESTROY.
@@ -114,7 +114,7 @@ impl HostCall {
                 Self::VmCreate { pa: regs[1], size: regs[2] }
             }
             vm::VM_LOAD => Self::VmLoad { handle: regs[1], src: regs[2], size: regs[3], offset: regs[4] },
-            vm::VCPU_CREATE => Self::VcpuCreate { handle: regs[1], entry: regs[2], pmu_counters: regs[3] },
+            vm::VCPU_CREATE => Self::VcpuCreate { handle: regs[1], entry: regs[2], pmu_counters: regs[3], arg: regs[4] },
             vm::VCPU_RUN => Self::VcpuRun {
                 handle: regs[1],
                 vcpu: regs[2],
@@ -139,8 +139,8 @@ impl HostCall {
             Self::VmLoad { handle, src, size, offset } => {
                 (regs[1], regs[2], regs[3], regs[4]) = (handle, src, size, offset)
             }
-            Self::VcpuCreate { handle, entry, pmu_counters } => {
-                (regs[1], regs[2], regs[3]) = (handle, entry, pmu_counters)
+            Self::VcpuCreate { handle, entry, pmu_counters, arg } => {
+                (regs[1], regs[2], regs[3], regs[4]) = (handle, entry, pmu_counters, arg)
             }
             Self::VcpuRun { handle, vcpu, events } => {
                 (regs[1], regs[2], regs[3], regs[4]) = (handle, vcpu, events.host_only, events.guest_only)

@@ -15,8 +15,8 @@ pub const VM_CREATE: u32 = 0xC600_0010;
 /// Copies the buffer into the VM. Only before the VM's first vCPU first runs.
 pub const VM_LOAD: u32 = 0xC600_0011;
 /// x1 = handle, x2 = entry point (guest address), x3 = PMU event counters the vCPU gets (its
-/// PMCR_EL0.N). Returns the vCPU index in x1. The vCPU starts at EL1h with every exception
-/// masked, its MMU off, and x0 = the size of the VM's memory.
+/// PMCR_EL0.N), x4 = a value for the guest. Returns the vCPU index in x1. The vCPU starts at EL1h
+/// with every exception masked, its MMU off, x0 = the size of the VM's memory and x1 = the value.
 pub const VCPU_CREATE: u32 = 0xC600_0012;
 /// x1 = handle, x2 = vCPU index, x3 = host counters to stop while the guest runs, x4 = host
 /// counters that count only while the guest runs ([`HostEvents`]). Runs the vCPU on the calling

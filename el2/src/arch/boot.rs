@@ -79,6 +79,9 @@ pub fn pmu_config() -> Option<&'static PmuConfig> {
 
 /// The device-tree property that overrides the platform's boot reservation.
 const DT_BOOT_RESERVED: &str = "pmu-partition,reserved-counters";
+/// The device-tree property that chooses the enforcement mode ("direct" or "trapped") instead of
+/// the boot probe.
+const DT_ENFORCEMENT: &str = "pmu-partition,enforcement";
 
 fn configure_pmu(ids: &CpuIds, dtb: &[u8]) -> Option<PmuConfig> {
     if !ids.has_pmuv3() {
@@ -90,18 +93,28 @@ fn configure_pmu(ids: &CpuIds, dtb: &[u8]) -> Option<PmuConfig> {
         Ok(None) => Current::PMU_BOOT_RESERVED,
         Err(e) => fail(format_args!("/chosen/{DT_BOOT_RESERVED}: {e:?}")),
     };
-    // Whether the CPU itself keeps EL1 out of the counters at and above HPMN, measured (the
-    // direct mode, which relies on it, is not implemented yet: EL2 uses the trapped mode either way
-    // and reports what it uses).
+    // Whether the CPU itself keeps EL1 out of the counters at and above HPMN, measured. The direct
+    // mode relies on it; the trapped mode is right everywhere. The device tree may choose.
     let probe = super::enforcement::probe();
-    info!("PMU: HPMN enforced by the CPU at EL1: {probe:?}; partitions use the trapped mode");
+    let enforcement = match devicetree::chosen_str(dtb, DT_ENFORCEMENT).as_ref().map(|v| v.as_deref()) {
+        Ok(Some("direct")) => Enforcement::Direct,
+        Ok(Some("trapped")) => Enforcement::Trapped,
+        Ok(Some(other)) => fail(format_args!("/chosen/{DT_ENFORCEMENT} = {other:?}: want direct or trapped")),
+        Ok(None) if probe == super::enforcement::Probe::Enforced => Enforcement::Direct,
+        Ok(None) => Enforcement::Trapped,
+        Err(e) => fail(format_args!("/chosen/{DT_ENFORCEMENT}: {e:?}")),
+    };
+    info!("PMU: HPMN enforced by the CPU at EL1: {probe:?}; partitions use the {enforcement:?} mode");
+    if enforcement == Enforcement::Direct && probe != super::enforcement::Probe::Enforced {
+        log::warn!("PMU: direct mode on a CPU that does not enforce HPMN: partitions can reach the host's counters");
+    }
     let cfg = PmuConfig::new(
         CpuPmu.counters(),
         ids.pmu_version() as u8,
         ids.has_hpmn0(),
         ids.has_fgt(),
         probe == super::enforcement::Probe::Enforced,
-        Enforcement::Trapped,
+        enforcement,
         Current::PMU_HOST_MINIMUM,
         boot_reserved,
     )

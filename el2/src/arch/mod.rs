@@ -76,6 +76,7 @@ extern "C" fn handle_host_trap(frame: &mut TrapFrame) {
     let hw = world::ArchVmHw {
         reserved: cfg.map_or(0, |c| pmu.cpu.reserved_mask(c)),
         host_counters: pmu.cpu.host_counters(),
+        direct: cfg.is_some_and(|c| c.enforcement == smc_interface::Enforcement::Direct),
     };
     let mut vms = VmCalls { vms: Vms { slots: &VM_SLOTS }, hw, max_counters };
     host_trap::handle(frame, esr, far, &mut relay, &mut pmu, Some(&mut vms));

@@ -149,9 +149,10 @@ fn enter_guest(vm: &Vm, vcpu: &mut Vcpu) -> (ExitKind, Syndrome) {
 
 /// MDCR_EL2 while a guest runs: every PMU access traps (TPM, TPMCR: the trapped enforcement
 /// mode, `pmu::vpmu`), and so does debug (TDA, TDOSA, TDRA).
+const MDCR_TPMCR: u64 = 1 << 5;
+const MDCR_TPM: u64 = 1 << 6;
+
 fn guest_mdcr(host: u64) -> u64 {
-    const MDCR_TPMCR: u64 = 1 << 5;
-    const MDCR_TPM: u64 = 1 << 6;
     const MDCR_TDA: u64 = 1 << 9;
     const MDCR_TDOSA: u64 = 1 << 10;
     const MDCR_TDRA: u64 = 1 << 11;
@@ -164,6 +165,9 @@ pub struct ArchVmHw {
     /// PMU is loaded) and the host's share.
     pub reserved: u32,
     pub host_counters: u8,
+    /// The direct enforcement mode: after a run's first PMU access (which traps, and loads the
+    /// partition's PMU) the partition reaches its counters without traps.
+    pub direct: bool,
 }
 
 impl VmHw for ArchVmHw {
@@ -223,9 +227,12 @@ impl VmHw for ArchVmHw {
         // and the partition's PMU, once loaded, keeps its HPMN across internal exits.
         let host_mdcr = rd!("mdcr_el2");
         wr!("mdcr_el2", guest_mdcr(host_mdcr));
-        let (reserved, host_counters) = (self.reserved, self.host_counters);
+        let (reserved, host_counters, direct) = (self.reserved, self.host_counters, self.direct);
         let mut host_pmu: Option<HostPmu> = None;
         let exit = loop {
+            if direct && vcpu.pmu.loaded {
+                vcpu.pmu.rearm(&mut CpuPmu);
+            }
             let (kind, syndrome) = enter_guest(vm, vcpu);
             // A physical interrupt may be the partition's own PMU overflow: deliver it to the
             // partition as a virtual interrupt (never to the host), and go back in.
@@ -240,6 +247,11 @@ impl VmHw for ArchVmHw {
                 }
                 if !vcpu.pmu.loaded {
                     host_pmu = Some(vcpu.pmu.load(&mut CpuPmu, reserved, host_counters));
+                    if direct {
+                        // From now on in this run the partition's own counters are its to touch:
+                        // HPMN = k, and the CPU keeps it out of the rest.
+                        wr!("mdcr_el2", rd!("mdcr_el2") & !(MDCR_TPM | MDCR_TPMCR));
+                    }
                 }
                 vcpu.pmu.emulate(&mut CpuPmu, reg, read, value, from_el0)
             };

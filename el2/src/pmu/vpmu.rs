@@ -254,6 +254,17 @@ impl VPmu {
         true
     }
 
+    /// In the direct mode EL2 does not see the partition clear an overflow (PMOVSCLR does not
+    /// trap): before each entry, counters whose overflow was delivered and is now clear get their
+    /// physical interrupt enable back.
+    pub fn rearm(&mut self, hw: &mut impl PmuHw) {
+        let rearm = self.irq_masked & !hw.overflows();
+        if rearm != 0 {
+            self.irq_masked &= !rearm;
+            hw.enable_interrupts(rearm);
+        }
+    }
+
     /// PMSWINC_EL0, done by EL2 in software: a PMSWINC write at EL2 would be an event *at EL2*,
     /// which a partition's counters never count. A counter counts the increment when it is
     /// enabled (PMCR_EL0.E and its PMCNTENSET bit), counts SW_INCR (event 0), and its filter admits

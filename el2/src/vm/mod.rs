@@ -182,7 +182,7 @@ impl Vms<'_> {
         Ok(())
     }
 
-    pub fn vcpu_create(&self, handle: u64, entry: u64, pmu_counters: u64, max_counters: u8) -> Result<u64, SmcccError> {
+    pub fn vcpu_create(&self, handle: u64, entry: u64, pmu_counters: u64, arg: u64, max_counters: u8) -> Result<u64, SmcccError> {
         let slot = self.slot(handle)?;
         let mut guard = slot.vm.try_lock().ok_or(SmcccError::Busy)?;
         let vm = guard.as_mut().ok_or(SmcccError::InvalidParameter)?;
@@ -197,8 +197,10 @@ impl Vms<'_> {
         }
         let index = vm.vcpus;
         let mut vcpu = Vcpu::new(index, entry, pmu_counters as u8);
-        // A guest learns how much memory it has from x0 at its entry point.
+        // A guest learns how much memory it has from x0 at its entry point, and gets the host's
+        // value in x1.
         vcpu.regs.regs[0] = vm.memory.size;
+        vcpu.regs.regs[1] = arg;
         *slot.vcpus[index].lock() = Some(vcpu);
         vm.vcpus += 1;
         Ok(index as u64)
@@ -255,7 +257,7 @@ impl Vms<'_> {
 pub trait VmService {
     fn create(&mut self, pa: u64, size: u64) -> Result<u64, SmcccError>;
     fn load(&mut self, handle: u64, src: u64, size: u64, offset: u64) -> Result<(), SmcccError>;
-    fn vcpu_create(&mut self, handle: u64, entry: u64, pmu_counters: u64) -> Result<u64, SmcccError>;
+    fn vcpu_create(&mut self, handle: u64, entry: u64, pmu_counters: u64, arg: u64) -> Result<u64, SmcccError>;
     fn vcpu_run(&mut self, handle: u64, vcpu: u64, events: HostEvents) -> Result<Exit, SmcccError>;
     fn destroy(&mut self, handle: u64) -> Result<(), SmcccError>;
 }
@@ -275,8 +277,8 @@ impl<H: VmHw> VmService for VmCalls<'_, H> {
     fn load(&mut self, handle: u64, src: u64, size: u64, offset: u64) -> Result<(), SmcccError> {
         self.vms.load(&mut self.hw, handle, src, size, offset)
     }
-    fn vcpu_create(&mut self, handle: u64, entry: u64, pmu_counters: u64) -> Result<u64, SmcccError> {
-        self.vms.vcpu_create(handle, entry, pmu_counters, self.max_counters)
+    fn vcpu_create(&mut self, handle: u64, entry: u64, pmu_counters: u64, arg: u64) -> Result<u64, SmcccError> {
+        self.vms.vcpu_create(handle, entry, pmu_counters, arg, self.max_counters)
     }
     fn vcpu_run(&mut self, handle: u64, vcpu: u64, events: HostEvents) -> Result<Exit, SmcccError> {
         self.vms.vcpu_run(&mut self.hw, handle, vcpu, events)

@@ -67,13 +67,13 @@ fn lifecycle() {
     assert_eq!(m.zeroed, [(0x5000_0000, 16 * MB)]);
     vms.load(&mut m, h, 0x4a00_0000, 0x1000, 0).unwrap();
     assert_eq!(m.copies, [(0x5000_0000, 0x4a00_0000, 0x1000)]);
-    let big = vms.vcpu_create(h, GUEST_RAM_BASE, 3, 5).unwrap();
+    let big = vms.vcpu_create(h, GUEST_RAM_BASE, 3, 0, 5).unwrap();
     assert_eq!(vms.vcpu_run(&mut m, h, big, HostEvents::default()), Err(SmcccError::NotReserved), "more counters than reserved");
     let bad = [HostEvents { host_only: 1 << 4, guest_only: 0 }, HostEvents { host_only: 1, guest_only: 1 }, HostEvents { host_only: 0, guest_only: 1 << 32 }];
     for events in bad {
         assert_eq!(vms.vcpu_run(&mut m, h, big, events), Err(SmcccError::InvalidParameter), "{events:?}");
     }
-    let v = vms.vcpu_create(h, GUEST_RAM_BASE, 2, 5).unwrap();
+    let v = vms.vcpu_create(h, GUEST_RAM_BASE, 2, 0, 5).unwrap();
     assert_eq!(vms.vcpu_run(&mut m, h, v, HostEvents::default()), Ok(Exit::Done(0)));
     // Done vCPUs do not run again, and a started VM takes no more images.
     assert_eq!(vms.vcpu_run(&mut m, h, v, HostEvents::default()), Err(SmcccError::Denied));
@@ -116,12 +116,12 @@ fn donation_checks() {
     assert_eq!(vms.load(&mut m, h, 0x4a00_0000, 4096, MB), Err(SmcccError::InvalidParameter), "past the VM's memory");
     assert_eq!(vms.load(&mut m, h, 0x4a00_0000, u64::MAX, 0), Err(SmcccError::InvalidParameter));
     assert_eq!(vms.load(&mut m, 9, 0x4a00_0000, 4096, 0), Err(SmcccError::InvalidParameter));
-    assert_eq!(vms.vcpu_create(h, 0x3fff_fffc, 0, 5), Err(SmcccError::InvalidParameter), "entry outside");
-    assert_eq!(vms.vcpu_create(h, GUEST_RAM_BASE, 6, 5), Err(SmcccError::InvalidParameter), "too many counters");
+    assert_eq!(vms.vcpu_create(h, 0x3fff_fffc, 0, 0, 5), Err(SmcccError::InvalidParameter), "entry outside");
+    assert_eq!(vms.vcpu_create(h, GUEST_RAM_BASE, 6, 0, 5), Err(SmcccError::InvalidParameter), "too many counters");
     for _ in 0..MAX_VCPUS {
-        vms.vcpu_create(h, GUEST_RAM_BASE, 0, 5).unwrap();
+        vms.vcpu_create(h, GUEST_RAM_BASE, 0, 0, 5).unwrap();
     }
-    assert_eq!(vms.vcpu_create(h, GUEST_RAM_BASE, 0, 5), Err(SmcccError::Busy));
+    assert_eq!(vms.vcpu_create(h, GUEST_RAM_BASE, 0, 0, 5), Err(SmcccError::Busy));
     assert_eq!(vms.vcpu_run(&mut m, h, MAX_VCPUS as u64, HostEvents::default()), Err(SmcccError::InvalidParameter));
     for i in 1..MAX_VMS as u64 {
         vms.create(&mut m, 0x5000_0000 + i * MB, MB).unwrap();

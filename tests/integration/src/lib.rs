@@ -98,10 +98,19 @@ impl Run {
     }
 
     /// Boots with QEMU's own device tree plus `/chosen/pmu-partition,reserved-counters = <n>`:
-    /// the firmware then reserves `n` PMU counters on every CPU from boot on. The tree is dumped
-    /// by QEMU for exactly this machine (a tree for another configuration describes other
-    /// devices), edited with `fdtput`, and handed back with `-dtb`.
-    pub fn with_boot_reservation(mut self, n: u32, name: &str) -> Self {
+    /// the firmware then reserves `n` PMU counters on every CPU from boot on.
+    pub fn with_boot_reservation(self, n: u32, name: &str) -> Self {
+        self.with_chosen(name, "-t", "i", "pmu-partition,reserved-counters", &n.to_string())
+    }
+
+    /// Boots with `/chosen/pmu-partition,enforcement = <mode>` ("direct" or "trapped").
+    pub fn with_enforcement(self, mode: &str, name: &str) -> Self {
+        self.with_chosen(name, "-t", "s", "pmu-partition,enforcement", mode)
+    }
+
+    fn with_chosen(mut self, name: &str, t: &str, kind: &str, property: &str, value: &str) -> Self {
+        // The tree is dumped by QEMU for exactly this machine (a tree for another configuration
+        // describes other devices), edited with `fdtput`, and handed back with `-dtb`.
         let dir = out_dir().join("dtb");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.dtb"));
@@ -119,9 +128,9 @@ impl Run {
         }
         assert!(cmd.status().expect("qemu dumpdtb").success(), "QEMU could not dump its device tree");
         let status = Command::new("fdtput")
-            .args(["-t", "i"])
+            .args([t, kind])
             .arg(&path)
-            .args(["/chosen", "pmu-partition,reserved-counters", &n.to_string()])
+            .args(["/chosen", property, value])
             .status()
             .expect("fdtput (device-tree-compiler) missing");
         assert!(status.success());

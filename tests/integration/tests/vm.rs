@@ -43,3 +43,25 @@ fn tfa_cortex_a57_exact_instruction_counts() {
     check_vm_probe(&out);
     assert!(out.has_line("PROBE: exit Ok(Report([d, 7d2, 1772]))"), "instructions not counted exactly:\n{}", out.log);
 }
+
+/// The direct enforcement mode, chosen through the device tree (the boot probe finds QEMU does not
+/// enforce HPMN, so EL2 would pick the trapped mode itself): after a run's first PMU access the
+/// partition reaches its counters without traps; counting, exits, the overflow interrupt, and the
+/// host's events behave as in the trapped mode. The hostile step is the CPU's job in this mode,
+/// and QEMU does not do it: the guest skips it (EL2 warns about the choice at boot).
+#[test]
+fn tfa_direct_mode_cpu_max() {
+    let mut run = Run::new(Boot::TfA, "max", "vm-probe.bundle").with_enforcement("direct", "direct-max");
+    run.icount = true;
+    let out = run.run();
+    check_vm_probe(&out);
+    assert!(out.has_line("PROBE: enforcement Ok(Direct)"), "\n{}", out.log);
+    assert!(out.has_line("PROBE: exit Ok(Report([d, 7d2, 1772]))"), "instructions not exact:\n{}", out.log);
+}
+
+#[test]
+fn tfa_direct_mode_cortex_a57() {
+    let out = Run::new(Boot::TfA, "cortex-a57", "vm-probe.bundle").with_enforcement("direct", "direct-a57").run();
+    check_vm_probe(&out);
+    assert!(out.has_line("PROBE: enforcement Ok(Direct)"));
+}

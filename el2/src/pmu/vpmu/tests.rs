@@ -166,6 +166,12 @@ fn a_partitions_overflow_interrupt_is_its_own() {
     assert!(!g.take_overflow_interrupt(&mut hw), "not again until handled");
     emulate(&mut g, &mut hw, PmuReg::OvsClr, false, 0b01);
     assert_eq!(hw.inten & 0b01, 0b01, "re-armed once handled");
+    // The direct mode's path: the partition clears the flag itself, EL2 re-arms before entry.
+    emulate(&mut g, &mut hw, PmuReg::OvsSet, false, 0b01);
+    assert!(g.take_overflow_interrupt(&mut hw));
+    hw.clear_overflows(0b01);
+    g.rearm(&mut hw);
+    assert_eq!((hw.inten & 0b01, g.irq_masked), (0b01, 0));
     // A host overflow (parked counter) is never the partition's.
     hw.ovs |= 1 << 4;
     hw.inten |= 1 << 4;

@@ -12,6 +12,7 @@
 .global _start
 _start:
 	mov	x19, x0
+	mov	x20, x1
 	adr_l	x9, __bss_start
 	adr_l	x10, __bss_end
 1:	cmp	x9, x10
@@ -24,6 +25,7 @@ _start:
 	msr	vbar_el1, x9
 	isb
 	mov	x0, x19
+	mov	x1, x20
 	bl	primary_main
 	b	.
 
