@@ -100,13 +100,14 @@ fn configure_pmu(ids: &CpuIds, dtb: &[u8]) -> Option<PmuConfig> {
         Ok(Some("direct")) => Enforcement::Direct,
         Ok(Some("trapped")) => Enforcement::Trapped,
         Ok(Some(other)) => fail(format_args!("/chosen/{DT_ENFORCEMENT} = {other:?}: want direct or trapped")),
-        Ok(None) if probe == super::enforcement::Probe::Enforced => Enforcement::Direct,
+        // The direct mode also needs FGT, to keep the host's cycle counter and PMCR_EL0.C/P away.
+        Ok(None) if probe == super::enforcement::Probe::Enforced && ids.has_fgt() => Enforcement::Direct,
         Ok(None) => Enforcement::Trapped,
         Err(e) => fail(format_args!("/chosen/{DT_ENFORCEMENT}: {e:?}")),
     };
     info!("PMU: HPMN enforced by the CPU at EL1: {probe:?}; partitions use the {enforcement:?} mode");
-    if enforcement == Enforcement::Direct && probe != super::enforcement::Probe::Enforced {
-        log::warn!("PMU: direct mode on a CPU that does not enforce HPMN: partitions can reach the host's counters");
+    if enforcement == Enforcement::Direct && (probe != super::enforcement::Probe::Enforced || !ids.has_fgt()) {
+        log::warn!("PMU: direct mode without HPMN enforcement and FGT: partitions can reach the host's counters");
     }
     let cfg = PmuConfig::new(
         CpuPmu.counters(),

@@ -77,6 +77,7 @@ extern "C" fn handle_host_trap(frame: &mut TrapFrame) {
         reserved: cfg.map_or(0, |c| pmu.cpu.reserved_mask(c)),
         host_counters: pmu.cpu.host_counters(),
         direct: cfg.is_some_and(|c| c.enforcement == smc_interface::Enforcement::Direct),
+        fgt: cfg.is_some_and(|c| c.fgt),
     };
     let mut vms = VmCalls { vms: Vms { slots: &VM_SLOTS }, hw, max_counters };
     host_trap::handle(frame, esr, far, &mut relay, &mut pmu, Some(&mut vms));

@@ -275,6 +275,24 @@ impl PmuHw for CpuPmu {
         unsafe { asm!("isb", options(nostack, preserves_flags)) };
     }
 
+    fn selr(&self) -> u64 {
+        u64::from(read_pmu_sysreg!("pmselr_el0"))
+    }
+
+    fn set_selr(&mut self, value: u64) {
+        // SAFETY: the world whose PMU is being loaded owns PMSELR_EL0.
+        unsafe { asm!("msr pmselr_el0, {}", in(reg) value, options(nostack, preserves_flags)) };
+    }
+
+    fn userenr(&self) -> u64 {
+        u64::from(read_pmu_sysreg!("pmuserenr_el0"))
+    }
+
+    fn set_userenr(&mut self, value: u64) {
+        // SAFETY: as set_selr.
+        unsafe { asm!("msr pmuserenr_el0, {}", in(reg) value, options(nostack, preserves_flags)) };
+    }
+
     fn set_hpmn(&mut self, hpmn: u8) {
         let mdcr = (read_mdcr_el2().bits() & !HPMN_MASK) | u64::from(hpmn);
         write_mdcr_el2(MdcrEl2::from_bits_retain(mdcr));

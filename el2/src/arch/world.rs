@@ -168,7 +168,13 @@ pub struct ArchVmHw {
     /// The direct enforcement mode: after a run's first PMU access (which traps, and loads the
     /// partition's PMU) the partition reaches its counters without traps.
     pub direct: bool,
+    /// FEAT_FGT: in the direct mode the cycle counter (the host's) and PMCR_EL0 writes still trap.
+    pub fgt: bool,
 }
+
+/// HDFGRTR_EL2 / HDFGWTR_EL2 bits: PMCCNTR_EL0 (15), PMCCFILTR_EL0 (14), PMCR_EL0 writes (21).
+const FGT_READ_TRAPS: u64 = (1 << 15) | (1 << 14);
+const FGT_WRITE_TRAPS: u64 = FGT_READ_TRAPS | (1 << 21);
 
 impl VmHw for ArchVmHw {
     fn host_ram(&self) -> &[Region] {
@@ -227,7 +233,7 @@ impl VmHw for ArchVmHw {
         // and the partition's PMU, once loaded, keeps its HPMN across internal exits.
         let host_mdcr = rd!("mdcr_el2");
         wr!("mdcr_el2", guest_mdcr(host_mdcr));
-        let (reserved, host_counters, direct) = (self.reserved, self.host_counters, self.direct);
+        let (reserved, host_counters, direct, fgt) = (self.reserved, self.host_counters, self.direct, self.fgt);
         let mut host_pmu: Option<HostPmu> = None;
         let exit = loop {
             if direct && vcpu.pmu.loaded {
@@ -249,8 +255,13 @@ impl VmHw for ArchVmHw {
                     host_pmu = Some(vcpu.pmu.load(&mut CpuPmu, reserved, host_counters));
                     if direct {
                         // From now on in this run the partition's own counters are its to touch:
-                        // HPMN = k, and the CPU keeps it out of the rest.
+                        // HPMN = k, and the CPU keeps it out of the rest. The cycle counter is
+                        // the host's and PMCR_EL0.C/P reach beyond HPMN: those keep trapping.
                         wr!("mdcr_el2", rd!("mdcr_el2") & !(MDCR_TPM | MDCR_TPMCR));
+                        if fgt {
+                            wr!("S3_4_C3_C1_4", rd!("S3_4_C3_C1_4") | FGT_READ_TRAPS);
+                            wr!("S3_4_C3_C1_5", rd!("S3_4_C3_C1_5") | FGT_WRITE_TRAPS);
+                        }
                     }
                 }
                 vcpu.pmu.emulate(&mut CpuPmu, reg, read, value, from_el0)
@@ -264,6 +275,10 @@ impl VmHw for ArchVmHw {
         }
         CpuPmu.disable(events.guest_only as u32);
         CpuPmu.enable(stopped);
+        if direct && fgt {
+            wr!("S3_4_C3_C1_4", rd!("S3_4_C3_C1_4") & !FGT_READ_TRAPS);
+            wr!("S3_4_C3_C1_5", rd!("S3_4_C3_C1_5") & !FGT_WRITE_TRAPS);
+        }
         wr!("mdcr_el2", host_mdcr);
         // SAFETY: a barrier only.
         unsafe { asm!("isb", options(nostack, preserves_flags)) };

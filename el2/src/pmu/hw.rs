@@ -39,6 +39,11 @@ pub trait PmuHw {
     fn set_pmcr(&mut self, value: u64);
     /// MDCR_EL2.HPME (counters at and above HPMN count) and MDCR_EL2.HLP (they are 64-bit).
     fn set_el2_counters(&mut self, enabled: bool, long: bool);
+    /// PMSELR_EL0 and PMUSERENR_EL0: EL0/EL1 state a partition owns while its PMU is loaded.
+    fn selr(&self) -> u64;
+    fn set_selr(&mut self, value: u64);
+    fn userenr(&self) -> u64;
+    fn set_userenr(&mut self, value: u64);
 }
 
 /// Returns every counter in `mask` to its reset state: not counting, no interrupt, no overflow,
@@ -63,6 +68,8 @@ pub fn counters_in(mask: u32) -> impl Iterator<Item = u8> {
 #[derive(Clone, Debug)]
 pub struct FakePmu {
     pub n: u8,
+    pub selr_value: u64,
+    pub userenr_value: u64,
     pub pmcr_value: u64,
     pub hpme: bool,
     pub hlp: bool,
@@ -79,6 +86,8 @@ impl FakePmu {
     pub fn new(n: u8) -> Self {
         Self {
             n,
+            selr_value: 0,
+            userenr_value: 0,
             pmcr_value: u64::from(n) << 11,
             hpme: false,
             hlp: false,
@@ -173,5 +182,17 @@ impl PmuHw for FakePmu {
     fn set_el2_counters(&mut self, enabled: bool, long: bool) {
         self.hpme = enabled;
         self.hlp = long;
+    }
+    fn selr(&self) -> u64 {
+        self.selr_value
+    }
+    fn set_selr(&mut self, value: u64) {
+        self.selr_value = value;
+    }
+    fn userenr(&self) -> u64 {
+        self.userenr_value
+    }
+    fn set_userenr(&mut self, value: u64) {
+        self.userenr_value = value;
     }
 }

@@ -52,6 +52,8 @@ pub struct VPmu {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HostPmu {
     pmcr: u64,
+    selr: u64,
+    userenr: u64,
     hpmn: u8,
     /// The host's enabled counters among those parked.
     enabled: u32,
@@ -72,7 +74,13 @@ impl VPmu {
     /// Puts the partition's counters on the CPU. `reserved` is the CPU's reserved mask (the
     /// parking place); `host_counters` the host's share H. Returns what `put` needs.
     pub fn load(&mut self, hw: &mut impl PmuHw, reserved: u32, host_counters: u8) -> HostPmu {
-        let mut host = HostPmu { pmcr: hw.pmcr(), hpmn: host_counters, ..Default::default() };
+        let mut host = HostPmu {
+            pmcr: hw.pmcr(),
+            selr: hw.selr(),
+            userenr: hw.userenr(),
+            hpmn: host_counters,
+            ..Default::default()
+        };
         let targets = counters_in(reserved);
         let mask = self.mask();
         // Park the host's events from the partition's counters.
@@ -108,6 +116,9 @@ impl VPmu {
         hw.enable(self.cnten & mask);
         // PMCR_EL0.E only gates counters below HPMN now: the partition's.
         hw.set_pmcr((host.pmcr & !PMCR_GUEST_BITS) | (self.pmcr & PMCR_GUEST_BITS));
+        // The partition's PMSELR and PMUSERENR (live for it in the direct mode).
+        hw.set_selr(self.selr);
+        hw.set_userenr(self.userenr);
         self.loaded = true;
         host
     }
@@ -123,9 +134,13 @@ impl VPmu {
         self.cnten = hw.enabled() & mask;
         self.inten = (hw.interrupts() | self.irq_masked) & mask;
         self.ovs = hw.overflows() & mask;
-        self.pmcr = (self.pmcr & !PMCR_E) | (hw.pmcr() & PMCR_E);
+        self.pmcr = (self.pmcr & !PMCR_GUEST_BITS) | (hw.pmcr() & PMCR_GUEST_BITS);
+        self.selr = hw.selr() & 0x1f;
+        self.userenr = hw.userenr() & 0xf;
         scrub(hw, mask);
         hw.set_pmcr(host.pmcr);
+        hw.set_selr(host.selr);
+        hw.set_userenr(host.userenr);
         hw.set_hpmn(host.hpmn);
         for i in 0..host.moved {
             let t = host.parked[i as usize];
@@ -357,6 +372,7 @@ impl VPmu {
             (Selr, true) => done(self.selr),
             (Selr, false) => {
                 self.selr = value & 0x1f;
+                hw.set_selr(self.selr);
                 done(0)
             }
             (XevTyper, _) => self.emulate(hw, if self.selr == 31 { Ccfiltr } else { EvTyper(self.selr as u8) }, read, value, false),
@@ -377,6 +393,7 @@ impl VPmu {
             (Userenr, true) => done(self.userenr),
             (Userenr, false) => {
                 self.userenr = value & 0xf;
+                hw.set_userenr(self.userenr);
                 done(0)
             }
             // Which events exist is not a secret; PMMIR says nothing.

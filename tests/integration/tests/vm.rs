@@ -10,12 +10,16 @@
 use integration::{Boot, Outcome, Run};
 
 /// Checks the VM probe makes (tests/payloads/vm-probe).
-const PROBE_CHECKS: u32 = 89;
+const PROBE_CHECKS: u32 = 91;
 
 fn check_vm_probe(out: &Outcome) {
+    check_vm_probe_count(out, PROBE_CHECKS);
+}
+
+fn check_vm_probe_count(out: &Outcome, checks: u32) {
     out.assert_clean_exit();
     let result = out.lines_with("PROBE: RESULT").next().unwrap_or_else(|| panic!("no result:\n{}", out.log));
-    assert_eq!(result, format!("PROBE: RESULT pass={PROBE_CHECKS} fail=0"), "\n{}", out.log);
+    assert_eq!(result, format!("PROBE: RESULT pass={checks} fail=0"), "\n{}", out.log);
     assert!(out.has_line("PROBE: exit Ok(Done(0))"), "the guest did not finish cleanly:\n{}", out.log);
 }
 
@@ -62,6 +66,8 @@ fn tfa_direct_mode_cpu_max() {
 #[test]
 fn tfa_direct_mode_cortex_a57() {
     let out = Run::new(Boot::TfA, "cortex-a57", "vm-probe.bundle").with_enforcement("direct", "direct-a57").run();
-    check_vm_probe(&out);
+    // Without FGT the direct mode cannot keep the host's cycle counter away (documented): that
+    // step is skipped, one check instead of two.
+    check_vm_probe_count(&out, PROBE_CHECKS - 1);
     assert!(out.has_line("PROBE: enforcement Ok(Direct)"));
 }

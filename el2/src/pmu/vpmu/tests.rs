@@ -48,6 +48,22 @@ fn load_parks_host_events_and_put_brings_them_back() {
     assert_eq!((g.values[0], g.cnten), (9, 1), "the partition's state saved for next time");
 }
 
+#[test]
+fn pmselr_and_pmuserenr_are_switched() {
+    let mut hw = host_pmu();
+    hw.selr_value = 3;
+    hw.userenr_value = 0xd;
+    let mut g = VPmu::new(2);
+    let host = g.load(&mut hw, 0b110000, 4);
+    assert_eq!((hw.selr_value, hw.userenr_value), (0, 0));
+    // The partition writes them directly (direct mode) or through EL2.
+    hw.selr_value = 1;
+    emulate(&mut g, &mut hw, PmuReg::Userenr, false, 1);
+    g.put(&mut hw, &host);
+    assert_eq!((hw.selr_value, hw.userenr_value), (3, 0xd));
+    assert_eq!((g.selr, g.userenr), (1, 1));
+}
+
 fn emulate(g: &mut VPmu, hw: &mut FakePmu, reg: PmuReg, read: bool, value: u64) -> Emulated {
     g.emulate(hw, reg, read, value, false)
 }

@@ -168,6 +168,11 @@ fn overflow_and_rounds() -> ! {
         }
         report(16, round, rd!("pmevcntr1_el0"));
     }
+
+    // 17: the cycle counter is the host's: writes ignored, reads zero, PMCR_EL0.C does nothing.
+    wr!("pmccntr_el0", 0u64);
+    wr!("pmcr_el0", (1u64 << 2) | 1);
+    report(17, rd!("pmccntr_el0"), rd!("pmccfiltr_el0"));
     finish()
 }
 

@@ -174,6 +174,17 @@ mod pmu_el1 {
             )
         };
     }
+    /// The host's cycle counter, counting at EL1 and EL0.
+    pub fn start_cycles() {
+        // SAFETY: the host's own cycle counter.
+        unsafe { asm!("msr pmccfiltr_el0, xzr", "msr pmcntenset_el0, {c}", "isb", c = in(reg) 1u64 << 31) };
+    }
+    pub fn cycles() -> u64 {
+        let v: u64;
+        // SAFETY: reading the host's cycle counter.
+        unsafe { asm!("isb", "mrs {}, pmccntr_el0", out(reg) v) };
+        v
+    }
     pub fn swinc(mask: u32) {
         // SAFETY: increments the host's own counters in `mask`.
         unsafe { asm!("msr pmswinc_el0, {}", "isb", in(reg) u64::from(mask)) };
@@ -313,6 +324,20 @@ fn partition(handle: u64) {
         }
     }
     check("50 exits and re-entries: partition and host counts exact at every one", exact, format_args!(""));
+    // The host's cycle counter: the partition must not read or reset it (in the direct mode that
+    // takes FGT traps, which cortex-a57 lacks: skipped there).
+    let fgt = info.is_ok_and(|i| i.fgt);
+    pmu_el1::start_cycles();
+    let before = pmu_el1::cycles();
+    let exit = run_with(handle, 1, host_only, guest_only);
+    say!("PROBE: exit {exit:x?}");
+    let after = pmu_el1::cycles();
+    if direct && !fgt {
+        check("direct mode without FGT: cycle counter step skipped", exit.is_ok(), format_args!("{exit:x?}"));
+    } else {
+        check("partition reads no cycle counter", exit == Ok(Exit::Report([17, 0, 0])), format_args!("{exit:x?}"));
+        check("and the host's cycle counter was not reset", after > before, format_args!("{before} -> {after}"));
+    }
     let done = run_with(handle, 1, host_only, guest_only);
     say!("PROBE: exit {done:x?}");
     check("partition finished", matches!(done, Ok(Exit::Done(s)) if s >> 32 == 0), format_args!("{done:x?}"));
