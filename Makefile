@@ -85,8 +85,8 @@ $(OUT)/%.bin: FORCE | $(PREREQ_STAMP)
 	$(OBJCOPY) -O binary target/$(TARGET)/release/$* $@.tmp && mv $@.tmp $@
 $(OUT)/%.bundle: $(OUT)/%.bin
 	cargo run -q -p mkbundle -- --kernel $< --kernel-mem-size 1048576 --el2-log info -o $@
-# The VM probe carries the guest it runs as its bundle's initrd.
-$(OUT)/vm-probe.bundle: $(OUT)/vm-probe.bin $(OUT)/guest.bin
+# The VM probe and the bench carry the guest they run as their bundle's initrd.
+$(OUT)/vm-probe.bundle $(OUT)/bench.bundle: $(OUT)/%.bundle: $(OUT)/%.bin $(OUT)/guest.bin
 	cargo run -q -p mkbundle -- --kernel $< --kernel-mem-size 1048576 --initrd $(OUT)/guest.bin \
 		--el2-log info -o $@
 

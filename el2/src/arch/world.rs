@@ -172,8 +172,9 @@ pub struct ArchVmHw {
     pub fgt: bool,
 }
 
-/// HDFGRTR_EL2 / HDFGWTR_EL2 bits: PMCCNTR_EL0 (15), PMCCFILTR_EL0 (14), PMCR_EL0 writes (21).
-const FGT_READ_TRAPS: u64 = (1 << 15) | (1 << 14);
+/// HDFGRTR_EL2 / HDFGWTR_EL2 bits: PMCCNTR_EL0 (15), PMCCFILTR_EL0 (14), PMCNTEN (16) (the
+/// partition's PMCR_EL0.E is virtual, applied through its enables), PMCR_EL0 writes (21).
+const FGT_READ_TRAPS: u64 = (1 << 16) | (1 << 15) | (1 << 14);
 const FGT_WRITE_TRAPS: u64 = FGT_READ_TRAPS | (1 << 21);
 
 impl VmHw for ArchVmHw {
@@ -234,6 +235,7 @@ impl VmHw for ArchVmHw {
         let host_mdcr = rd!("mdcr_el2");
         wr!("mdcr_el2", guest_mdcr(host_mdcr));
         let (reserved, host_counters, direct, fgt) = (self.reserved, self.host_counters, self.direct, self.fgt);
+        vcpu.pmu.direct_enables = direct && !fgt;
         let mut host_pmu: Option<HostPmu> = None;
         let exit = loop {
             if direct && vcpu.pmu.loaded {

@@ -14,7 +14,9 @@
 //! access traps in the trapped mode, so EL2 knows), and put back when the run ends.
 //!
 //! The cycle counter is the host's: a partition has none (its PMCCNTR_EL0, PMCCFILTR_EL0 and bit 31
-//! of its masks read as zero and ignore writes).
+//! of its masks read as zero and ignore writes). Because PMCR_EL0.E also gates the cycle counter,
+//! the physical E stays the host's; the partition's E is virtual: its counters are physically
+//! enabled only while its E and its PMCNTENSET bits say so.
 
 use super::hw::{PmuHw, counters_in, scrub};
 
@@ -46,6 +48,10 @@ pub struct VPmu {
     pub irq_masked: u32,
     /// On the CPU now (between `load` and `put`).
     pub loaded: bool,
+    /// The partition writes PMCR_EL0 and PMCNTEN* to the hardware itself (the direct mode on a CPU
+    /// without FGT to trap them): its E is then the physical E, which also gates the host's cycle
+    /// counter, a documented limit of that configuration.
+    pub direct_enables: bool,
 }
 
 /// What the host had on the CPU before a partition's PMU was loaded.
@@ -113,9 +119,17 @@ impl VPmu {
         }
         hw.set_overflows(self.ovs & mask);
         hw.enable_interrupts(self.inten & mask & !self.irq_masked);
-        hw.enable(self.cnten & mask);
-        // PMCR_EL0.E only gates counters below HPMN now: the partition's.
-        hw.set_pmcr((host.pmcr & !PMCR_GUEST_BITS) | (self.pmcr & PMCR_GUEST_BITS));
+        if self.direct_enables {
+            hw.enable(self.cnten & mask);
+            hw.set_pmcr((host.pmcr & !PMCR_GUEST_BITS) | (self.pmcr & PMCR_GUEST_BITS));
+        } else {
+            if self.pmcr & PMCR_E != 0 {
+                hw.enable(self.cnten & mask);
+            }
+            // The partition's counter width (LP: counters below HPMN); E and the cycle counter's
+            // bits stay the host's.
+            hw.set_pmcr((host.pmcr & !PMCR_LP) | (self.pmcr & PMCR_LP));
+        }
         // The partition's PMSELR and PMUSERENR (live for it in the direct mode).
         hw.set_selr(self.selr);
         hw.set_userenr(self.userenr);
@@ -131,10 +145,15 @@ impl VPmu {
             self.values[n as usize] = hw.read_counter(n);
             self.types[n as usize] = hw.read_type(n);
         }
-        self.cnten = hw.enabled() & mask;
+        if self.direct_enables {
+            self.pmcr = (self.pmcr & !PMCR_GUEST_BITS) | (hw.pmcr() & PMCR_GUEST_BITS);
+            self.cnten = hw.enabled() & mask;
+        } else if self.pmcr & PMCR_E != 0 {
+            // Physical enables mirror the partition's while its E is on.
+            self.cnten = hw.enabled() & mask;
+        }
         self.inten = (hw.interrupts() | self.irq_masked) & mask;
         self.ovs = hw.overflows() & mask;
-        self.pmcr = (self.pmcr & !PMCR_GUEST_BITS) | (hw.pmcr() & PMCR_GUEST_BITS);
         self.selr = hw.selr() & 0x1f;
         self.userenr = hw.userenr() & 0xf;
         scrub(hw, mask);
@@ -285,11 +304,11 @@ impl VPmu {
     /// enabled (PMCR_EL0.E and its PMCNTENSET bit), counts SW_INCR (event 0), and its filter admits
     /// the partition's exception level (P for EL1, U for EL0).
     fn software_increment(&self, hw: &mut impl PmuHw, mask: u32, from_el0: bool) {
-        if hw.pmcr() & PMCR_E == 0 {
+        if self.pmcr & PMCR_E == 0 {
             return;
         }
         let filter = if from_el0 { 1u64 << 30 } else { 1u64 << 31 };
-        for n in counters_in(mask & hw.enabled()) {
+        for n in counters_in(mask & self.cnten) {
             let ty = hw.read_type(n);
             if ty & 0xffff != 0 || ty & filter != 0 {
                 continue;
@@ -317,9 +336,10 @@ impl VPmu {
         match (reg, read) {
             (Pmcr, true) => {
                 let live = hw.pmcr();
-                done((live & !(0x1f << 11) & !PMCR_GUEST_BITS) | (u64::from(self.k) << 11) | (live & PMCR_E) | (self.pmcr & PMCR_GUEST_BITS & !PMCR_E))
+                done((live & !(0x1f << 11) & !PMCR_GUEST_BITS) | (u64::from(self.k) << 11) | (self.pmcr & PMCR_GUEST_BITS))
             }
             (Pmcr, false) => {
+                let was_on = self.pmcr & PMCR_E != 0;
                 self.pmcr = value & PMCR_GUEST_BITS;
                 if value & PMCR_P != 0 {
                     // Resets the partition's counters only, never the host's.
@@ -327,17 +347,28 @@ impl VPmu {
                         hw.write_counter(n, 0);
                     }
                 }
-                // C (the cycle counter reset) does nothing: the cycle counter is the host's.
+                // C (the cycle counter reset) does nothing: the cycle counter is the host's. E is
+                // applied to the partition's counters only (the physical E gates the host's
+                // cycle counter too).
                 let live = hw.pmcr();
-                hw.set_pmcr((live & !PMCR_GUEST_BITS) | self.pmcr);
+                hw.set_pmcr((live & !PMCR_LP) | (self.pmcr & PMCR_LP));
+                match (was_on, self.pmcr & PMCR_E != 0) {
+                    (false, true) => hw.enable(self.cnten & mask),
+                    (true, false) => hw.disable(mask),
+                    _ => {}
+                }
                 done(0)
             }
-            (CntenSet | CntenClr, true) => done(u64::from(hw.enabled() & mask)),
+            (CntenSet | CntenClr, true) => done(u64::from(self.cnten & mask)),
             (CntenSet, false) => {
-                hw.enable(value as u32 & mask);
+                self.cnten |= value as u32 & mask;
+                if self.pmcr & PMCR_E != 0 {
+                    hw.enable(value as u32 & mask);
+                }
                 done(0)
             }
             (CntenClr, false) => {
+                self.cnten &= !(value as u32 & mask);
                 hw.disable(value as u32 & mask);
                 done(0)
             }

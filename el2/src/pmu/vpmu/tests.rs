@@ -24,6 +24,7 @@ fn load_parks_host_events_and_put_brings_them_back() {
     g.values[0] = 7;
     g.types[0] = 0x08;
     g.cnten = 1;
+    g.pmcr = PMCR_E;
     let host = g.load(&mut hw, 0b110000, 4);
     // The partition's counters are its own; the host's 0 and 1 went to 4 and 5.
     assert_eq!(hw.hpmn_value, 2);
@@ -90,8 +91,11 @@ fn a_partition_cannot_reach_the_hosts_counters() {
     }
     emulate(&mut g, &mut hw, PmuReg::Swinc, false, u64::from(u32::MAX));
     emulate(&mut g, &mut hw, PmuReg::Pmcr, false, PMCR_P | 1 << 2);
-    // Clearing E stops the partition's counters only: the host's above HPMN run on HPME.
+    // Clearing E stops the partition's counters only: the host's above HPMN run on HPME, and the
+    // physical E (which also runs the host's cycle counter) stays on.
     emulate(&mut g, &mut hw, PmuReg::Pmcr, false, 0);
+    assert_eq!(hw.pmcr_value & PMCR_E, PMCR_E);
+    assert_eq!(hw.cnten & 0b11, 0);
     hw.software_increment(0b111000);
     let after_host = (hw.values, hw.types, hw.cnten & !0b11, hw.inten & !0b11, hw.ovs & !0b11);
     assert_eq!(after_host.1, before.1);

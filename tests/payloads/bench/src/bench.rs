@@ -74,7 +74,38 @@ extern "C" fn primary_main(_dtb: u64) -> ! {
         let b = raw(&mut Hvc, &[pmu::PMU_UNRESERVE.into()]);
         core::hint::black_box((a, b));
     });
+    world_switch();
     finish()
+}
+
+/// VCPU_RUN round trips into a guest that exits straight back (GUEST_REPORT): the world switch
+/// both ways, without and with the partition's PMU (loaded on its first access, put at the exit).
+fn world_switch() {
+    use smc_interface::{HostBundleHeader, vm};
+    // SAFETY: the bundle the platform loaded, validated by EL2.
+    let header = unsafe { core::slice::from_raw_parts(0x4800_0000 as *const u8, 4096) };
+    let Some(initrd) = HostBundleHeader::parse(header).ok().and_then(|h| h.initrd_range()) else {
+        say!("BENCH: no guest image in the bundle");
+        return;
+    };
+    let (image, size) = (0x4800_0000 + initrd.start, initrd.end - initrd.start);
+    let handle = raw(&mut Hvc, &[vm::VM_CREATE.into(), 0x5000_0000, 2 << 20, 0])[1];
+    raw(&mut Hvc, &[vm::VM_LOAD.into(), handle, image, size, 0]);
+    let plain = raw(&mut Hvc, &[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 0, 0b100])[1];
+    let with_pmu = raw(&mut Hvc, &[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 2, 0b1000])[1];
+    raw(&mut Hvc, &[pmu::PMU_RESERVE.into(), 2]);
+    let run = |vcpu: u64| raw(&mut Hvc, &[vm::VCPU_RUN.into(), handle, vcpu, 0, 0]);
+    // First runs: the guest's start-up code, out of the measurement.
+    run(plain);
+    run(with_pmu);
+    measure("vcpu-run-round-trip", || {
+        core::hint::black_box(run(plain));
+    });
+    measure("vcpu-run-round-trip+pmu-load-put", || {
+        core::hint::black_box(run(with_pmu));
+    });
+    raw(&mut Hvc, &[pmu::PMU_UNRESERVE.into()]);
+    raw(&mut Hvc, &[vm::VM_DESTROY.into(), handle]);
 }
 
 #[unsafe(no_mangle)]
