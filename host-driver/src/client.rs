@@ -7,6 +7,7 @@ use crate::conduit::Conduit;
 use smc_interface::{
     CallUid, CounterMask, Features, HostCall, PmuInfo, PmuStatus, Revision, SmcccError, Version,
     result::RESULT_REGS,
+    vm::{Exit, HostEvents},
 };
 
 /// What discovery found.
@@ -99,6 +100,40 @@ impl<C: Conduit> Client<C> {
         CounterMask::decode(self.call(HostCall::PmuUnreserve))
     }
 
+    fn value(&mut self, call: HostCall) -> Result<u64, SmcccError> {
+        let r = self.call(call);
+        match SmcccError::from_register(r[0]) {
+            Some(e) => Err(e),
+            None => Ok(r[1]),
+        }
+    }
+
+    /// VM_CREATE: donates `size` bytes of host RAM at `pa` (2 MiB granules) to a new VM.
+    pub fn vm_create(&mut self, pa: u64, size: u64) -> Result<u64, SmcccError> {
+        self.value(HostCall::VmCreate { pa, size })
+    }
+
+    /// VM_LOAD: copies `size` bytes of host memory at `src` to `offset` in the VM.
+    pub fn vm_load(&mut self, handle: u64, src: u64, size: u64, offset: u64) -> Result<(), SmcccError> {
+        self.value(HostCall::VmLoad { handle, src, size, offset }).map(|_| ())
+    }
+
+    /// VCPU_CREATE: a vCPU entering at `entry` with `pmu_counters` PMU counters; `arg` is its x1.
+    pub fn vcpu_create(&mut self, handle: u64, entry: u64, pmu_counters: u64, arg: u64) -> Result<u64, SmcccError> {
+        self.value(HostCall::VcpuCreate { handle, entry, pmu_counters, arg })
+    }
+
+    /// VCPU_RUN: runs the vCPU on this CPU until it exits, with the host's `:H` / `:G` events.
+    pub fn vcpu_run(&mut self, handle: u64, vcpu: u64, events: HostEvents) -> Result<Exit, SmcccError> {
+        let out = self.conduit.call(HostCall::VcpuRun { handle, vcpu, events }.encode());
+        Exit::decode([out[0], out[1], out[2], out[3], out[4]])
+    }
+
+    /// VM_DESTROY: the VM's memory comes back to the host, scrubbed.
+    pub fn vm_destroy(&mut self, handle: u64) -> Result<(), SmcccError> {
+        self.value(HostCall::VmDestroy { handle }).map(|_| ())
+    }
+
     pub fn conduit(&mut self) -> &mut C {
         &mut self.conduit
     }
@@ -161,6 +196,32 @@ mod tests {
         assert_eq!(client.smccc_version(), Err(SmcccError::NotSupported));
         let mut client = Client::new(InProcessEl2(Via::Hvc));
         assert_eq!(client.smccc_version().unwrap(), Version::CURRENT);
+    }
+
+    /// Records the registers of the last call and answers with a fixed exit.
+    struct Recorder(Option<[u64; 18]>);
+    impl Conduit for Recorder {
+        fn call(&mut self, regs: [u64; 18]) -> [u64; 18] {
+            self.0 = Some(regs);
+            let mut out = [0; 18];
+            out[..5].copy_from_slice(&Exit::Report([1, 2, 3]).encode());
+            out
+        }
+    }
+
+    #[test]
+    fn vm_calls_encode_and_decode() {
+        let mut client = Client::new(Recorder(None));
+        let events = HostEvents { host_only: 1 << 3, guest_only: 1 << 2 };
+        assert_eq!(client.vcpu_run(1, 0, events), Ok(Exit::Report([1, 2, 3])));
+        let regs = client.conduit().0.unwrap();
+        assert_eq!(&regs[..5], &[smc_interface::vm::VCPU_RUN.into(), 1, 0, 1 << 3, 1 << 2]);
+        client.vcpu_create(1, 0x4000_0000, 2, 7).unwrap();
+        let regs = client.conduit().0.unwrap();
+        assert_eq!(&regs[..5], &[smc_interface::vm::VCPU_CREATE.into(), 1, 0x4000_0000, 2, 7]);
+        // An in-process EL2 without VMs says so.
+        let mut el2 = Client::new(InProcessEl2(Via::Hvc));
+        assert_eq!(el2.vm_create(0x5000_0000, 2 << 20), Err(SmcccError::NotSupported));
     }
 
     struct OtherHypervisor;

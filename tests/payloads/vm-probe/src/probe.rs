@@ -41,8 +41,7 @@ fn run(handle: u64, vcpu: u64) -> Result<Exit, SmcccError> {
 
 /// VCPU_RUN with the host's exclude-guest (`host_only`) and guest-only counters.
 fn run_with(handle: u64, vcpu: u64, host_only: u64, guest_only: u64) -> Result<Exit, SmcccError> {
-    let r = call(&[vm::VCPU_RUN.into(), handle, vcpu, host_only, guest_only]);
-    Exit::decode([r[0], r[1], r[2], r[3], r[4]])
+    host_driver::Client::new(Hvc).vcpu_run(handle, vcpu, smc_interface::vm::HostEvents { host_only, guest_only })
 }
 
 /// Runs vCPU 0 of the guest to completion and checks every exit as the guest's steps say.
@@ -359,13 +358,15 @@ const DONATE_CPU1: u64 = 0x5200_0000;
 extern "C" fn secondary_main(index: u64) -> ! {
     if index == 1 {
         let (image, size) = (GUEST_IMAGE[0].load(SeqCst), GUEST_IMAGE[1].load(SeqCst));
-        let r = call(&[vm::VM_CREATE.into(), DONATE_CPU1, SIZE, 0]);
-        check("cpu 1: VM_CREATE", r[0] == 0, format_args!("{:?}", err(r[0])));
-        let handle = r[1];
-        check("cpu 1: VM_LOAD", call(&[vm::VM_LOAD.into(), handle, image, size, 0])[0] == 0, format_args!(""));
-        check("cpu 1: VCPU_CREATE", call(&[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 0])[0] == 0, format_args!(""));
+        // Through host-driver's typed client, as a host driver would.
+        let mut el2 = host_driver::Client::new(Hvc);
+        let created = el2.vm_create(DONATE_CPU1, SIZE);
+        check("cpu 1: VM_CREATE", created.is_ok(), format_args!("{created:?}"));
+        let handle = created.unwrap_or(0);
+        check("cpu 1: VM_LOAD", el2.vm_load(handle, image, size, 0).is_ok(), format_args!(""));
+        check("cpu 1: VCPU_CREATE", el2.vcpu_create(handle, vm::GUEST_RAM_BASE, 0, 0) == Ok(0), format_args!(""));
         run_hostile_guest(handle);
-        check("cpu 1: VM_DESTROY", call(&[vm::VM_DESTROY.into(), handle])[0] == 0, format_args!(""));
+        check("cpu 1: VM_DESTROY", el2.vm_destroy(handle).is_ok(), format_args!(""));
         CPU1_DONE.store(1, SeqCst);
     }
     payload_rt::cpu_off()
