@@ -33,6 +33,7 @@ pub enum ConfigError {
 
 impl PmuConfig {
     /// Checks the policy against the hardware; `host_minimum` is raised to 1 without FEAT_HPMN0.
+    #[allow(clippy::too_many_arguments, reason = "one argument per published PMU_INFO fact")]
     pub fn new(
         counters: u8,
         pmu_version: u8,

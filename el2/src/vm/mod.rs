@@ -124,7 +124,7 @@ impl Vms<'_> {
     }
 
     pub fn create(&self, hw: &mut impl VmHw, pa: u64, size: u64) -> Result<u64, SmcccError> {
-        let granule = |x: u64| x % DONATION_GRANULE == 0;
+        let granule = |x: u64| x.is_multiple_of(DONATION_GRANULE);
         if size == 0 || size > MAX_VM_MEMORY || !granule(pa) || !granule(size) || pa.checked_add(size).is_none() {
             return Err(SmcccError::InvalidParameter);
         }
@@ -186,7 +186,7 @@ impl Vms<'_> {
         let slot = self.slot(handle)?;
         let mut guard = slot.vm.try_lock().ok_or(SmcccError::Busy)?;
         let vm = guard.as_mut().ok_or(SmcccError::InvalidParameter)?;
-        if entry < GUEST_RAM_BASE || entry >= GUEST_RAM_BASE + vm.memory.size || entry % 4 != 0 {
+        if entry < GUEST_RAM_BASE || entry >= GUEST_RAM_BASE + vm.memory.size || !entry.is_multiple_of(4) {
             return Err(SmcccError::InvalidParameter);
         }
         if pmu_counters > u64::from(max_counters) {
