@@ -108,11 +108,7 @@ fn own_call<M: Monitor, H: PmuHw>(
         Ok(call) => call,
         Err(e) => return Reply::Short(encode_error(e)),
     };
-    let no_pmu = encode_error(SmcccError::NotSupported);
-    let has_vms = vms.is_some();
-    if let Some(reply) = vm_call(&call, vms) {
-        return reply;
-    }
+    let not_supported = encode_error(SmcccError::NotSupported);
     Reply::Short(match call {
         HostCall::SmcccVersion => Version::CURRENT.encode(),
         HostCall::ArchFeatures { function_id } => arch_features(function_id, monitor),
@@ -122,7 +118,7 @@ fn own_call<M: Monitor, H: PmuHw>(
         }
         HostCall::HypFeatures { function_id } => {
             if pmu.cfg.is_none() && smc_interface::pmu::PMU_CALLS.contains(&function_id)
-                || !has_vms && smc_interface::vm::VM_CALLS.contains(&function_id)
+                || vms.is_none() && smc_interface::vm::VM_CALLS.contains(&function_id)
             {
                 Features::NOT_SUPPORTED.encode()
             } else {
@@ -131,30 +127,31 @@ fn own_call<M: Monitor, H: PmuHw>(
         }
         HostCall::HypCallUid => CallUid::HYP.encode(),
         HostCall::HypRevision => Revision::CURRENT.encode(),
-        HostCall::PmuInfo => pmu.cfg.map_or(no_pmu, |cfg| cfg.info().encode()),
-        HostCall::PmuStatus => pmu.cfg.map_or(no_pmu, |cfg| pmu.cpu.status(cfg).encode()),
+        HostCall::PmuInfo => pmu.cfg.map_or(not_supported, |cfg| cfg.info().encode()),
+        HostCall::PmuStatus => pmu.cfg.map_or(not_supported, |cfg| pmu.cpu.status(cfg).encode()),
         HostCall::PmuReserve { count } => match pmu.cfg {
             Some(cfg) => pmu.cpu.reserve(cfg, pmu.hw, count).map_or_else(encode_error, |m| m.encode()),
-            None => no_pmu,
+            None => not_supported,
         },
         HostCall::PmuUnreserve => match pmu.cfg {
             Some(_) => pmu.cpu.unreserve(pmu.hw).map_or_else(encode_error, |m| m.encode()),
-            None => no_pmu,
+            None => not_supported,
         },
-        // Handled by vm_call when there are VMs.
         HostCall::VmCreate { .. }
         | HostCall::VmLoad { .. }
         | HostCall::VcpuCreate { .. }
         | HostCall::VcpuRun { .. }
-        | HostCall::VmDestroy { .. } => no_pmu,
+        | HostCall::VmDestroy { .. } => match vms {
+            Some(vms) => return vm_call(call, vms),
+            None => not_supported,
+        },
     })
 }
 
-/// The VM calls, when this firmware runs VMs.
-fn vm_call(call: &HostCall, vms: Option<&mut dyn VmService>) -> Option<Reply> {
-    let vms = vms?;
+/// The VM calls.
+fn vm_call(call: HostCall, vms: &mut dyn VmService) -> Reply {
     let value = |r: Result<u64, SmcccError>| Reply::Short(r.map_or_else(encode_error, |v| [0, v, 0, 0]));
-    Some(match *call {
+    match call {
         HostCall::VmCreate { pa, size } => value(vms.create(pa, size)),
         HostCall::VmLoad { handle, src, size, offset } => value(vms.load(handle, src, size, offset).map(|()| 0)),
         HostCall::VcpuCreate { handle, entry, pmu_counters, arg } => value(vms.vcpu_create(handle, entry, pmu_counters, arg)),
@@ -163,8 +160,34 @@ fn vm_call(call: &HostCall, vms: Option<&mut dyn VmService>) -> Option<Reply> {
             Err(e) => Reply::Short(encode_error(e)),
         },
         HostCall::VmDestroy { handle } => value(vms.destroy(handle).map(|()| 0)),
-        _ => return None,
-    })
+        _ => Reply::Short(encode_error(SmcccError::NotSupported)),
+    }
+}
+
+/// Answers one call in process, as EL2 would on a CPU with this PMU state, with no VMs and an EL3
+/// that implements nothing (NOT_SUPPORTED): the registers the caller gets back. For host-side
+/// tests that need EL2's own answers (host-driver's model of EL2).
+pub fn answer_in_process<H: PmuHw>(regs: SmcRegs, conduit: Conduit, pmu: &mut PmuCalls<'_, H>) -> SmcRegs {
+    struct NoEl3;
+    impl Monitor for NoEl3 {
+        fn smc(&mut self, _: SmcRegs) -> SmcRegs {
+            let mut r = [0; 18];
+            r[0] = SmcccError::NotSupported.to_register();
+            r
+        }
+    }
+    let cpus = crate::percpu::CpuTable::new();
+    let mut el3 = NoEl3;
+    let mut relay = PsciRelay {
+        monitor: &mut el3,
+        cpus: &cpus,
+        entries: psci_relay::WarmEntries { cpu_on: 0, resume: 0 },
+        this_cpu: 0,
+    };
+    let reply = handle(regs, conduit, &mut relay, pmu);
+    let mut out = regs;
+    out[..reply.results().len()].copy_from_slice(reply.results());
+    out
 }
 
 fn arch_features<M: Monitor>(function_id: u32, monitor: &mut M) -> [u64; RESULT_REGS] {

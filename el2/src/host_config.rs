@@ -83,9 +83,9 @@ pub const MDCR_HPMD: u64 = 1 << 17;
 pub const MDCR_E2PB_EL1: u64 = 3 << 12;
 pub const MDCR_E2TB_EL1: u64 = 3 << 24;
 
-const CPTR_RES1: u64 = (1 << 13) | (1 << 9) | 0xff;
-const CPTR_TZ: u64 = 1 << 8;
-const CPTR_TSM: u64 = 1 << 12;
+pub const CPTR_RES1: u64 = (1 << 13) | (1 << 9) | 0xff;
+pub const CPTR_TZ: u64 = 1 << 8;
+pub const CPTR_TSM: u64 = 1 << 12;
 
 impl HostConfig {
     /// `host_counters`: the PMU event counters the host owns (MDCR_EL2.HPMN).

@@ -65,6 +65,26 @@ fn from_el1(spsr: u64) -> bool {
     spsr & SPSR_M_AARCH32 == 0 && spsr & SPSR_M_MASK != SPSR_M_EL0T
 }
 
+/// An exception taken to the host's EL1 with `esr_el1` and `far_el1`: where it was goes to
+/// ELR_EL1 / SPSR_EL1, and it resumes at its own vector at EL1h with every exception masked, PAN
+/// as SCTLR_EL1.SPAN says, DIT and SSBS kept, as the architecture takes exceptions.
+fn take_at_el1(fault: &HostFault, esr_el1: u64, far_el1: u64) -> Injection {
+    let mut spsr_el2 = SPSR_M_EL1H | SPSR_DAIF | (fault.spsr_el2 & (SPSR_DIT | SPSR_SSBS));
+    if fault.sctlr_el1 & SCTLR_EL1_SPAN == 0 {
+        spsr_el2 |= SPSR_PAN;
+    } else {
+        spsr_el2 |= fault.spsr_el2 & SPSR_PAN;
+    }
+    Injection {
+        esr_el1,
+        far_el1,
+        elr_el1: fault.elr_el2,
+        spsr_el1: fault.spsr_el2,
+        elr_el2: fault.vbar_el1 + vector_offset(fault.spsr_el2),
+        spsr_el2,
+    }
+}
+
 /// Builds the EL1 view of an external abort for a host stage-2 fault.
 pub fn external_abort(fault: &HostFault) -> Injection {
     let same_el = from_el1(fault.spsr_el2);
@@ -78,39 +98,12 @@ pub fn external_abort(fault: &HostFault) -> Injection {
     if ec >= 0x24 && fault.esr_el2.is_write() {
         iss |= ESR_WNR;
     }
-    // The abort is taken to EL1h with every exception masked, as the architecture does.
-    let mut spsr_el2 = SPSR_M_EL1H | SPSR_DAIF | (fault.spsr_el2 & (SPSR_DIT | SPSR_SSBS));
-    if fault.sctlr_el1 & SCTLR_EL1_SPAN == 0 {
-        spsr_el2 |= SPSR_PAN;
-    } else {
-        spsr_el2 |= fault.spsr_el2 & SPSR_PAN;
-    }
-    Injection {
-        esr_el1: (ec << 26) | ESR_IL | iss,
-        far_el1: fault.far_el2,
-        elr_el1: fault.elr_el2,
-        spsr_el1: fault.spsr_el2,
-        elr_el2: fault.vbar_el1 + vector_offset(fault.spsr_el2),
-        spsr_el2,
-    }
+    take_at_el1(fault, (ec << 26) | ESR_IL | iss, fault.far_el2)
 }
 
 /// Builds the EL1 view of an undefined instruction (EC 0x00) for a trap EL2 does not handle.
 pub fn undefined(fault: &HostFault) -> Injection {
-    let mut spsr_el2 = SPSR_M_EL1H | SPSR_DAIF | (fault.spsr_el2 & (SPSR_DIT | SPSR_SSBS));
-    if fault.sctlr_el1 & SCTLR_EL1_SPAN == 0 {
-        spsr_el2 |= SPSR_PAN;
-    } else {
-        spsr_el2 |= fault.spsr_el2 & SPSR_PAN;
-    }
-    Injection {
-        esr_el1: ESR_IL,
-        far_el1: 0,
-        elr_el1: fault.elr_el2,
-        spsr_el1: fault.spsr_el2,
-        elr_el2: fault.vbar_el1 + vector_offset(fault.spsr_el2),
-        spsr_el2,
-    }
+    take_at_el1(fault, ESR_IL, 0)
 }
 
 #[cfg(test)]

@@ -144,41 +144,17 @@ mod tests {
     extern crate std;
     use super::*;
     use el2::host_calls::{self, Conduit as Via};
-    use el2::monitor::{Monitor, SmcRegs};
-    use el2::percpu::CpuTable;
-    use el2::psci_relay::{PsciRelay, WarmEntries};
     use smc_interface::ids;
-
-    /// EL3 that knows nothing: NOT_SUPPORTED for everything.
-    struct NoEl3;
-    impl Monitor for NoEl3 {
-        fn smc(&mut self, _: SmcRegs) -> SmcRegs {
-            let mut r = [0; 18];
-            r[0] = -1i64 as u64;
-            r
-        }
-    }
 
     /// The firmware's own call handling, in process.
     struct InProcessEl2(Via);
     impl Conduit for InProcessEl2 {
         fn call(&mut self, regs: [u64; 18]) -> [u64; 18] {
-            let cpus = CpuTable::new();
-            let mut el3 = NoEl3;
-            let mut relay = PsciRelay {
-                monitor: &mut el3,
-                cpus: &cpus,
-                entries: WarmEntries { cpu_on: 0, resume: 0 },
-                this_cpu: 0,
-            };
             let cfg = el2::pmu::PmuConfig::new(6, 6, true, true, false, smc_interface::Enforcement::Trapped, 1, 0).unwrap();
             let mut cpu = el2::pmu::CpuPartition::new(&cfg);
             let mut hw = el2::pmu::FakePmu::new(6);
             let mut pmu = host_calls::PmuCalls { cfg: Some(&cfg), cpu: &mut cpu, hw: &mut hw };
-            let mut out = regs;
-            let reply = host_calls::handle(regs, self.0, &mut relay, &mut pmu);
-            out[..reply.results().len()].copy_from_slice(reply.results());
-            out
+            host_calls::answer_in_process(regs, self.0, &mut pmu)
         }
     }
 

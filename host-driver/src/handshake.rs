@@ -269,10 +269,7 @@ mod tests {
     use super::*;
     use crate::perf::{Assignment, Event, GroupPlacement, schedule};
     use el2::host_calls::{self, Conduit as Via, PmuCalls};
-    use el2::monitor::{Monitor, SmcRegs};
-    use el2::percpu::CpuTable;
     use el2::pmu::{CpuPartition, FakePmu, PmuConfig};
-    use el2::psci_relay::{PsciRelay, WarmEntries};
     use smc_interface::Enforcement;
     use smc_interface::pmu::{PMU_INFO, PMU_RESERVE, PMU_STATUS, PMU_UNRESERVE};
     use std::{cell::RefCell, rc::Rc, vec, vec::Vec};
@@ -310,16 +307,6 @@ mod tests {
         }
     }
 
-    /// EL3 that knows nothing; the PMU calls never reach it.
-    struct NoEl3;
-    impl Monitor for NoEl3 {
-        fn smc(&mut self, _: SmcRegs) -> SmcRegs {
-            let mut r = [0; 18];
-            r[0] = SmcccError::NotSupported.to_register();
-            r
-        }
-    }
-
     /// The firmware's call handling over the shared machine, with optional tampering for the
     /// paths the real firmware never takes.
     #[derive(Clone)]
@@ -337,19 +324,8 @@ mod tests {
         fn el2(&mut self, regs: [u64; 18]) -> [u64; 18] {
             let mut guard = self.m.borrow_mut();
             let Machine { cfg, cpu, pmu, .. } = &mut *guard;
-            let cpus = CpuTable::new();
-            let mut el3 = NoEl3;
-            let mut relay = PsciRelay {
-                monitor: &mut el3,
-                cpus: &cpus,
-                entries: WarmEntries { cpu_on: 0, resume: 0 },
-                this_cpu: 0,
-            };
             let mut calls = PmuCalls { cfg: cfg.as_ref(), cpu, hw: pmu };
-            let mut out = regs;
-            let reply = host_calls::handle(regs, Via::Hvc, &mut relay, &mut calls);
-            out[..reply.results().len()].copy_from_slice(reply.results());
-            out
+            host_calls::answer_in_process(regs, Via::Hvc, &mut calls)
         }
     }
 

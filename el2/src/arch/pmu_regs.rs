@@ -242,12 +242,6 @@ impl PmuHw for CpuPmu {
         unsafe { asm!("msr pmovsset_el0, {}", in(reg) u64::from(mask), options(nostack, preserves_flags)) };
     }
 
-    fn software_increment(&mut self, mask: u32) {
-        // SAFETY: increments only the counters in `mask`, which the caller limited to a
-        // partition's own.
-        unsafe { asm!("msr pmswinc_el0, {}", in(reg) u64::from(mask), options(nostack, preserves_flags)) };
-    }
-
     fn pmcr(&self) -> u64 {
         let v: u64;
         // SAFETY: reading PMCR_EL0 has no side effects.

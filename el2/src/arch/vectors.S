@@ -10,31 +10,16 @@
  * routes to EL2) and goes to a Rust handler that reports it.
  */
 
-.equ FRAME_SIZE, 272		/* 31 GPRs, ELR, SPSR, padding to 16 bytes: see TrapFrame */
+.equ FRAME_SIZE, 272		/* 31 GPRs, ELR, SPSR (at FRAME_ELR + 8), padding: see TrapFrame */
 .equ FRAME_ELR, 248
-.equ FRAME_SPSR, 256
 
 .macro save_frame
 	sub	sp, sp, #FRAME_SIZE
 	stp	x0, x1, [sp, #0]
-	stp	x2, x3, [sp, #16]
-	stp	x4, x5, [sp, #32]
-	stp	x6, x7, [sp, #48]
-	stp	x8, x9, [sp, #64]
-	stp	x10, x11, [sp, #80]
-	stp	x12, x13, [sp, #96]
-	stp	x14, x15, [sp, #112]
-	stp	x16, x17, [sp, #128]
-	stp	x18, x19, [sp, #144]
-	stp	x20, x21, [sp, #160]
-	stp	x22, x23, [sp, #176]
-	stp	x24, x25, [sp, #192]
-	stp	x26, x27, [sp, #208]
-	stp	x28, x29, [sp, #224]
+	store_x2_x30 sp
 	mrs	x0, elr_el2
 	mrs	x1, spsr_el2
-	stp	x30, x0, [sp, #240]
-	str	x1, [sp, #FRAME_SPSR]
+	stp	x0, x1, [sp, #FRAME_ELR]
 .endm
 
 .macro ventry_host
@@ -80,25 +65,11 @@ el2_vectors:
 	ventry_unexpected 15
 
 restore_frame_eret:
-	ldr	x1, [sp, #FRAME_SPSR]
-	ldp	x30, x0, [sp, #240]
+	ldp	x0, x1, [sp, #FRAME_ELR]
 	msr	elr_el2, x0
 	msr	spsr_el2, x1
+	load_x2_x30 sp
 	ldp	x0, x1, [sp, #0]
-	ldp	x2, x3, [sp, #16]
-	ldp	x4, x5, [sp, #32]
-	ldp	x6, x7, [sp, #48]
-	ldp	x8, x9, [sp, #64]
-	ldp	x10, x11, [sp, #80]
-	ldp	x12, x13, [sp, #96]
-	ldp	x14, x15, [sp, #112]
-	ldp	x16, x17, [sp, #128]
-	ldp	x18, x19, [sp, #144]
-	ldp	x20, x21, [sp, #160]
-	ldp	x22, x23, [sp, #176]
-	ldp	x24, x25, [sp, #192]
-	ldp	x26, x27, [sp, #208]
-	ldp	x28, x29, [sp, #224]
 	add	sp, sp, #FRAME_SIZE
 	eret
 	/* No straight-line speculation past the ERET. */

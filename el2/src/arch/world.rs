@@ -3,10 +3,13 @@
 //! The world switch between the host and a guest vCPU, and the rest of what VMs need from the
 //! machine (`VmHw`): donation through the host's stage-2, memory scrubbing and copying, TLBs.
 //!
-//! The switch is a checklist, undone in reverse on the way out:
-//! 1. EL1 system registers: host's saved, guest's loaded (`vm::vcpu::EL1_SYSREGS`);
-//! 2. EL2 controls: HCR_EL2, MDCR_EL2, CPTR_EL2, CNTHCTL_EL2 for the guest, VPIDR/VMPIDR;
-//! 3. stage-2: VTTBR_EL2 to the VM's tables and VMID;
+//! The switch is a checklist, undone in reverse on the way out. Once per run (`VCPU_RUN`), since
+//! EL2 does not depend on any of it while it handles the guest's exits in between:
+//! 1. the host's EL1 system registers saved (`vm::vcpu::el1_sysregs!`);
+//! 2. EL2 controls for the guest: HCR_EL2, MDCR_EL2, CPTR_EL2, CNTHCTL_EL2, VMPIDR_EL2, stage-2
+//!    (VTTBR_EL2: the VM's tables and VMID), the GIC virtual interface on (ICH_HCR_EL2.En).
+//! At every entry and exit, because EL2 changes them while handling exits (injections):
+//! 3. the guest's EL1 system registers, its virtual GIC state (ICH_VMCR_EL2, ICH_LR0_EL2);
 //! 4. general registers, PC, PSTATE: `__guest_enter` (guest.S).
 
 use super::boot;
@@ -15,9 +18,10 @@ use crate::pmu::vpmu::{Emulated, HostPmu};
 use crate::vm::{
     Vcpu, Vm, VmHw,
     exits::{self, ExitKind, Syndrome},
-    vcpu::{EL1_SYSREGS, VIRTUAL_PMU_INTID, list_register_pending},
+    vcpu::{EL1_SYSREGS, VIRTUAL_PMU_INTID, el1_sysregs, list_register_pending},
 };
 use crate::esr::Esr;
+use crate::host_config::{CPTR_RES1, CPTR_TSM, CPTR_TZ, HCR_RW, HCR_TSC, HCR_VM};
 use aarch64_paging::MapError;
 use core::arch::asm;
 use platform::Region;
@@ -28,7 +32,7 @@ unsafe extern "C" {
     fn __guest_enter(regs: *mut crate::trap_frame::TrapFrame) -> u64;
 }
 
-/// Reads the EL1 registers of `EL1_SYSREGS` into `out`, in order.
+/// Reads the EL1 registers of `el1_sysregs!` into `out`.
 fn save_el1(out: &mut [u64; EL1_SYSREGS.len()]) {
     macro_rules! save {
         ($($i:literal $r:literal),*) => {$(
@@ -36,14 +40,10 @@ fn save_el1(out: &mut [u64; EL1_SYSREGS.len()]) {
             unsafe { asm!(concat!("mrs {}, ", $r), out(reg) out[$i], options(nomem, nostack, preserves_flags)) };
         )*};
     }
-    save!(0 "sctlr_el1", 1 "cpacr_el1", 2 "ttbr0_el1", 3 "ttbr1_el1", 4 "tcr_el1", 5 "esr_el1",
-        6 "afsr0_el1", 7 "afsr1_el1", 8 "far_el1", 9 "mair_el1", 10 "vbar_el1", 11 "contextidr_el1",
-        12 "amair_el1", 13 "cntkctl_el1", 14 "par_el1", 15 "mdscr_el1", 16 "sp_el0", 17 "sp_el1",
-        18 "elr_el1", 19 "spsr_el1", 20 "tpidr_el0", 21 "tpidrro_el0", 22 "tpidr_el1",
-        23 "csselr_el1", 24 "cntv_ctl_el0", 25 "cntv_cval_el0");
+    el1_sysregs!(save);
 }
 
-/// Writes the EL1 registers of `EL1_SYSREGS` from `regs`, in order.
+/// Writes the EL1 registers of `el1_sysregs!` from `regs`.
 fn load_el1(regs: &[u64; EL1_SYSREGS.len()]) {
     macro_rules! load {
         ($($i:literal $r:literal),*) => {$(
@@ -52,13 +52,8 @@ fn load_el1(regs: &[u64; EL1_SYSREGS.len()]) {
             unsafe { asm!(concat!("msr ", $r, ", {}"), in(reg) regs[$i], options(nostack, preserves_flags)) };
         )*};
     }
-    load!(0 "sctlr_el1", 1 "cpacr_el1", 2 "ttbr0_el1", 3 "ttbr1_el1", 4 "tcr_el1", 5 "esr_el1",
-        6 "afsr0_el1", 7 "afsr1_el1", 8 "far_el1", 9 "mair_el1", 10 "vbar_el1", 11 "contextidr_el1",
-        12 "amair_el1", 13 "cntkctl_el1", 14 "par_el1", 15 "mdscr_el1", 16 "sp_el0", 17 "sp_el1",
-        18 "elr_el1", 19 "spsr_el1", 20 "tpidr_el0", 21 "tpidrro_el0", 22 "tpidr_el1",
-        23 "csselr_el1", 24 "cntv_ctl_el0", 25 "cntv_cval_el0");
+    el1_sysregs!(load);
 }
-
 
 /// EL2's controls for one world (MDCR_EL2 apart: it changes once per run, see `run`).
 #[derive(Clone, Copy)]
@@ -93,57 +88,71 @@ impl Controls {
 
     /// A guest's controls, derived from the host's.
     fn for_guest(vm: &Vm, vcpu: &Vcpu) -> Self {
-        const HCR_VM: u64 = 1 << 0;
         const HCR_FMO: u64 = 1 << 3;
         const HCR_IMO: u64 = 1 << 4;
         const HCR_AMO: u64 = 1 << 5;
         const HCR_FB: u64 = 1 << 9;
         const HCR_BSU_IS: u64 = 1 << 10;
-        const HCR_TSC: u64 = 1 << 19;
         const HCR_TSW: u64 = 1 << 22;
-        const HCR_RW: u64 = 1 << 31;
         // Physical interrupts come to EL2 (and so back to the host) while the guest runs; the
         // guest's SMCs, set/way cache maintenance, and pointer authentication (API/APK clear:
         // the keys are the host's) trap.
         let hcr = HCR_VM | HCR_RW | HCR_IMO | HCR_FMO | HCR_AMO | HCR_TSC | HCR_TSW | HCR_FB | HCR_BSU_IS;
         // FP/SIMD, SVE, SME and trace registers trap: the host's FP state stays in the registers
         // untouched, and a guest that tries them takes an undefined instruction.
-        const CPTR_RES1: u64 = (1 << 13) | (1 << 12) | (1 << 9) | 0xff;
         const CPTR_TFP: u64 = 1 << 10;
         const CPTR_TTA: u64 = 1 << 20;
-        let cptr = CPTR_RES1 | CPTR_TFP | CPTR_TTA;
+        let cptr = CPTR_RES1 | CPTR_TSM | CPTR_TZ | CPTR_TFP | CPTR_TTA;
         // The guest may read the physical counter but not use the physical timer (the host's).
         let cnthctl = 0b01;
         Self { hcr, cptr, cnthctl, vttbr: vm.vttbr(), vmpidr: (1 << 31) | vcpu.index as u64 }
     }
 }
 
-/// One entry into the guest and back.
-fn enter_guest(vm: &Vm, vcpu: &mut Vcpu) -> (ExitKind, Syndrome) {
-    let host = Controls::read();
-    let mut host_el1 = [0; EL1_SYSREGS.len()];
-    save_el1(&mut host_el1);
-    load_el1(&vcpu.sys);
-    Controls::for_guest(vm, vcpu).write();
+/// What the host had in place when a run started, and gets back when it ends.
+struct HostWorld {
+    controls: Controls,
+    mdcr: u64,
+    el1: [u64; EL1_SYSREGS.len()],
+}
 
-    // The guest's virtual GIC CPU interface (the host uses the physical one: ICH_HCR_EL2.En is
-    // only set while a guest runs).
+impl HostWorld {
+    /// Saves the host's world and puts the guest's EL2 controls in place for the run.
+    fn leave(vm: &Vm, vcpu: &Vcpu) -> Self {
+        let mut host = Self { controls: Controls::read(), mdcr: rd!("mdcr_el2"), el1: [0; EL1_SYSREGS.len()] };
+        save_el1(&mut host.el1);
+        Controls::for_guest(vm, vcpu).write();
+        // MDCR_EL2 is the guest's for the whole run: EL2's own PMU accesses do not depend on it,
+        // and the partition's PMU, once loaded, keeps its HPMN across exits.
+        wr!("mdcr_el2", guest_mdcr(host.mdcr));
+        // The guest's virtual GIC CPU interface (the host uses the physical one).
+        wr!("S3_4_C12_C11_0", 1u64); // ICH_HCR_EL2.En
+        host
+    }
+
+    /// Puts the host's world back.
+    fn restore(&self) {
+        wr!("S3_4_C12_C11_0", 0u64);
+        wr!("S3_4_C12_C12_0", 0u64);
+        load_el1(&self.el1);
+        wr!("mdcr_el2", self.mdcr);
+        self.controls.write();
+    }
+}
+
+/// One entry into the guest and back, within a run.
+fn enter_guest(vcpu: &mut Vcpu) -> (ExitKind, Syndrome) {
+    load_el1(&vcpu.sys);
     wr!("S3_4_C12_C11_7", vcpu.gic_vmcr); // ICH_VMCR_EL2
     wr!("S3_4_C12_C12_0", vcpu.gic_lr0); // ICH_LR0_EL2
-    wr!("S3_4_C12_C11_0", 1u64); // ICH_HCR_EL2.En
 
     // SAFETY: EL2's controls and the guest's EL1 state are in place; `regs` outlives the call.
     let kind = unsafe { __guest_enter(&mut vcpu.regs) };
 
     vcpu.gic_vmcr = rd!("S3_4_C12_C11_7");
     vcpu.gic_lr0 = rd!("S3_4_C12_C12_0");
-    wr!("S3_4_C12_C11_0", 0u64);
-    wr!("S3_4_C12_C12_0", 0u64);
-
     let syndrome = Syndrome { esr: Esr(rd!("esr_el2")), far: rd!("far_el2"), hpfar: rd!("hpfar_el2") };
     save_el1(&mut vcpu.sys);
-    load_el1(&host_el1);
-    host.write();
     (ExitKind::from_code(kind), syndrome)
 }
 
@@ -230,18 +239,14 @@ impl VmHw for ArchVmHw {
         let stopped = CpuPmu.enabled() & events.host_only as u32;
         CpuPmu.disable(stopped);
         CpuPmu.enable(events.guest_only as u32);
-        // MDCR_EL2 is the guest's for the whole run: EL2's own PMU accesses do not depend on it,
-        // and the partition's PMU, once loaded, keeps its HPMN across internal exits.
-        let host_mdcr = rd!("mdcr_el2");
-        wr!("mdcr_el2", guest_mdcr(host_mdcr));
+        let host = HostWorld::leave(vm, vcpu);
         let (reserved, host_counters, direct, fgt) = (self.reserved, self.host_counters, self.direct, self.fgt);
-        vcpu.pmu.direct_enables = direct && !fgt;
         let mut host_pmu: Option<HostPmu> = None;
         let exit = loop {
             if direct && vcpu.pmu.loaded {
                 vcpu.pmu.rearm(&mut CpuPmu);
             }
-            let (kind, syndrome) = enter_guest(vm, vcpu);
+            let (kind, syndrome) = enter_guest(vcpu);
             // A physical interrupt may be the partition's own PMU overflow: deliver it to the
             // partition as a virtual interrupt (never to the host), and go back in.
             if kind == ExitKind::Irq && vcpu.pmu.loaded && vcpu.pmu.take_overflow_interrupt(&mut CpuPmu) {
@@ -254,7 +259,8 @@ impl VmHw for ArchVmHw {
                     return Emulated::Undefined;
                 }
                 if !vcpu.pmu.loaded {
-                    host_pmu = Some(vcpu.pmu.load(&mut CpuPmu, reserved, host_counters));
+                    // Without FGT, the direct mode cannot keep PMCR_EL0 and PMCNTEN* trapped.
+                    host_pmu = Some(vcpu.pmu.load(&mut CpuPmu, reserved, host_counters, direct && !fgt));
                     if direct {
                         // From now on in this run the partition's own counters are its to touch:
                         // HPMN = k, and the CPU keeps it out of the rest. The cycle counter is
@@ -281,9 +287,7 @@ impl VmHw for ArchVmHw {
             wr!("S3_4_C3_C1_4", rd!("S3_4_C3_C1_4") & !FGT_READ_TRAPS);
             wr!("S3_4_C3_C1_5", rd!("S3_4_C3_C1_5") & !FGT_WRITE_TRAPS);
         }
-        wr!("mdcr_el2", host_mdcr);
-        // SAFETY: a barrier only.
-        unsafe { asm!("isb", options(nostack, preserves_flags)) };
+        host.restore();
         exit
     }
 }

@@ -32,8 +32,6 @@ pub trait PmuHw {
     fn enable(&mut self, mask: u32);
     fn enable_interrupts(&mut self, mask: u32);
     fn set_overflows(&mut self, mask: u32);
-    /// PMSWINC_EL0.
-    fn software_increment(&mut self, mask: u32);
     /// PMCR_EL0 as a whole.
     fn pmcr(&self) -> u64;
     fn set_pmcr(&mut self, value: u64);
@@ -105,6 +103,17 @@ impl FakePmu {
         (1u32 << self.n) - 1
     }
 
+    /// PMSWINC_EL0 written at EL1 or EL0 (the host's software increments, in tests).
+    pub fn software_increment(&mut self, mask: u32) {
+        for n in counters_in(mask & self.valid() & self.cnten) {
+            // Counting rules of the architecture: [0, HPMN) need PMCR_EL0.E, the rest HPME.
+            let on = if n < self.hpmn_value { self.pmcr_value & 1 != 0 } else { self.hpme };
+            if on && self.types[n as usize] & 0xffff == 0 {
+                self.values[n as usize] = self.values[n as usize].wrapping_add(1);
+            }
+        }
+    }
+
     /// A counter as the host would leave it while using it.
     pub fn program(&mut self, n: u8, event: u64, value: u64) {
         self.types[n as usize] = event;
@@ -163,15 +172,6 @@ impl PmuHw for FakePmu {
     }
     fn set_overflows(&mut self, mask: u32) {
         self.ovs |= mask & self.valid();
-    }
-    fn software_increment(&mut self, mask: u32) {
-        for n in counters_in(mask & self.valid() & self.cnten) {
-            // Counting rules of the architecture: [0, HPMN) need PMCR_EL0.E, the rest HPME.
-            let on = if n < self.hpmn_value { self.pmcr_value & 1 != 0 } else { self.hpme };
-            if on && self.types[n as usize] & 0xffff == 0 {
-                self.values[n as usize] = self.values[n as usize].wrapping_add(1);
-            }
-        }
     }
     fn pmcr(&self) -> u64 {
         (self.pmcr_value & !(0x1f << 11)) | (u64::from(self.n) << 11)

@@ -48,10 +48,6 @@ pub struct VPmu {
     pub irq_masked: u32,
     /// On the CPU now (between `load` and `put`).
     pub loaded: bool,
-    /// The partition writes PMCR_EL0 and PMCNTEN* to the hardware itself (the direct mode on a CPU
-    /// without FGT to trap them): its E is then the physical E, which also gates the host's cycle
-    /// counter, a documented limit of that configuration.
-    pub direct_enables: bool,
 }
 
 /// What the host had on the CPU before a partition's PMU was loaded.
@@ -63,6 +59,10 @@ pub struct HostPmu {
     hpmn: u8,
     /// The host's enabled counters among those parked.
     enabled: u32,
+    /// The partition writes PMCR_EL0 and PMCNTEN* to the hardware itself (the direct mode on a CPU
+    /// without FGT to trap them): its E is then the physical E, which also gates the host's cycle
+    /// counter, a documented limit of that configuration.
+    direct_enables: bool,
     /// Where host counter i went: `parked[i]`, for i < moved.
     parked: [u8; 31],
     moved: u8,
@@ -78,13 +78,15 @@ impl VPmu {
     }
 
     /// Puts the partition's counters on the CPU. `reserved` is the CPU's reserved mask (the
-    /// parking place); `host_counters` the host's share H. Returns what `put` needs.
-    pub fn load(&mut self, hw: &mut impl PmuHw, reserved: u32, host_counters: u8) -> HostPmu {
+    /// parking place); `host_counters` the host's share H; `direct_enables`: see [`HostPmu`].
+    /// Returns what `put` needs.
+    pub fn load(&mut self, hw: &mut impl PmuHw, reserved: u32, host_counters: u8, direct_enables: bool) -> HostPmu {
         let mut host = HostPmu {
             pmcr: hw.pmcr(),
             selr: hw.selr(),
             userenr: hw.userenr(),
             hpmn: host_counters,
+            direct_enables,
             ..Default::default()
         };
         let targets = counters_in(reserved);
@@ -119,7 +121,7 @@ impl VPmu {
         }
         hw.set_overflows(self.ovs & mask);
         hw.enable_interrupts(self.inten & mask & !self.irq_masked);
-        if self.direct_enables {
+        if host.direct_enables {
             hw.enable(self.cnten & mask);
             hw.set_pmcr((host.pmcr & !PMCR_GUEST_BITS) | (self.pmcr & PMCR_GUEST_BITS));
         } else {
@@ -145,7 +147,7 @@ impl VPmu {
             self.values[n as usize] = hw.read_counter(n);
             self.types[n as usize] = hw.read_type(n);
         }
-        if self.direct_enables {
+        if host.direct_enables {
             self.pmcr = (self.pmcr & !PMCR_GUEST_BITS) | (hw.pmcr() & PMCR_GUEST_BITS);
             self.cnten = hw.enabled() & mask;
         } else if self.pmcr & PMCR_E != 0 {

@@ -6,15 +6,28 @@
 use crate::pmu::vpmu::VPmu;
 use crate::trap_frame::TrapFrame;
 
-/// The EL1/EL0 system registers a guest owns and the world switch saves and restores, in this
-/// order (see `arch::world`). Anything not listed is either trapped for guests or not used by
-/// EL1 at all.
-pub const EL1_SYSREGS: [&str; 26] = [
-    "sctlr_el1", "cpacr_el1", "ttbr0_el1", "ttbr1_el1", "tcr_el1", "esr_el1", "afsr0_el1",
-    "afsr1_el1", "far_el1", "mair_el1", "vbar_el1", "contextidr_el1", "amair_el1", "cntkctl_el1",
-    "par_el1", "mdscr_el1", "sp_el0", "sp_el1", "elr_el1", "spsr_el1", "tpidr_el0", "tpidrro_el0",
-    "tpidr_el1", "csselr_el1", "cntv_ctl_el0", "cntv_cval_el0",
-];
+/// The EL1/EL0 system registers a guest owns and the world switch saves and restores: index into
+/// [`Vcpu::sys`] and name, the one list everything else is made from (`$m!` is applied to it).
+/// Anything not listed is either trapped for guests or not used by EL1 at all.
+macro_rules! el1_sysregs {
+    ($m:ident) => {
+        $m!(0 "sctlr_el1", 1 "cpacr_el1", 2 "ttbr0_el1", 3 "ttbr1_el1", 4 "tcr_el1", 5 "esr_el1",
+            6 "afsr0_el1", 7 "afsr1_el1", 8 "far_el1", 9 "mair_el1", 10 "vbar_el1",
+            11 "contextidr_el1", 12 "amair_el1", 13 "cntkctl_el1", 14 "par_el1", 15 "mdscr_el1",
+            16 "sp_el0", 17 "sp_el1", 18 "elr_el1", 19 "spsr_el1", 20 "tpidr_el0",
+            21 "tpidrro_el0", 22 "tpidr_el1", 23 "csselr_el1", 24 "cntv_ctl_el0",
+            25 "cntv_cval_el0")
+    };
+}
+#[cfg_attr(not(target_arch = "aarch64"), allow(unused_imports, reason = "used by arch::world"))]
+pub(crate) use el1_sysregs;
+
+macro_rules! names {
+    ($($i:literal $r:literal),*) => { [$($r),*] };
+}
+
+/// The names of [`el1_sysregs!`], in order.
+pub const EL1_SYSREGS: &[&str] = &el1_sysregs!(names);
 
 /// Indices into [`Vcpu::sys`].
 pub mod reg {

@@ -25,7 +25,7 @@ fn load_parks_host_events_and_put_brings_them_back() {
     g.types[0] = 0x08;
     g.cnten = 1;
     g.pmcr = PMCR_E;
-    let host = g.load(&mut hw, 0b110000, 4);
+    let host = g.load(&mut hw, 0b110000, 4, false);
     // The partition's counters are its own; the host's 0 and 1 went to 4 and 5.
     assert_eq!(hw.hpmn_value, 2);
     assert_eq!((hw.values[0], hw.types[0], hw.cnten & 0b11), (7, 0x08, 1));
@@ -55,7 +55,7 @@ fn pmselr_and_pmuserenr_are_switched() {
     hw.selr_value = 3;
     hw.userenr_value = 0xd;
     let mut g = VPmu::new(2);
-    let host = g.load(&mut hw, 0b110000, 4);
+    let host = g.load(&mut hw, 0b110000, 4, false);
     assert_eq!((hw.selr_value, hw.userenr_value), (0, 0));
     // The partition writes them directly (direct mode) or through EL2.
     hw.selr_value = 1;
@@ -73,7 +73,7 @@ fn emulate(g: &mut VPmu, hw: &mut FakePmu, reg: PmuReg, read: bool, value: u64) 
 fn a_partition_cannot_reach_the_hosts_counters() {
     let mut hw = host_pmu();
     let mut g = VPmu::new(2);
-    let host = g.load(&mut hw, 0b110000, 4);
+    let host = g.load(&mut hw, 0b110000, 4, false);
     let before = (hw.values, hw.types, hw.cnten & !0b11, hw.inten & !0b11, hw.ovs & !0b11);
     // N reads as k.
     let Emulated::Done(pmcr) = emulate(&mut g, &mut hw, PmuReg::Pmcr, true, 0) else { panic!() };
@@ -117,7 +117,7 @@ fn a_partition_cannot_reach_the_hosts_counters() {
 fn a_partition_counts_on_its_counters() {
     let mut hw = host_pmu();
     let mut g = VPmu::new(2);
-    let host = g.load(&mut hw, 0b110000, 4);
+    let host = g.load(&mut hw, 0b110000, 4, false);
     emulate(&mut g, &mut hw, PmuReg::EvTyper(1), false, 0x00 | TYPE_FORBIDDEN);
     assert_eq!(hw.types[1], 0, "no counting at EL2, EL3 or Secure for a partition");
     emulate(&mut g, &mut hw, PmuReg::EvCntr(1), false, 10);
@@ -139,7 +139,7 @@ fn a_partition_counts_on_its_counters() {
     g.put(&mut hw, &host);
     // Nothing of the partition's is left for the host to see.
     assert_eq!((hw.values[1], hw.values[4], hw.values[5]), (200, 0, 0));
-    let again = g.load(&mut hw, 0b110000, 4);
+    let again = g.load(&mut hw, 0b110000, 4, false);
     assert_eq!(emulate(&mut g, &mut hw, PmuReg::CntenSet, true, 0), Emulated::Done(0b11));
     g.put(&mut hw, &again);
 }
@@ -148,7 +148,7 @@ fn a_partition_counts_on_its_counters() {
 fn el0_needs_pmuserenr() {
     let mut hw = host_pmu();
     let mut g = VPmu::new(2);
-    g.load(&mut hw, 0b110000, 4);
+    g.load(&mut hw, 0b110000, 4, false);
     assert_eq!(g.emulate(&mut hw, PmuReg::EvCntr(0), true, 0, true), Emulated::Undefined);
     emulate(&mut g, &mut hw, PmuReg::Userenr, false, 1);
     assert!(matches!(g.emulate(&mut hw, PmuReg::EvCntr(0), true, 0, true), Emulated::Done(_)));
@@ -176,7 +176,7 @@ fn decodes_the_encodings_of_the_reference_table() {
 fn a_partitions_overflow_interrupt_is_its_own() {
     let mut hw = host_pmu();
     let mut g = VPmu::new(2);
-    let host = g.load(&mut hw, 0b110000, 4);
+    let host = g.load(&mut hw, 0b110000, 4, false);
     assert!(!g.take_overflow_interrupt(&mut hw), "nothing pending");
     emulate(&mut g, &mut hw, PmuReg::IntenSet, false, 0b01);
     emulate(&mut g, &mut hw, PmuReg::OvsSet, false, 0b01);
