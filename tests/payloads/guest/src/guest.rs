@@ -6,7 +6,7 @@
 use core::arch::asm;
 use core::sync::atomic::Ordering::SeqCst;
 use host_driver::conduit::{Hvc, Smc};
-use payload_rt::{ABORTS, LAST_ESR, LAST_FAR, finish, raw};
+use payload_rt::{ABORTS, LAST_ESR, LAST_FAR, finish, raw, rd, wr};
 use smc_interface::{ids, pmu, vm};
 
 fn report(a: u64, b: u64, c: u64) {
@@ -26,21 +26,6 @@ fn probe_read(addr: u64) -> (u64, u64) {
 // ---------------------------------------------------------------------------------------------
 // vCPU 1: a partition with PMU counters. Every access below traps to EL2 (trapped mode) and is
 // applied to this vCPU's counters only.
-
-macro_rules! rd {
-    ($r:literal) => {{
-        let v: u64;
-        // SAFETY: a PMU register read; EL2 emulates it (or makes it undefined).
-        unsafe { asm!(concat!("mrs {}, ", $r), out(reg) v, options(nostack)) };
-        v
-    }};
-}
-macro_rules! wr {
-    ($r:literal, $v:expr) => {{
-        // SAFETY: a PMU register write; EL2 emulates it (or makes it undefined).
-        unsafe { asm!(concat!("msr ", $r, ", {}"), in(reg) $v, options(nostack)) };
-    }};
-}
 
 fn undefined(f: impl FnOnce()) -> u64 {
     let before = ABORTS.load(SeqCst);

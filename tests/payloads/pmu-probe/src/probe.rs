@@ -15,22 +15,7 @@ use smc_interface::{CounterMask, Enforcement, PmuInfo, PmuStatus, SmcccError, pm
 // PMSELR, and one code path serves every counter index.
 
 mod pmu_el1 {
-    use core::arch::asm;
-
-    macro_rules! rd {
-        ($r:literal) => {{
-            let v: u64;
-            // SAFETY: reading a PMU register at EL1 (EL2 does not trap them from the host).
-            unsafe { asm!(concat!("mrs {}, ", $r), out(reg) v, options(nostack)) };
-            v
-        }};
-    }
-    macro_rules! wr {
-        ($r:literal, $v:expr) => {{
-            // SAFETY: the payload owns the host's PMU state.
-            unsafe { asm!(concat!("msr ", $r, ", {}"), "isb", in(reg) $v, options(nostack)) };
-        }};
-    }
+    use payload_rt::{rd, wr};
 
     pub fn pmcr() -> u64 {
         rd!("pmcr_el0")

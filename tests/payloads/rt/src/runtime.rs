@@ -53,6 +53,28 @@ macro_rules! say {
     ($($arg:tt)*) => {{ let _ = core::fmt::Write::write_fmt(&mut $crate::Uart, format_args!("{}\n", format_args!($($arg)*))); }};
 }
 
+/// Reads a system register by name (`mrs`).
+#[macro_export]
+macro_rules! rd {
+    ($r:literal) => {{
+        let v: u64;
+        // SAFETY: the payloads read only registers whose reads have no side effects at their EL
+        // (or that EL2 traps and answers).
+        unsafe { core::arch::asm!(concat!("mrs {}, ", $r), out(reg) v, options(nostack)) };
+        v
+    }};
+}
+
+/// Writes a system register by name (`msr`), then `isb`.
+#[macro_export]
+macro_rules! wr {
+    ($r:literal, $v:expr) => {{
+        let v: u64 = $v;
+        // SAFETY: the payloads write only the PMU state they own (or that EL2 traps and emulates).
+        unsafe { core::arch::asm!(concat!("msr ", $r, ", {}"), "isb", in(reg) v, options(nostack)) };
+    }};
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bookkeeping. Plain loads and stores only: the payload runs with its MMU off (Device memory),
 // where exclusive accesses are not guaranteed to work.
