@@ -75,22 +75,26 @@ pub fn handle<M: Monitor, H: PmuHw>(
     psci: &mut PsciRelay<'_, M>,
     pmu: &mut PmuCalls<'_, H>,
 ) -> Reply {
-    handle_with_vms(regs, conduit, psci, pmu, None)
+    route(regs, conduit, psci, |monitor| own_call(regs, monitor, pmu, None))
 }
 
-/// Routes and answers one host call; the VM calls go to `vms` (NOT_SUPPORTED without).
-pub fn handle_with_vms<M: Monitor, H: PmuHw>(
+/// Routes one host call: EL2's own calls go to `own` (given the monitor, for the calls EL2 passes
+/// on), PSCI to the relay, other SMCs to EL3.
+///
+/// `own` is where the per-CPU state (PMU partition, VMs) is taken, so that PSCI and forwarded
+/// calls run with no EL2 lock held: CPU_OFF and power-down suspends never return to the caller,
+/// and a lock held across them would be held forever, so the CPU could never come back.
+pub fn route<M: Monitor>(
     regs: SmcRegs,
     conduit: Conduit,
     psci: &mut PsciRelay<'_, M>,
-    pmu: &mut PmuCalls<'_, H>,
-    vms: Option<&mut dyn VmService>,
+    own: impl FnOnce(&mut M) -> Reply,
 ) -> Reply {
     let Some(id) = FunctionId::from_register(regs[0]) else {
         return Reply::Short(encode_error(SmcccError::NotSupported));
     };
     match (id.owner(), conduit) {
-        (Owner::VendorHyp, _) | (Owner::Arch, Conduit::Hvc) => own_call(regs, psci.monitor, pmu, vms),
+        (Owner::VendorHyp, _) | (Owner::Arch, Conduit::Hvc) => own(psci.monitor),
         (_, Conduit::Smc) if psci_relay::is_psci(id.raw()) => Reply::Full(psci.handle(regs)),
         (_, Conduit::Smc) => Reply::Full(psci.monitor.smc(regs)),
         (_, Conduit::Hvc) => Reply::Short(encode_error(SmcccError::NotSupported)),
@@ -98,7 +102,7 @@ pub fn handle_with_vms<M: Monitor, H: PmuHw>(
 }
 
 /// The calls EL2 is the callee for.
-fn own_call<M: Monitor, H: PmuHw>(
+pub fn own_call<M: Monitor, H: PmuHw>(
     regs: SmcRegs,
     monitor: &mut M,
     pmu: &mut PmuCalls<'_, H>,
@@ -183,6 +187,7 @@ pub fn answer_in_process<H: PmuHw>(regs: SmcRegs, conduit: Conduit, pmu: &mut Pm
         cpus: &cpus,
         entries: psci_relay::WarmEntries { cpu_on: 0, resume: 0 },
         this_cpu: 0,
+        host_owns: &|_| true,
     };
     let reply = handle(regs, conduit, &mut relay, pmu);
     let mut out = regs;
@@ -223,6 +228,7 @@ mod tests {
             cpus: &cpus,
             entries: WarmEntries { cpu_on: 0x1000, resume: 0x2000 },
             this_cpu: 0,
+            host_owns: &|_| true,
         };
         let cfg = PmuConfig::new(6, 6, true, true, false, smc_interface::Enforcement::Trapped, 1, 0).unwrap();
         let mut cpu = CpuPartition::new(&cfg);

@@ -6,12 +6,9 @@
 //! come back to the host as aborts, and every other trap comes back as an undefined instruction.
 
 use crate::esr::{Esr, ExceptionClass};
-use crate::host_calls::{self, Conduit, PmuCalls, Reply};
-use crate::vm::VmService;
+use crate::host_calls::{Conduit, Reply};
 use crate::inject::{self, HostFault, Injection};
-use crate::monitor::Monitor;
-use crate::pmu::PmuHw;
-use crate::psci_relay::PsciRelay;
+use crate::monitor::SmcRegs;
 use crate::trap_frame::TrapFrame;
 use arm_sysregs::el1::accessors::{
     read_sctlr_el1, read_vbar_el1, write_elr_el1, write_esr_el1, write_far_el1, write_spsr_el1,
@@ -20,19 +17,13 @@ use arm_sysregs::el1::registers::{ElrEl1, EsrEl1, FarEl1, SpsrEl1};
 use smc_interface::{SmcccError, result::encode_error};
 
 /// Handles one host trap; `frame` holds the host's registers and is what the host resumes with.
-pub fn handle<M: Monitor, H: PmuHw>(
-    frame: &mut TrapFrame,
-    esr: Esr,
-    far: u64,
-    relay: &mut PsciRelay<'_, M>,
-    pmu: &mut PmuCalls<'_, H>,
-    mut vms: Option<&mut dyn VmService>,
-) {
+/// `calls` answers an SMCCC call (see `host_calls::route`).
+pub fn handle(frame: &mut TrapFrame, esr: Esr, far: u64, calls: impl FnOnce(SmcRegs, Conduit) -> Reply) {
     match esr.class() {
         ExceptionClass::Hvc64 => {
             // SMCCC calls use HVC #0; other immediates are not calls of this hypervisor.
             let reply = if esr.imm16() == 0 {
-                host_calls::handle_with_vms(frame.smccc_regs(), Conduit::Hvc, relay, pmu, vms.take())
+                calls(frame.smccc_regs(), Conduit::Hvc)
             } else {
                 Reply::Short(encode_error(SmcccError::NotSupported))
             };
@@ -42,7 +33,7 @@ pub fn handle<M: Monitor, H: PmuHw>(
             // A trapped SMC has not executed: resume after it.
             frame.elr += 4;
             let reply = if esr.imm16() == 0 {
-                host_calls::handle_with_vms(frame.smccc_regs(), Conduit::Smc, relay, pmu, vms.take())
+                calls(frame.smccc_regs(), Conduit::Smc)
             } else {
                 Reply::Short(encode_error(SmcccError::NotSupported))
             };
@@ -90,9 +81,10 @@ fn apply(frame: &mut TrapFrame, inj: Injection) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host_calls::{self, PmuCalls};
     use crate::monitor::fake::FakeMonitor;
     use crate::percpu::CpuTable;
-    use crate::psci_relay::WarmEntries;
+    use crate::psci_relay::{PsciRelay, WarmEntries};
     use arm_sysregs::el1::{fake::SYSREGS, registers::VbarEl1};
     use smc_interface::{ids, result::CallUid};
 
@@ -103,12 +95,13 @@ mod tests {
             cpus: &cpus,
             entries: WarmEntries { cpu_on: 0x1000, resume: 0x2000 },
             this_cpu: 0,
+            host_owns: &|_| true,
         };
         let cfg = crate::pmu::PmuConfig::new(6, 6, true, true, false, smc_interface::Enforcement::Trapped, 1, 0).unwrap();
         let mut cpu = crate::pmu::CpuPartition::new(&cfg);
         let mut hw = crate::pmu::FakePmu::new(6);
         let mut pmu = PmuCalls { cfg: Some(&cfg), cpu: &mut cpu, hw: &mut hw };
-        handle(frame, Esr(esr), far, &mut relay, &mut pmu, None);
+        handle(frame, Esr(esr), far, |regs, conduit| host_calls::handle(regs, conduit, &mut relay, &mut pmu));
     }
 
     #[test]

@@ -42,23 +42,28 @@ impl<W: Write + Send> Logger<W> {
         *self.sink.lock() = Some(sink);
     }
 
-    /// Writes straight to the sink, bypassing levels: for the panic path.
-    pub fn write_raw(&self, args: core::fmt::Arguments<'_>) {
-        // A panic while the lock is held (inside a log call) must still get its message out.
-        let mut guard = match self.sink.try_lock() {
-            Some(g) => g,
-            None => {
-                // SAFETY-free fallback: force the lock; the CPU that held it is this one,
-                // which is not going to resume the interrupted write.
-                unsafe { self.sink.force_unlock() };
-                self.sink.lock()
+    /// Writes straight to the sink, bypassing levels: for the fatal and panic paths.
+    ///
+    /// The lock is never forced: a CPU that panicked inside a log call still holds it, and
+    /// another CPU may be mid-line. After a bounded wait the text goes to `emergency` instead, a
+    /// sink that shares no Rust state with the logger's (see `console::Emergency`).
+    pub fn write_raw(&self, args: core::fmt::Arguments<'_>, emergency: &mut dyn Write) {
+        for _ in 0..RAW_LOCK_ATTEMPTS {
+            if let Some(mut guard) = self.sink.try_lock() {
+                if let Some(sink) = guard.as_mut() {
+                    let _ = sink.write_fmt(args);
+                }
+                return;
             }
-        };
-        if let Some(sink) = guard.as_mut() {
-            let _ = sink.write_fmt(args);
+            core::hint::spin_loop();
         }
+        let _ = emergency.write_fmt(args);
     }
 }
+
+/// How often the fatal paths try the logger's lock before they give up on it: long enough for
+/// another CPU to finish a line at 115200 baud (~10 ms), short enough not to matter on a panic.
+const RAW_LOCK_ATTEMPTS: usize = 1 << 22;
 
 impl<W: Write + Send> Log for Logger<W> {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
@@ -96,5 +101,19 @@ mod tests {
         logger.log(&Record::builder().level(log::Level::Info).args(format_args!("hello")).build());
         logger.log(&Record::builder().level(log::Level::Debug).args(format_args!("hidden")).build());
         assert_eq!(logger.sink.lock().as_deref(), Some("EL2[3] INFO  hello\n"));
+    }
+
+    #[test]
+    fn raw_writes_never_break_a_held_lock() {
+        let logger: Logger<String> = Logger::new(|| 0);
+        logger.set_sink(String::new());
+        let mut emergency = String::new();
+        let held = logger.sink.lock();
+        logger.write_raw(format_args!("fatal\n"), &mut emergency);
+        assert_eq!(emergency, "fatal\n", "went to the emergency sink");
+        assert_eq!(held.as_deref(), Some(""), "the holder's line was not touched");
+        drop(held);
+        logger.write_raw(format_args!("fatal\n"), &mut emergency);
+        assert_eq!(logger.sink.lock().as_deref(), Some("fatal\n"));
     }
 }

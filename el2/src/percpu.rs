@@ -4,6 +4,7 @@
 //! it up (CPU_ON) or back (a power-down CPU_SUSPEND / SYSTEM_SUSPEND).
 
 use crate::pmu::CpuPartition;
+use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use spin::mutex::SpinMutex;
 use platform::{Current, Platform};
@@ -63,17 +64,32 @@ pub struct WorldSave {
 /// One CPU's EL2 state. `stack_top` must stay the first field: the warm entry code reads it with
 /// the MMU off, through the context id EL3 hands back (the address of this struct). `world` is at
 /// a fixed offset for the guest entry and exit code.
+///
+/// Everything written after the table is created is an atomic, a lock, or an `UnsafeCell` that
+/// only its own CPU touches: the table is an immutable static shared by all CPUs.
 #[repr(C)]
 #[derive(Debug)]
 pub struct PerCpu {
-    pub stack_top: u64,
-    pub world: WorldSave,
+    /// Set once by the boot CPU before any other CPU starts.
+    pub stack_top: AtomicU64,
+    /// Written by `arch/guest.S` on this CPU only, while this CPU runs a guest.
+    world: UnsafeCell<WorldSave>,
     pub index: usize,
-    pub host_entry: HostEntry,
-    /// Which PMU counters the host owns on this CPU. Only this CPU takes the lock (PMU calls act on
-    /// the calling CPU), so it is never contended; it is a lock so the table can be shared.
+    /// Where the host wants this CPU to start after a CPU_ON (claimed by whichever CPU asks).
+    pub on_entry: HostEntry,
+    /// Where the host wants this CPU to resume after a power-down CPU_SUSPEND or SYSTEM_SUSPEND
+    /// (set only by this CPU itself). Separate from `on_entry`: a CPU_ON aimed at this CPU while
+    /// it is running (which EL3 refuses with ALREADY_ON) must not overwrite its pending resume.
+    pub resume_entry: HostEntry,
+    /// Which PMU counters the host owns on this CPU. Only this CPU takes the lock (PMU calls act
+    /// on the calling CPU), and never across a call that may not return (PSCI), so it is never
+    /// contended; it is a lock so the table can be shared.
     pub pmu: SpinMutex<CpuPartition>,
 }
+
+// SAFETY: `world` is the only field without its own synchronisation; it is accessed only by the
+// CPU that owns this entry (guest.S through TPIDR_EL2), never shared between CPUs.
+unsafe impl Sync for PerCpu {}
 
 const _: () = assert!(core::mem::offset_of!(PerCpu, stack_top) == 0);
 // PERCPU_WORLD and the WorldSave offsets in arch/guest.S.
@@ -84,10 +100,11 @@ const _: () = assert!(core::mem::offset_of!(WorldSave, guest_regs) == 104);
 impl PerCpu {
     pub const fn new(index: usize) -> Self {
         Self {
-            stack_top: 0,
-            world: WorldSave { callee_saved: [0; 12], sp: 0, guest_regs: 0 },
+            stack_top: AtomicU64::new(0),
+            world: UnsafeCell::new(WorldSave { callee_saved: [0; 12], sp: 0, guest_regs: 0 }),
             index,
-            host_entry: HostEntry::new(),
+            on_entry: HostEntry::new(),
+            resume_entry: HostEntry::new(),
             pmu: SpinMutex::new(CpuPartition::UNSET),
         }
     }
@@ -95,6 +112,10 @@ impl PerCpu {
     /// The value EL2 gives EL3 as the context id for this CPU's warm entry.
     pub fn context_id(&self) -> u64 {
         self as *const Self as u64
+    }
+
+    pub fn stack_top(&self) -> u64 {
+        self.stack_top.load(Ordering::Relaxed)
     }
 }
 
@@ -123,8 +144,8 @@ impl CpuTable {
         Current::cpu_index(mpidr & MPIDR_AFFINITY_MASK).and_then(|i| self.get(i))
     }
 
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut PerCpu> {
-        self.cpus.iter_mut()
+    pub fn iter(&self) -> impl Iterator<Item = &PerCpu> {
+        self.cpus.iter()
     }
 }
 

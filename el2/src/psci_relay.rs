@@ -20,6 +20,7 @@ use smccc::psci::{
 /// PSCI return codes EL2 produces itself.
 pub const PSCI_INVALID_PARAMETERS: u64 = -2i64 as u64;
 pub const PSCI_ALREADY_ON: u64 = -4i64 as u64;
+pub const PSCI_INVALID_ADDRESS: u64 = -9i64 as u64;
 
 /// EL2's warm entry points, as physical addresses.
 #[derive(Clone, Copy, Debug)]
@@ -44,6 +45,10 @@ pub struct PsciRelay<'a, M: Monitor> {
     pub entries: WarmEntries,
     /// The calling CPU's index.
     pub this_cpu: usize,
+    /// Whether the host owns the memory at this physical address (its RAM, not EL2's, not a
+    /// VM's). EL3 only ever sees EL2's own warm entry points, so it cannot vet the host's: EL2
+    /// answers INVALID_ADDRESS itself, as EL3 would for an entry outside non-secure RAM.
+    pub host_owns: &'a dyn Fn(u64) -> bool,
 }
 
 impl<M: Monitor> PsciRelay<'_, M> {
@@ -68,15 +73,18 @@ impl<M: Monitor> PsciRelay<'_, M> {
         let Some(cpu) = self.cpus.by_mpidr(target) else {
             return PSCI_INVALID_PARAMETERS;
         };
-        if !cpu.host_entry.claim() {
+        if !(self.host_owns)(entry) {
+            return PSCI_INVALID_ADDRESS;
+        }
+        if !cpu.on_entry.claim() {
             return PSCI_ALREADY_ON;
         }
-        cpu.host_entry.set(entry, context);
+        cpu.on_entry.set(entry, context);
         let ret = self.monitor.call(fid, &[target, self.entries.cpu_on, cpu.context_id()]);
         if ret != 0 {
             // EL3 refused (already on, on pending, denied...): the CPU will not come through
             // EL2, so the slot is free again.
-            cpu.host_entry.release();
+            cpu.on_entry.release();
         }
         ret
     }
@@ -86,9 +94,13 @@ impl<M: Monitor> PsciRelay<'_, M> {
         let Some(cpu) = self.cpus.get(self.this_cpu) else {
             return PSCI_INVALID_PARAMETERS;
         };
-        // Only this CPU uses its own slot for a suspend, so no claim is needed. If the state
-        // is a standby or EL3 refuses, the SMC returns here and the slot is simply unused.
-        cpu.host_entry.set(entry, context);
+        // A standby state never uses the entry point, but EL3 vets it for every call too.
+        if !(self.host_owns)(entry) {
+            return PSCI_INVALID_ADDRESS;
+        }
+        // Only this CPU uses its own resume slot, so no claim is needed. If the state is a
+        // standby or EL3 refuses, the SMC returns here and the slot is simply unused.
+        cpu.resume_entry.set(entry, context);
         let mut args = [0u64; 3];
         args[..extra.len()].copy_from_slice(extra);
         args[extra.len()] = self.entries.resume;
@@ -104,6 +116,11 @@ mod tests {
     use smccc::psci::{PSCI_CPU_OFF, PSCI_SYSTEM_OFF, PSCI_VERSION};
 
     const ENTRIES: WarmEntries = WarmEntries { cpu_on: 0x6000_1000, resume: 0x6000_2000 };
+
+    /// The host's RAM in these tests: 0x4000_0000..0x6000_0000 (EL2 sits above it).
+    fn host_ram(pa: u64) -> bool {
+        (0x4000_0000..0x6000_0000).contains(&pa)
+    }
 
     fn regs(fid: u32, args: &[u64]) -> SmcRegs {
         let mut r = [0; 18];
@@ -125,36 +142,36 @@ mod tests {
     fn cpu_on_substitutes_el2_entry_and_keeps_the_host_one() {
         let cpus = CpuTable::new();
         let mut mon = FakeMonitor::answering(&[0]);
-        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0 };
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
         let out = relay.handle(regs(PSCI_CPU_ON_64, &[0x8000_0002, 0x4020_0000, 0xabcd]));
         assert_eq!(out[0], 0);
         let cpu2 = cpus.get(2).unwrap();
         assert_eq!(mon.calls.len(), 1);
         assert_eq!(&mon.calls[0][..4], &[PSCI_CPU_ON_64.into(), 0x8000_0002, ENTRIES.cpu_on, cpu2.context_id()]);
-        assert_eq!(cpu2.host_entry.get(), (0x4020_0000, 0xabcd));
+        assert_eq!(cpu2.on_entry.get(), (0x4020_0000, 0xabcd));
         // A second CPU_ON before the CPU has come up is refused by EL2 without asking EL3.
-        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0 };
-        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[2, 0x1, 0x2]))[0], PSCI_ALREADY_ON);
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
+        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[2, 0x4000_0000, 0x2]))[0], PSCI_ALREADY_ON);
         assert_eq!(mon.calls.len(), 1);
-        assert_eq!(cpu2.host_entry.get(), (0x4020_0000, 0xabcd));
+        assert_eq!(cpu2.on_entry.get(), (0x4020_0000, 0xabcd));
     }
 
     #[test]
     fn cpu_on_failure_releases_the_slot() {
         let cpus = CpuTable::new();
         let mut mon = FakeMonitor::answering(&[PSCI_ALREADY_ON, 0]);
-        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0 };
-        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[1, 0x10, 0x20]))[0], PSCI_ALREADY_ON);
-        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[1, 0x30, 0x40]))[0], 0);
-        assert_eq!(cpus.get(1).unwrap().host_entry.get(), (0x30, 0x40));
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
+        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[1, 0x4000_0010, 0x20]))[0], PSCI_ALREADY_ON);
+        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[1, 0x4000_0030, 0x40]))[0], 0);
+        assert_eq!(cpus.get(1).unwrap().on_entry.get(), (0x4000_0030, 0x40));
     }
 
     #[test]
     fn cpu_on_unknown_cpu_is_invalid() {
         let cpus = CpuTable::new();
         let mut mon = FakeMonitor::default();
-        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0 };
-        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[0xff, 0x10, 0x20]))[0], PSCI_INVALID_PARAMETERS);
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
+        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[0xff, 0x4000_0000, 0x20]))[0], PSCI_INVALID_PARAMETERS);
         assert!(mon.calls.is_empty());
     }
 
@@ -162,33 +179,66 @@ mod tests {
     fn cpu_on_32_ignores_upper_halves() {
         let cpus = CpuTable::new();
         let mut mon = FakeMonitor::default();
-        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0 };
-        relay.handle(regs(PSCI_CPU_ON_32, &[0xdead_0000_0000_0001, 0xffff_ffff_4000_0000, 0x1_0000_0007]));
-        assert_eq!(cpus.get(1).unwrap().host_entry.get(), (0x4000_0000, 7));
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
+        relay.handle(regs(PSCI_CPU_ON_32, &[0xdead_0000_0000_0001, 0xffff_ffff_4000_1000, 0x1_0000_0007]));
+        assert_eq!(cpus.get(1).unwrap().on_entry.get(), (0x4000_1000, 7));
     }
 
     #[test]
     fn suspend_substitutes_resume_entry() {
         let cpus = CpuTable::new();
         let mut mon = FakeMonitor::answering(&[0, 0]);
-        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 3 };
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 3, host_owns: &host_ram };
         relay.handle(regs(PSCI_CPU_SUSPEND_64, &[0x1_0000, 0x4100_0000, 0x55]));
         relay.handle(regs(PSCI_SYSTEM_SUSPEND_64, &[0x4200_0000, 0x66]));
         let cpu3 = cpus.get(3).unwrap();
         assert_eq!(&mon.calls[0][..4], &[PSCI_CPU_SUSPEND_64.into(), 0x1_0000, ENTRIES.resume, cpu3.context_id()]);
         assert_eq!(&mon.calls[1][..3], &[PSCI_SYSTEM_SUSPEND_64.into(), ENTRIES.resume, cpu3.context_id()]);
-        assert_eq!(cpu3.host_entry.get(), (0x4200_0000, 0x66));
+        assert_eq!(cpu3.resume_entry.get(), (0x4200_0000, 0x66));
     }
 
     #[test]
     fn everything_else_passes_through() {
         let cpus = CpuTable::new();
         let mut mon = FakeMonitor::answering(&[0x1_0001]);
-        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0 };
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
         assert_eq!(relay.handle(regs(PSCI_VERSION, &[]))[0], 0x1_0001);
         relay.handle(regs(PSCI_CPU_OFF, &[]));
         relay.handle(regs(PSCI_SYSTEM_OFF, &[]));
         assert_eq!(mon.calls.len(), 3);
         assert_eq!(mon.calls[2][0], u64::from(PSCI_SYSTEM_OFF));
+    }
+
+    /// Defect 7 of issue 8: entries EL3 would refuse (0, EL2's own memory, outside RAM, a VM's
+    /// memory) get INVALID_ADDRESS from EL2, and nothing reaches EL3 or the CPU's slot.
+    #[test]
+    fn entries_outside_host_memory_are_invalid_addresses() {
+        let cpus = CpuTable::new();
+        let mut mon = FakeMonitor::default();
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
+        for bad in [0, ENTRIES.cpu_on, 0x6000_0000, 0x0900_0000, 0x3fff_fffc, u64::MAX] {
+            assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[1, bad, 0]))[0], PSCI_INVALID_ADDRESS, "{bad:#x}");
+            assert_eq!(relay.handle(regs(PSCI_CPU_SUSPEND_64, &[0x1_0000, bad, 0]))[0], PSCI_INVALID_ADDRESS);
+            assert_eq!(relay.handle(regs(PSCI_SYSTEM_SUSPEND_64, &[bad, 0]))[0], PSCI_INVALID_ADDRESS);
+        }
+        assert!(mon.calls.is_empty());
+        // The slot was never claimed: a valid CPU_ON goes through.
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
+        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[1, 0x4000_0000, 0]))[0], 0);
+    }
+
+    /// Defect 9 of issue 8: a CPU_ON aimed at a CPU that has a power-down suspend pending (EL3
+    /// answers ALREADY_ON) leaves that CPU's resume entry alone.
+    #[test]
+    fn cpu_on_does_not_clobber_a_pending_resume() {
+        let cpus = CpuTable::new();
+        let mut mon = FakeMonitor::answering(&[0, PSCI_ALREADY_ON]);
+        // CPU 2 suspends itself...
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 2, host_owns: &host_ram };
+        relay.handle(regs(PSCI_CPU_SUSPEND_64, &[0x1_0002, 0x4100_0000, 0x77]));
+        // ...and CPU 0 aims a CPU_ON at it before it is back.
+        let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
+        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[2, 0x4200_0000, 0x99]))[0], PSCI_ALREADY_ON);
+        assert_eq!(cpus.get(2).unwrap().resume_entry.get(), (0x4100_0000, 0x77));
     }
 }

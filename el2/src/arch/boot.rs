@@ -233,13 +233,11 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     drop(new_dtb);
 
     // Per-CPU stacks, readable by warm-booting CPUs with their MMU off.
-    // SAFETY: only the boot CPU runs; no other CPU can be using CPUS or the stacks yet.
-    unsafe {
-        let stacks = &raw mut STACKS;
-        let cpus = &raw const CPUS as *mut crate::percpu::CpuTable;
-        for cpu in (*cpus).iter_mut() {
-            cpu.stack_top = (&raw mut (*stacks).0[cpu.index]) as u64 + STACK_SIZE as u64;
-        }
+    let stacks = &raw mut STACKS;
+    for cpu in CPUS.iter() {
+        // SAFETY: only the address of the CPU's stack is taken, never a reference.
+        let base = unsafe { &raw mut (*stacks).0[cpu.index] } as u64;
+        cpu.stack_top.store(base + STACK_SIZE as u64, Ordering::Relaxed);
     }
     cache::clean_object(&CPUS);
 
@@ -279,20 +277,20 @@ fn enter_host_on_this_cpu(cpu: &'static PerCpu, ids: &CpuIds, entry: u64, arg0: 
     drop(partition);
     info!("cpu {} (MPIDR {:#x}) in EL2; host entry {entry:#x}", cpu.index, read_mpidr_el1().bits());
     // SAFETY: EL2 is configured for the host on this CPU; the stack top is this CPU's own.
-    unsafe { enter_host(entry, arg0, cpu.stack_top, SPSR_EL1H_MASKED) }
+    unsafe { enter_host(entry, arg0, cpu.stack_top(), SPSR_EL1H_MASKED) }
 }
 
 /// A CPU the host turned on with CPU_ON, arriving through EL3 at `cpu_on_entry`.
 #[unsafe(no_mangle)]
 extern "C" fn cpu_on_main(cpu: &'static PerCpu) -> ! {
-    let (entry, context) = cpu.host_entry.get();
-    cpu.host_entry.release();
+    let (entry, context) = cpu.on_entry.get();
+    cpu.on_entry.release();
     enter_host_on_this_cpu(cpu, &cpu_setup::read_ids(), entry, context)
 }
 
 /// A CPU coming back from a power-down CPU_SUSPEND or SYSTEM_SUSPEND.
 #[unsafe(no_mangle)]
 extern "C" fn cpu_resume_main(cpu: &'static PerCpu) -> ! {
-    let (entry, context) = cpu.host_entry.get();
+    let (entry, context) = cpu.resume_entry.get();
     enter_host_on_this_cpu(cpu, &cpu_setup::read_ids(), entry, context)
 }

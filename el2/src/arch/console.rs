@@ -45,3 +45,36 @@ pub fn init(level: log::LevelFilter) {
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(level);
 }
+
+/// The console of last resort, for the fatal paths when the logger's lock cannot be had (a CPU
+/// panicked inside a log call, or another CPU stopped mid-line). Hand-written rather than a second
+/// `arm_pl011_uart::Uart`: that type's `UniqueMmioPointer` promises it is the only handle on the
+/// UART, which the logger's already is. This writes the data register with volatile stores
+/// through a raw pointer and never forms a reference to the logger's state; at worst its
+/// characters interleave with another CPU's on the wire.
+pub struct Emergency;
+
+impl core::fmt::Write for Emergency {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let base = Current::UART_BASE as *mut u32;
+        for b in s.bytes() {
+            if b == b'\n' {
+                put(base, b'\r');
+            }
+            put(base, b);
+        }
+        Ok(())
+    }
+}
+
+/// PL011: DR at 0x00, FR at 0x18 (bit 5 TXFF: transmit FIFO full).
+fn put(base: *mut u32, b: u8) {
+    // SAFETY: UART_BASE is the platform's PL011, mapped as device memory for EL2; DR and FR are
+    // 32-bit registers in its first page.
+    unsafe {
+        while base.byte_add(0x18).read_volatile() & (1 << 5) != 0 {
+            core::hint::spin_loop();
+        }
+        base.write_volatile(u32::from(b));
+    }
+}

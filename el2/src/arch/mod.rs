@@ -14,13 +14,13 @@ mod pmu_regs;
 mod world;
 
 use crate::esr::Esr;
-use crate::host_calls::PmuCalls;
+use crate::host_calls::{self, Conduit, PmuCalls, Reply};
 use crate::host_trap;
-use crate::monitor::El3;
+use crate::monitor::{El3, SmcRegs};
 use crate::percpu::{CpuTable, PerCpu};
 use crate::psci_relay::{PsciRelay, WarmEntries};
 use crate::trap_frame::TrapFrame;
-use crate::vm::{MAX_VMS, VmCalls, VmSlot, Vms};
+use crate::vm::{Donations, MAX_VMS, VmCalls, VmSlot, Vms};
 use arm_sysregs::el2::accessors::{read_esr_el2, read_far_el2, read_tpidr_el2};
 
 core::arch::global_asm!(
@@ -43,8 +43,9 @@ unsafe extern "C" {
 /// Every CPU's EL2 state.
 pub static CPUS: CpuTable = CpuTable::new();
 
-/// The VMs.
+/// The VMs, and the memory they own.
 static VM_SLOTS: [VmSlot; MAX_VMS] = [const { VmSlot::new() }; MAX_VMS];
+static DONATIONS: Donations = Donations::new();
 
 /// The CPU running this code. Valid once the CPU has been through `enter_host_on_this_cpu`'s
 /// set-up (TPIDR_EL2 holds its `PerCpu`).
@@ -66,21 +67,39 @@ const SPSR_EL1H_MASKED: u64 = 0x3c5;
 extern "C" fn handle_host_trap(frame: &mut TrapFrame) {
     let esr = Esr(read_esr_el2().bits());
     let far = read_far_el2().bits();
+    host_trap::handle(frame, esr, far, host_call);
+}
+
+/// One SMCCC call from the host on this CPU. The PSCI relay and forwarded SMCs run with no lock
+/// held (CPU_OFF never returns); the PMU partition and the VMs are taken only for EL2's own calls.
+fn host_call(regs: SmcRegs, conduit: Conduit) -> Reply {
     let cpu = this_cpu();
     let mut monitor = El3;
-    let mut relay = PsciRelay { monitor: &mut monitor, cpus: &CPUS, entries: warm_entries(), this_cpu: cpu.index };
-    let mut partition = cpu.pmu.lock();
-    let cfg = boot::pmu_config();
-    let mut pmu = PmuCalls { cfg, cpu: &mut partition, hw: &mut pmu_regs::CpuPmu };
-    let max_counters = cfg.map_or(0, |c| c.counters - c.host_minimum);
-    let hw = world::ArchVmHw {
-        reserved: cfg.map_or(0, |c| pmu.cpu.reserved_mask(c)),
-        host_counters: pmu.cpu.host_counters(),
-        direct: cfg.is_some_and(|c| c.enforcement == smc_interface::Enforcement::Direct),
-        fgt: cfg.is_some_and(|c| c.fgt),
-    };
-    let mut vms = VmCalls { vms: Vms { slots: &VM_SLOTS }, hw, max_counters };
-    host_trap::handle(frame, esr, far, &mut relay, &mut pmu, Some(&mut vms));
+    let mut relay =
+        PsciRelay { monitor: &mut monitor, cpus: &CPUS, entries: warm_entries(), this_cpu: cpu.index, host_owns: &host_owns };
+    host_calls::route(regs, conduit, &mut relay, |monitor| {
+        let mut partition = cpu.pmu.lock();
+        let cfg = boot::pmu_config();
+        let mut pmu = PmuCalls { cfg, cpu: &mut partition, hw: &mut pmu_regs::CpuPmu };
+        let max_counters = cfg.map_or(0, |c| c.counters - c.host_minimum);
+        let hw = world::ArchVmHw {
+            reserved: cfg.map_or(0, |c| pmu.cpu.reserved_mask(c)),
+            host_counters: pmu.cpu.host_counters(),
+            direct: cfg.is_some_and(|c| c.enforcement == smc_interface::Enforcement::Direct),
+            fgt: cfg.is_some_and(|c| c.fgt),
+        };
+        let mut vms = VmCalls { vms: Vms { slots: &VM_SLOTS, donations: &DONATIONS }, hw, max_counters };
+        host_calls::own_call(regs, monitor, &mut pmu, Some(&mut vms))
+    })
+}
+
+/// Whether the host owns the memory at `pa`: its RAM (EL2's own memory is not part of it), and
+/// not donated to a VM.
+fn host_owns(pa: u64) -> bool {
+    let byte = platform::Region::new(pa, 1);
+    boot::host_ram().iter().any(|r| r.contains(pa))
+        && !<platform::Current as platform::Platform>::firmware_region().contains(pa)
+        && !DONATIONS.overlaps(byte)
 }
 
 /// Called by the vectors that must never be taken: an exception inside EL2, or a physical
@@ -100,7 +119,7 @@ extern "C" fn handle_unexpected_exception(frame: &TrapFrame, kind: u64) -> ! {
 #[cfg(target_os = "none")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    console::LOGGER.write_raw(format_args!("\nEL2 PANIC: {info}\n"));
+    console::LOGGER.write_raw(format_args!("\nEL2 PANIC: {info}\n"), &mut console::Emergency);
     // Nothing EL2 can do is safe any more: reset the system.
     let _ = smccc::psci::system_reset::<smccc::Smc>();
     loop {

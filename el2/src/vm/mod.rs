@@ -60,25 +60,45 @@ impl Vm {
 }
 
 /// A VM slot. `vm` is held for as long as one of its vCPUs runs, so every other call on the VM
-/// only ever *tries* that lock (and answers BUSY); `memory` is held only for a moment, so any CPU
-/// can always learn which memory the VMs own.
+/// only ever *tries* that lock (and answers BUSY).
 pub struct VmSlot {
-    pub memory: SpinMutex<Option<Region>>,
     pub vm: SpinMutex<Option<Vm>>,
     pub vcpus: [SpinMutex<Option<Vcpu>>; MAX_VCPUS],
 }
 
 impl VmSlot {
     pub const fn new() -> Self {
-        Self {
-            memory: SpinMutex::new(None),
-            vm: SpinMutex::new(None),
-            vcpus: [const { SpinMutex::new(None) }; MAX_VCPUS],
-        }
+        Self { vm: SpinMutex::new(None), vcpus: [const { SpinMutex::new(None) }; MAX_VCPUS] }
     }
 }
 
 impl Default for VmSlot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Which memory each VM slot owns, all under one lock: checking a range against every donation
+/// and recording a new one is then a single step, so two CPUs can never both donate the same
+/// memory. The lock is held only for table updates and for VM_LOAD's copy (whose source must stay
+/// the host's until the copy is done), never across a guest run.
+///
+/// An entry is recorded before its slot's VM exists and cleared only after the VM is gone and its
+/// memory is back in the host's stage-2: a slot whose entry is free is free.
+pub struct Donations(SpinMutex<[Option<Region>; MAX_VMS]>);
+
+impl Donations {
+    pub const fn new() -> Self {
+        Self(SpinMutex::new([None; MAX_VMS]))
+    }
+
+    /// Whether any VM owns part of `r`.
+    pub fn overlaps(&self, r: Region) -> bool {
+        self.0.lock().iter().flatten().any(|m| m.overlaps(&r))
+    }
+}
+
+impl Default for Donations {
     fn default() -> Self {
         Self::new()
     }
@@ -111,16 +131,12 @@ fn within(r: Region, ram: &[Region]) -> bool {
 /// The table of VMs and the calls on it.
 pub struct Vms<'a> {
     pub slots: &'a [VmSlot; MAX_VMS],
+    pub donations: &'a Donations,
 }
 
 impl Vms<'_> {
     fn slot(&self, handle: u64) -> Result<&VmSlot, SmcccError> {
         handle.checked_sub(1).and_then(|i| self.slots.get(i as usize)).ok_or(SmcccError::InvalidParameter)
-    }
-
-    /// Memory donated to VMs that still exist.
-    fn donated_overlaps(&self, r: Region) -> bool {
-        self.slots.iter().any(|s| s.memory.lock().is_some_and(|m| m.overlaps(&r)))
     }
 
     pub fn create(&self, hw: &mut impl VmHw, pa: u64, size: u64) -> Result<u64, SmcccError> {
@@ -133,26 +149,27 @@ impl Vms<'_> {
         if !within(memory, hw.host_ram()) || memory.overlaps(&hw.firmware()) {
             return Err(SmcccError::InvalidParameter);
         }
-        if self.donated_overlaps(memory) {
-            return Err(SmcccError::Denied);
-        }
-        // A free slot, claimed by recording its memory; released again if anything fails.
-        let Some((index, slot)) = self.slots.iter().enumerate().find(|(_, s)| {
-            let mut m = s.memory.lock();
-            m.is_none().then(|| *m = Some(memory)).is_some()
-        }) else {
-            return Err(SmcccError::Busy);
+        // The overlap check and the claim of a free slot, in one step.
+        let index = {
+            let mut table = self.donations.0.lock();
+            if table.iter().flatten().any(|m| m.overlaps(&memory)) {
+                return Err(SmcccError::Denied);
+            }
+            let index = table.iter().position(Option::is_none).ok_or(SmcccError::Busy)?;
+            table[index] = Some(memory);
+            index
         };
-        let release = || *slot.memory.lock() = None;
-        let Some(mut guard) = slot.vm.try_lock() else {
-            release();
-            return Err(SmcccError::Busy);
-        };
+        let slot = &self.slots[index];
+        let release = || self.donations.0.lock()[index] = None;
+        // The slot is free (its donation entry was), so at most a call naming its empty handle
+        // holds this lock, for a moment: wait rather than fail.
+        let mut guard = slot.vm.lock();
         let mut stage2 = GuestStage2::new(IdTranslation::new(), 1, Stage2);
         let ipa = MemoryRegion::new(GUEST_RAM_BASE as usize, (GUEST_RAM_BASE + size) as usize);
         if stage2.map_range(&ipa, PhysicalAddress(pa as usize), GUEST_RAM, Constraints::empty()).is_err()
             || hw.host_unmap(memory).is_err()
         {
+            drop(guard);
             release();
             return Err(SmcccError::Busy);
         }
@@ -174,11 +191,18 @@ impl Vms<'_> {
         if size == 0 || end > vm.memory.size || src.checked_add(size).is_none() || !within(source, hw.host_ram()) {
             return Err(SmcccError::InvalidParameter);
         }
-        // The source must be the host's: not EL2's, and not any VM's (this one's included).
-        if source.overlaps(&hw.firmware()) || self.donated_overlaps(source) {
+        if source.overlaps(&hw.firmware()) {
+            return Err(SmcccError::InvalidParameter);
+        }
+        // The source must be the host's, not any VM's (this one's included), and stay the host's
+        // until the copy is done: the donation table stays locked across the copy, so no VM_CREATE
+        // on another CPU can take the source memory meanwhile.
+        let table = self.donations.0.lock();
+        if table.iter().flatten().any(|m| m.overlaps(&source)) {
             return Err(SmcccError::InvalidParameter);
         }
         hw.copy(vm.memory.base + offset, src, size);
+        drop(table);
         Ok(())
     }
 
@@ -233,6 +257,7 @@ impl Vms<'_> {
 
     pub fn destroy(&self, hw: &mut impl VmHw, handle: u64) -> Result<(), SmcccError> {
         let slot = self.slot(handle)?;
+        let index = handle as usize - 1;
         let mut guard = slot.vm.try_lock().ok_or(SmcccError::Busy)?;
         let vm = guard.take().ok_or(SmcccError::InvalidParameter)?;
         for v in &slot.vcpus {
@@ -241,13 +266,16 @@ impl Vms<'_> {
         hw.flush_guest_tlb(vm.vttbr());
         // Nothing of the guest's goes back to the host.
         hw.zero(vm.memory.base, vm.memory.size);
-        if hw.host_map(vm.memory).is_err() {
-            // The memory stays EL2's (and stays recorded as donated); the VM is gone either way.
-            log::error!("could not return {:x?} to the host", vm.memory);
-        } else {
-            *slot.memory.lock() = None;
-        }
+        let returned = hw.host_map(vm.memory).is_ok();
+        drop(guard);
         drop(vm);
+        if returned {
+            // Last: only now is the slot free for a VM_CREATE, and the memory the host's again.
+            self.donations.0.lock()[index] = None;
+        } else {
+            // The memory stays EL2's (and stays recorded as donated); the VM is gone either way.
+            log::error!("could not return {:x?} to the host", self.donations.0.lock()[index]);
+        }
         Ok(())
     }
 }

@@ -56,10 +56,14 @@ impl VmHw for Machine {
 
 const MB: u64 = 2 << 20; // the donation granule
 
+fn table() -> ([VmSlot; MAX_VMS], Donations) {
+    ([const { VmSlot::new() }; MAX_VMS], Donations::new())
+}
+
 #[test]
 fn lifecycle() {
-    let slots = [const { VmSlot::new() }; MAX_VMS];
-    let vms = Vms { slots: &slots };
+    let (slots, donations) = table();
+    let vms = Vms { slots: &slots, donations: &donations };
     let mut m = Machine::new();
     let h = vms.create(&mut m, 0x5000_0000, 16 * MB).unwrap();
     assert_eq!(h, 1);
@@ -89,8 +93,8 @@ fn lifecycle() {
 
 #[test]
 fn donation_checks() {
-    let slots = [const { VmSlot::new() }; MAX_VMS];
-    let vms = Vms { slots: &slots };
+    let (slots, donations) = table();
+    let vms = Vms { slots: &slots, donations: &donations };
     let mut m = Machine::new();
     let bad = [
         (0x5000_0001, MB),               // unaligned
@@ -131,8 +135,8 @@ fn donation_checks() {
 
 #[test]
 fn a_running_vm_cannot_be_destroyed() {
-    let slots = [const { VmSlot::new() }; MAX_VMS];
-    let vms = Vms { slots: &slots };
+    let (slots, donations) = table();
+    let vms = Vms { slots: &slots, donations: &donations };
     let mut m = Machine::new();
     let h = vms.create(&mut m, 0x5000_0000, MB).unwrap();
     let _running = slots[0].vm.lock();
@@ -141,4 +145,164 @@ fn a_running_vm_cannot_be_destroyed() {
     assert_eq!(vms.load(&mut m, h, 0x4a00_0000, 4096, 0), Err(SmcccError::Busy));
     // Another CPU can still create VMs meanwhile.
     assert_eq!(vms.create(&mut m, 0x5100_0000, MB), Ok(2));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Races between CPUs (issue 8, defects 1 and 8), with threads standing in for CPUs. Each claim is
+// checked against what a correct EL2 guarantees: a VM is counted live only between a successful
+// VM_CREATE and the VM_DESTROY that follows it, so two live VMs on one range mean two CPUs were
+// both given the memory.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+
+const ROUNDS: usize = 20_000;
+
+/// The recording machine with hooks for the race tests: `start` lines the CPUs up just before
+/// VM_CREATE's checks (`host_ram` is read right before them), and `copy` watches `donated` for as
+/// long as a real copy would take.
+struct Racer<'a> {
+    m: Machine,
+    /// Two CPUs spin here until both have arrived for this round (a spinning barrier lines them
+    /// up within nanoseconds; a sleeping one wakes them microseconds apart).
+    start: Option<&'a AtomicUsize>,
+    round: std::cell::Cell<usize>,
+    donated: &'a AtomicBool,
+    bad: &'a AtomicUsize,
+}
+
+impl VmHw for Racer<'_> {
+    fn host_ram(&self) -> &[Region] {
+        if let Some(arrived) = self.start {
+            let round = self.round.get() + 1;
+            self.round.set(round);
+            arrived.fetch_add(1, SeqCst);
+            while arrived.load(SeqCst) < 2 * round {
+                std::hint::spin_loop();
+            }
+        }
+        self.m.host_ram()
+    }
+    fn firmware(&self) -> Region {
+        self.m.firmware()
+    }
+    fn host_unmap(&mut self, r: Region) -> Result<(), MapError> {
+        self.m.host_unmap(r)
+    }
+    fn host_map(&mut self, r: Region) -> Result<(), MapError> {
+        self.m.host_map(r)
+    }
+    fn zero(&mut self, pa: u64, len: u64) {
+        self.m.zero(pa, len)
+    }
+    fn copy(&mut self, _dst: u64, _src: u64, _len: u64) {
+        for _ in 0..2000 {
+            if self.donated.load(SeqCst) {
+                self.bad.fetch_add(1, SeqCst);
+                return;
+            }
+            std::hint::spin_loop();
+        }
+    }
+    fn flush_guest_tlb(&mut self, _: u64) {}
+    fn pmu_capacity(&self) -> u8 {
+        0
+    }
+    fn host_counter_mask(&self) -> u64 {
+        0
+    }
+    fn run(&mut self, vm: &Vm, vcpu: &mut Vcpu, events: HostEvents) -> Exit {
+        self.m.run(vm, vcpu, events)
+    }
+}
+
+#[test]
+fn concurrent_creates_on_the_same_memory_never_both_succeed() {
+    let (slots, donations) = table();
+    let vms = Vms { slots: &slots, donations: &donations };
+    let (live, created, twice) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+    let (start, unused, none) = (AtomicUsize::new(0), AtomicBool::new(false), AtomicUsize::new(0));
+    std::thread::scope(|s| {
+        for cpu in 0..2u64 {
+            let (vms, live, created, twice) = (&vms, &live, &created, &twice);
+            let mut m = Racer { m: Machine::new(), start: Some(&start), round: 0.into(), donated: &unused, bad: &none };
+            s.spawn(move || {
+                for _ in 0..ROUNDS {
+                    // The same 2 MiB, or a 4 MiB range overlapping it.
+                    let (pa, size) = if cpu == 0 { (0x5000_0000, MB) } else { (0x4fe0_0000, 2 * MB) };
+                    if let Ok(h) = vms.create(&mut m, pa, size) {
+                        created.fetch_add(1, SeqCst);
+                        if live.fetch_add(1, SeqCst) != 0 {
+                            twice.fetch_add(1, SeqCst);
+                        }
+                        live.fetch_sub(1, SeqCst);
+                        vms.destroy(&mut m, h).unwrap();
+                    }
+                }
+            });
+        }
+    });
+    assert!(created.load(SeqCst) > 0);
+    assert_eq!(twice.load(SeqCst), 0, "memory donated to two VMs at once");
+    assert!(!donations.overlaps(Region::new(0, u64::MAX)), "a donation leaked");
+}
+
+#[test]
+fn busy_only_when_every_slot_is_taken() {
+    let (slots, donations) = table();
+    let vms = Vms { slots: &slots, donations: &donations };
+    let busy = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        // Two CPUs, each creating and destroying its own VM on its own memory: two slots at most
+        // are ever in use, so BUSY ("no free slot") is never the right answer.
+        for cpu in 0..2u64 {
+            let (vms, busy) = (&vms, &busy);
+            s.spawn(move || {
+                let mut m = Machine::new();
+                for _ in 0..ROUNDS {
+                    match vms.create(&mut m, 0x5000_0000 + cpu * 4 * MB, MB) {
+                        Ok(h) => vms.destroy(&mut m, h).unwrap(),
+                        Err(SmcccError::Busy) => _ = busy.fetch_add(1, SeqCst),
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(busy.load(SeqCst), 0, "BUSY with free slots");
+}
+
+/// A VM_LOAD's source that another CPU donates meanwhile: the copy must never read memory that a
+/// VM owns.
+#[test]
+fn load_never_copies_from_memory_a_vm_owns() {
+    let (slots, donations) = table();
+    let vms = Vms { slots: &slots, donations: &donations };
+    let (donated, bad) = (AtomicBool::new(false), AtomicUsize::new(0));
+    let source = 0x5400_0000;
+    let target = vms.create(&mut Machine::new(), 0x5000_0000, MB).unwrap();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut m = Machine::new();
+            for _ in 0..ROUNDS {
+                if let Ok(h) = vms.create(&mut m, source, MB) {
+                    // Marked donated only while the VM surely exists.
+                    donated.store(true, SeqCst);
+                    for _ in 0..2000 {
+                        std::hint::spin_loop();
+                    }
+                    donated.store(false, SeqCst);
+                    vms.destroy(&mut m, h).unwrap();
+                }
+            }
+            stop.store(true, SeqCst);
+        });
+        s.spawn(|| {
+            let mut m = Racer { m: Machine::new(), start: None, round: 0.into(), donated: &donated, bad: &bad };
+            while !stop.load(SeqCst) {
+                let _ = vms.load(&mut m, target, source, 4096, 0);
+            }
+        });
+    });
+    assert_eq!(bad.load(SeqCst), 0, "VM_LOAD copied from a VM's memory");
 }
