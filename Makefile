@@ -41,14 +41,17 @@ ifeq ($(filter $(PLAT),qemu fvp),)
 $(error PLAT must be qemu or fvp)
 endif
 
-# Missing tools are installed once (apt packages, rustup targets, QEMU 10); a stamp keeps the
-# check cheap afterwards, and is dropped whenever a tool disappears.
+# Missing tools are installed (apt packages, the Rust toolchain with each of its targets and
+# components, QEMU 10). The check runs on every make: it costs a few rustup queries, and a tool
+# or target removed since the last run is put back instead of failing the build halfway.
 PREREQ_STAMP := target/.prereqs-ok
+# rustup installs into ~/.cargo/bin, which a fresh root shell may not have on PATH yet.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 TOOLS := cargo rustup qemu-system-aarch64 aarch64-linux-gnu-gcc $(OBJCOPY) fiptool dtc cpio
 prereqs: $(PREREQ_STAMP)
-$(PREREQ_STAMP): rust-toolchain.toml scripts/prereqs.sh
+$(PREREQ_STAMP): FORCE
 	@for t in $(TOOLS); do command -v $$t >/dev/null || { bash scripts/prereqs.sh; break; }; done
-	@rustup target list --installed 2>/dev/null | grep -q $(TARGET) || bash scripts/prereqs.sh
+	@bash scripts/rust-toolchain.sh --check >/dev/null || bash scripts/prereqs.sh
 	@mkdir -p target && touch $@
 
 # ---------------------------------------------------------------------------------------------
@@ -125,11 +128,17 @@ comma := ,
 QEMU_CPU_OPTS := $(QEMU_CPU)$(if $(filter max,$(QEMU_CPU)),$(comma)sme=off$(comma)pauth-impdef=on)$(comma)cntfrq=62500000
 
 run: qemu-only
+# scripts/qemu-run.sh turns the run into an exit code: QEMU exits 0 on any power-off, so a refused
+# boot (the firmware's `EL2 FATAL:` reason, printed last), an EL2 panic, a hang, or a host that
+# powers off before /init finished are each a non-zero exit of `make run`.
+# RUN_QEMU_ARGS adds QEMU options, e.g. RUN_QEMU_ARGS="-dtb my.dtb".
+RUN_QEMU_ARGS ?=
 run: $(OUT)/flash.bin $(OUT)/host.bundle
-	timeout --foreground $(TIMEOUT) qemu-system-aarch64 -machine $(QEMU_MACHINE) \
+	bash scripts/qemu-run.sh --expect "PMUP: probe cpus=$(SMP) ok=$(SMP)" --expect "HOST: done" \
+		$(TIMEOUT) -- -machine $(QEMU_MACHINE) \
 		-cpu $(QEMU_CPU_OPTS) -smp $(SMP) -m 1024 -nographic -nic none -no-reboot \
 		-bios $(OUT)/flash.bin \
-		-device loader,file=$(OUT)/host.bundle,addr=0x48000000,force-raw=on
+		-device loader,file=$(OUT)/host.bundle,addr=0x48000000,force-raw=on $(RUN_QEMU_ARGS)
 
 # ---------------------------------------------------------------------------------------------
 # Path lengths, in instructions: QEMU with -icount shift=0 makes the cycle counter an exact

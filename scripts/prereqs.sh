@@ -55,7 +55,7 @@ fi
 pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 for p in gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu make xz-utils device-tree-compiler \
-         arm-trusted-firmware-tools cpio gzip dpkg-dev python3; do
+         arm-trusted-firmware-tools cpio gzip dpkg-dev python3 curl ca-certificates; do
     have "$p" || pkgs+=("$p")
 done
 if [ ${#pkgs[@]} -gt 0 ]; then
@@ -71,12 +71,6 @@ if [ "$(qemu_major)" = "" ] || [ "$(qemu_major)" -lt 10 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -t bookworm-backports qemu-system-arm
 fi
 
-if command -v rustup >/dev/null; then
-    # rust-toolchain.toml names the toolchain and targets; `rustup show` installs them.
-    (cd "$(dirname "$0")/.." && rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install)
-    (cd "$(dirname "$0")/.." && rustup show >/dev/null)
-else
-    echo "error: rustup not found; install Rust with rustup first" >&2
-    exit 1
-fi
+# The Rust toolchain of rust-toolchain.toml, its targets and components, each installed by name.
+bash "$(dirname "$0")/rust-toolchain.sh"
 say "ok"

@@ -131,9 +131,13 @@ fn configure_pmu(ids: &CpuIds, dtb: &[u8]) -> Option<PmuConfig> {
 struct Stacks([[u8; STACK_SIZE]; Current::MAX_CPUS]);
 static mut STACKS: Stacks = Stacks([[0; STACK_SIZE]; Current::MAX_CPUS]);
 
+/// Refuses to boot the host: the reason goes out as the run's last line, in the one form runners
+/// look for (`EL2 FATAL: ...`, see scripts/qemu-run.sh), then the machine powers off.
 fn fail(msg: core::fmt::Arguments<'_>) -> ! {
     error!("{msg}");
     error!("cannot boot the host; powering off");
+    // Printed whatever the log level, so a release build that logs nothing still says why.
+    console::LOGGER.write_raw(format_args!("EL2 FATAL: cannot boot the host: {msg}\n"));
     let _ = smccc::psci::system_off::<smccc::Smc>();
     panic!("SYSTEM_OFF returned");
 }

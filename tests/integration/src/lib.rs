@@ -65,9 +65,17 @@ impl Outcome {
         self.log.lines().any(|l| l.trim_end_matches('\r') == line)
     }
 
-    /// Fails the test unless QEMU exited 0 by itself and EL2 never panicked.
+    /// The firmware's reason for refusing to boot the host (its `EL2 FATAL:` line), if it did.
+    /// QEMU exits 0 on that power-off too, so the log is what tells a refused boot apart.
+    pub fn refusal(&self) -> Option<&str> {
+        self.log.lines().map(|l| l.trim_end_matches('\r')).find(|l| l.starts_with("EL2 FATAL: "))
+    }
+
+    /// Fails the test unless QEMU exited 0 by itself, the firmware booted the host, and EL2 never
+    /// panicked.
     pub fn assert_clean_exit(&self) {
         assert!(!self.log.contains("EL2 PANIC"), "EL2 panicked:\n{}", self.log);
+        assert!(self.refusal().is_none(), "the firmware refused to boot the host:\n{}", self.log);
         assert_eq!(
             self.status,
             Some(0),
@@ -157,6 +165,11 @@ impl Run {
         let bundle = artefact(self.bundle);
         cmd.arg("-device").arg(format!("loader,file={},addr=0x48000000,force-raw=on", bundle.display()));
         cmd
+    }
+
+    /// QEMU's own arguments, without the `timeout` in front.
+    pub fn qemu_args(&self) -> Vec<std::ffi::OsString> {
+        self.command().get_args().skip(2).map(|a| a.to_owned()).collect()
     }
 
     pub fn run(&self) -> Outcome {
