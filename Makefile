@@ -79,7 +79,7 @@ $(OUT)/fip.bin: $(OUT)/el2.bin scripts/tfa-fvp.sh
 	bash scripts/tfa-fvp.sh $< $(OUT)
 
 # Bare-metal EL1 payloads the integration tests boot as the host.
-PAYLOADS := abi-probe pmu-probe bench vm-probe
+PAYLOADS := abi-probe pmu-probe bench vm-probe power-probe
 .SECONDARY: $(PAYLOADS:%=$(OUT)/%.bin) $(OUT)/guest.bin
 payloads: $(PAYLOADS:%=$(OUT)/%.bundle)
 $(OUT)/%.bin: FORCE | $(PREREQ_STAMP)

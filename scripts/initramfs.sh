@@ -119,6 +119,27 @@ insmod /pmup_probe.ko || echo "PMUP: insmod failed (status $?)"
 echo "$1" >/proc/sys/kernel/printk
 dmesg | grep -e 'PMUP:' -e 'pmup_probe' | sed 's/^\[[^]]*\] *//'
 
+# CPU hotplug: every secondary off (PSCI CPU_OFF, relayed by EL2) and on again (CPU_ON, through
+# EL2's warm entry), three rounds; then the probe module once more on every CPU.
+hp_ok=0; hp_fail=0
+for round in 1 2 3; do
+    for c in /sys/devices/system/cpu/cpu[1-9]*; do
+        [ -f "$c/online" ] || continue
+        if echo 0 >"$c/online" && echo 1 >"$c/online" && [ "$(cat "$c/online")" = 1 ]; then
+            hp_ok=$((hp_ok + 1))
+        else
+            hp_fail=$((hp_fail + 1))
+        fi
+    done
+done
+echo "HOST: hotplug ok=$hp_ok fail=$hp_fail online=$(cat /sys/devices/system/cpu/online)"
+rmmod pmup_probe
+seen=$(dmesg | grep -c 'PMUP:')
+echo 1 >/proc/sys/kernel/printk
+insmod /pmup_probe.ko || echo "PMUP: insmod failed (status $?)"
+echo "$1" >/proc/sys/kernel/printk
+dmesg | grep -e 'PMUP:' | tail -n +$((seen + 1)) | sed 's/^\[[^]]*\] *//; s/^/AFTER-HOTPLUG /'
+
 INIT
 fi
 cat >>"$stage/init" <<'INIT'

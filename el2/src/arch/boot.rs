@@ -137,7 +137,7 @@ fn fail(msg: core::fmt::Arguments<'_>) -> ! {
     error!("{msg}");
     error!("cannot boot the host; powering off");
     // Printed whatever the log level, so a release build that logs nothing still says why.
-    console::LOGGER.write_raw(format_args!("EL2 FATAL: cannot boot the host: {msg}\n"));
+    console::LOGGER.write_raw(format_args!("EL2 FATAL: cannot boot the host: {msg}\n"), &mut console::Emergency);
     let _ = smccc::psci::system_off::<smccc::Smc>();
     panic!("SYSTEM_OFF returned");
 }
