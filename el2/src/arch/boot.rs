@@ -219,7 +219,7 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     }
 
     // The host's device tree, rewritten in place.
-    let fixups = Fixups { firmware: Some(firmware), initrd: host.initrd, bootargs: host.cmdline };
+    let fixups = Fixups { firmware: Some(firmware), initrd: host.initrd, bootargs: host.cmdline, hide_its: true };
     let new_dtb = devicetree::fix_up(dtb, &fixups, Current::DT_MAX_SIZE as usize)
         .unwrap_or_else(|e| fail(format_args!("device tree fix-up: {e:?}")));
     let dt_region = Region::new(dt_base, new_dtb.len() as u64);
