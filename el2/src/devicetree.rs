@@ -269,14 +269,14 @@ pub fn fix_up(dtb: &[u8], fixups: &Fixups<'_>, max_size: usize) -> Result<Vec<u8
 fn remove_its(root: &mut DeviceTreeNode) {
     let mut phandles = Vec::new();
     let mut take = |node: &mut DeviceTreeNode| {
-        let names: Vec<String> = (&*node)
+        let names: Vec<String> = node
             .children()
             .filter(|c| c.is_compatible(GIC_ITS))
             .map(|c| String::from(c.name()))
             .collect();
         for name in names {
             if let Some(its) = node.remove_child(&name) {
-                phandles.extend((&its).phandle().ok().flatten());
+                phandles.extend(its.phandle().ok().flatten());
             }
         }
     };
@@ -289,7 +289,7 @@ fn remove_its(root: &mut DeviceTreeNode) {
 
 fn drop_msi_references(node: &mut DeviceTreeNode, phandles: &[u32]) {
     for name in ["msi-parent", "msi-map"] {
-        let names_its = (&*node).property(name).is_some_and(|p| {
+        let names_its = node.property(name).is_some_and(|p| {
             p.value().chunks_exact(4).any(|c| phandles.contains(&u32::from_be_bytes(c.try_into().unwrap())))
         });
         if names_its {

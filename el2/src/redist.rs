@@ -125,7 +125,7 @@ const ISS_FNV: u64 = 1 << 10;
 const ISS_CM: u64 = 1 << 8;
 const ISS_S1PTW: u64 = 1 << 7;
 /// DFSC 0b0001xx: translation fault, any level.
-const DFSC_TRANSLATION: u8 = 0b0001_00;
+const DFSC_TRANSLATION: u8 = 0b00_0100;
 
 /// Decodes a stage-2 data abort at `ipa` into an access EL2 can emulate. Only a translation
 /// fault with a valid instruction syndrome (ISV: a single load or store of a general-purpose
