@@ -12,6 +12,8 @@
 #   HOST: reserved <node> reg=0x<addr>,0x<size>[;...] no-map=<yes|no>   (each /reserved-memory child)
 #   HOST: iomem-reserved <node> <each /proc/iomem line overlapping that node's reg> | ... none
 #   HOST: reserved none                                   (when there is no /reserved-memory child)
+#   HOST: gic <each kernel log line with "GIC", "ITS" or "LPI", timestamp stripped>
+#   HOST: dt-its <number of arm,gic-v3-its nodes in the device tree the kernel got>
 #   HOST: cmdline <contents of /proc/cmdline>
 #   HOST: done
 # and then powers off (busybox `poweroff -f` -> reboot(RB_POWER_OFF) -> PSCI SYSTEM_OFF, which makes
@@ -198,6 +200,15 @@ report() {
         [ $shown = 1 ] || echo "HOST: iomem-reserved $name none"
     done
     [ $found = 1 ] || echo "HOST: reserved none"
+
+    # The interrupt controller as the kernel found it: EL2 hides the ITS, so no LPIs.
+    dmesg | grep -e GIC -e ITS -e LPI | sed 's/^\[[^]]*\] *//' | while IFS= read -r l; do echo "HOST: gic $l"; done
+    its=0
+    # /proc/device-tree is a symlink: the trailing slash makes find go through it.
+    for c in $(find /proc/device-tree/ -name compatible); do
+        grep -q arm,gic-v3-its "$c" && its=$((its + 1))
+    done
+    echo "HOST: dt-its $its"
 
     echo "HOST: cmdline $(cat /proc/cmdline)"
 }

@@ -5,12 +5,16 @@
 //! The host must never map EL2's memory, so EL2 adds a `/reserved-memory` node with `no-map` for
 //! it (stage-2 would refuse the accesses anyway, but a host that maps it could touch it by
 //! speculation or take needless faults). `/chosen` gets the host's initrd and command line.
+//!
+//! The GIC's ITS is removed from the host's tree (see `gic_layout` and docs/security.md): an ITS
+//! writes tables wherever its base registers say, so the host never gets one.
 
 use alloc::{format, string::String, vec::Vec};
 use dtoolkit::{
     Node, Property,
     fdt::Fdt,
     model::{DeviceTree, DeviceTreeNode, DeviceTreeProperty},
+    standard::NodeStandard,
 };
 use platform::Region;
 
@@ -33,6 +37,8 @@ pub struct Fixups<'a> {
     pub initrd: Option<(u64, u64)>,
     /// Replaces /chosen/bootargs when non-empty.
     pub bootargs: &'a str,
+    /// Removes every ITS node, and the `msi-parent` / `msi-map` properties that name one.
+    pub hide_its: bool,
 }
 
 /// The size of a device tree blob from its header, if `header` starts with one.
@@ -85,6 +91,86 @@ pub fn memory_regions(dtb: &[u8]) -> Result<Vec<Region>, DtError> {
         }
     }
     Ok(regions)
+}
+
+/// Compatible string of a GICv3 (or v4) distributor node, and of its ITS children.
+const GIC_V3: &str = "arm,gic-v3";
+const GIC_ITS: &str = "arm,gic-v3-its";
+
+/// Where the device tree puts the GIC's redistributors and ITSes.
+#[derive(Clone, Debug, Default, Eq, PartialEq)]
+pub struct GicLayout {
+    pub redistributors: Vec<Region>,
+    pub its: Vec<Region>,
+}
+
+/// The `reg` entries of `node`, with its parent's cell counts.
+fn reg_regions(node: &impl Node, ac: u32, sc: u32) -> Result<Vec<Region>, DtError> {
+    let Some(reg) = node.property("reg") else { return Ok(Vec::new()) };
+    let entry = (ac + sc) as usize * 4;
+    if entry == 0 || reg.value().len() % entry != 0 {
+        return Err(DtError::Malformed("reg"));
+    }
+    reg.value()
+        .chunks(entry)
+        .map(|c| {
+            let base = read_cells(c, ac).ok_or(DtError::Malformed("reg"))?;
+            let size = read_cells(&c[ac as usize * 4..], sc).ok_or(DtError::Malformed("reg"))?;
+            Ok(Region::new(base, size))
+        })
+        .collect()
+}
+
+/// Translates `addr`, a child address of `bus`, through its `ranges` into the parent's space
+/// (`pac` address cells). An empty `ranges` is the identity; no `ranges` means no translation.
+fn translate(bus: &impl Node, addr: u64, pac: u32) -> Result<Option<u64>, DtError> {
+    let Some(ranges) = bus.property("ranges") else { return Ok(None) };
+    let (cac, csc) = (cells(bus, "#address-cells", 2), cells(bus, "#size-cells", 1));
+    if ranges.value().is_empty() {
+        return Ok(Some(addr));
+    }
+    let entry = (cac + pac + csc) as usize * 4;
+    if cac == 0 || ranges.value().len() % entry != 0 {
+        return Err(DtError::Malformed("ranges"));
+    }
+    for c in ranges.value().chunks(entry) {
+        let bad = || DtError::Malformed("ranges");
+        let child = read_cells(c, cac).ok_or_else(bad)?;
+        let parent = read_cells(&c[cac as usize * 4..], pac).ok_or_else(bad)?;
+        let size = read_cells(&c[(cac + pac) as usize * 4..], csc).ok_or_else(bad)?;
+        if addr >= child && addr - child < size {
+            return Ok(Some(parent + (addr - child)));
+        }
+    }
+    Ok(None)
+}
+
+/// The GIC's redistributor regions and ITS frames, from the top-level `arm,gic-v3` node (its
+/// `reg` lists the distributor, then `#redistributor-regions` redistributor regions) and the
+/// `arm,gic-v3-its` nodes at the top level or under the GIC node.
+pub fn gic_layout(dtb: &[u8]) -> Result<GicLayout, DtError> {
+    let fdt = Fdt::new(dtb).map_err(|_| DtError::Invalid)?;
+    let root = fdt.root();
+    let (ac, sc) = (cells(&root, "#address-cells", 2), cells(&root, "#size-cells", 1));
+    let mut layout = GicLayout::default();
+    for node in root.children() {
+        if node.is_compatible(GIC_ITS) {
+            layout.its.extend(reg_regions(&node, ac, sc)?);
+        }
+        if !node.is_compatible(GIC_V3) {
+            continue;
+        }
+        let count = cells(&node, "#redistributor-regions", 1) as usize;
+        layout.redistributors.extend(reg_regions(&node, ac, sc)?.into_iter().skip(1).take(count));
+        let (cac, csc) = (cells(&node, "#address-cells", 2), cells(&node, "#size-cells", 1));
+        for its in node.children().filter(|c| c.is_compatible(GIC_ITS)) {
+            for frame in reg_regions(&its, cac, csc)? {
+                let base = translate(&node, frame.base, ac)?.ok_or(DtError::Malformed("ITS reg"))?;
+                layout.its.push(Region::new(base, frame.size));
+            }
+        }
+    }
+    Ok(layout)
 }
 
 /// A 32-bit property of `/chosen`, if present and well formed.
@@ -147,6 +233,10 @@ pub fn fix_up(dtb: &[u8], fixups: &Fixups<'_>, max_size: usize) -> Result<Vec<u8
         resv.add_child(child);
     }
 
+    if fixups.hide_its {
+        remove_its(&mut tree.root);
+    }
+
     if fixups.initrd.is_some() || !fixups.bootargs.is_empty() {
         if tree.find_node("/chosen").is_none() {
             tree.root.add_child(DeviceTreeNode::new_unchecked("chosen"));
@@ -169,6 +259,49 @@ pub fn fix_up(dtb: &[u8], fixups: &Fixups<'_>, max_size: usize) -> Result<Vec<u8
         return Err(DtError::TooBig { size: out.len(), max: max_size });
     }
     Ok(out)
+}
+
+/// Removes the ITS nodes at the top level and one level down (under the GIC), then every
+/// `msi-parent` and `msi-map` that names one of them, so devices that would have used MSIs
+/// through it fall back to their wired interrupts. A cell that merely equals a removed phandle
+/// (a requester ID, say) also drops the property: that errs towards wired interrupts, never
+/// towards a dangling reference.
+fn remove_its(root: &mut DeviceTreeNode) {
+    let mut phandles = Vec::new();
+    let mut take = |node: &mut DeviceTreeNode| {
+        let names: Vec<String> = node
+            .children()
+            .filter(|c| c.is_compatible(GIC_ITS))
+            .map(|c| String::from(c.name()))
+            .collect();
+        for name in names {
+            if let Some(its) = node.remove_child(&name) {
+                phandles.extend(its.phandle().ok().flatten());
+            }
+        }
+    };
+    take(root);
+    for child in root.children_mut() {
+        take(child);
+    }
+    drop_msi_references(root, &phandles);
+}
+
+fn drop_msi_references(node: &mut DeviceTreeNode, phandles: &[u32]) {
+    for name in ["msi-parent", "msi-map"] {
+        let names_its = node.property(name).is_some_and(|p| {
+            p.value().chunks_exact(4).any(|c| phandles.contains(&u32::from_be_bytes(c.try_into().unwrap())))
+        });
+        if names_its {
+            node.remove_property(name);
+            if name == "msi-map" {
+                node.remove_property("msi-map-mask");
+            }
+        }
+    }
+    for child in node.children_mut() {
+        drop_msi_references(child, phandles);
+    }
 }
 
 #[cfg(test)]
@@ -233,6 +366,7 @@ mod tests {
             firmware: Some(Region::new(0x6000_0000, 0x40_0000)),
             initrd: Some((0x4a00_0000, 0x4a10_0000)),
             bootargs: "console=ttyAMA0",
+            hide_its: false,
         };
         let out = fix_up(&sample(), &fixups, 1 << 20).unwrap();
         let fdt = Fdt::new(&out).unwrap();
@@ -254,10 +388,114 @@ mod tests {
 
     #[test]
     fn empty_bootargs_keep_the_old_ones_and_size_is_checked() {
-        let fixups = Fixups { firmware: None, initrd: None, bootargs: "" };
+        let fixups = Fixups { firmware: None, initrd: None, bootargs: "", hide_its: false };
         let out = fix_up(&sample(), &fixups, 1 << 20).unwrap();
         let fdt = Fdt::new(&out).unwrap();
         assert_eq!(fdt.find_node("/chosen").unwrap().property("bootargs").unwrap().value(), b"old\0");
         assert!(matches!(fix_up(&sample(), &fixups, 16), Err(DtError::TooBig { .. })));
+    }
+
+    /// QEMU virt's GIC as QEMU describes it: identity `ranges`, the ITS under the GIC, a PCIe
+    /// host whose MSIs go through the ITS.
+    fn qemu_gic() -> Vec<u8> {
+        let mut tree = DeviceTree::new();
+        tree.root.add_property(prop("#address-cells", 2u32));
+        tree.root.add_property(prop("#size-cells", 2u32));
+        let its = DeviceTreeNode::builder("its@8080000")
+            .unwrap()
+            .property(prop("compatible", "arm,gic-v3-its"))
+            .property(prop("msi-controller", &[] as &[u8]))
+            .property(prop("#msi-cells", 1u32))
+            .property(prop("reg", [0u32, 0x0808_0000, 0, 0x2_0000]))
+            .property(prop("phandle", 0x8006u32))
+            .build();
+        tree.root.add_child(
+            DeviceTreeNode::builder("intc@8000000")
+                .unwrap()
+                .property(prop("compatible", "arm,gic-v3"))
+                .property(prop("#address-cells", 2u32))
+                .property(prop("#size-cells", 2u32))
+                .property(prop("ranges", &[] as &[u8]))
+                .property(prop("#redistributor-regions", 1u32))
+                .property(prop("reg", [0u32, 0x0800_0000, 0, 0x1_0000, 0, 0x080a_0000, 0, 0xf6_0000]))
+                .property(prop("phandle", 0x8005u32))
+                .child(its)
+                .build(),
+        );
+        tree.root.add_child(
+            DeviceTreeNode::builder("pcie@10000000")
+                .unwrap()
+                .property(prop("compatible", "pci-host-ecam-generic"))
+                .property(prop("msi-map", [0u32, 0x8006, 0, 0x1_0000]))
+                .property(prop("interrupt-map-mask", [0x1800u32, 0, 0, 7]))
+                .build(),
+        );
+        tree.root.add_child(
+            DeviceTreeNode::builder("virtio@a000000")
+                .unwrap()
+                .property(prop("msi-parent", 0x8005u32))
+                .build(),
+        );
+        tree.to_dtb()
+    }
+
+    #[test]
+    fn reads_the_gic_layout() {
+        let layout = gic_layout(&qemu_gic()).unwrap();
+        assert_eq!(layout.redistributors, [Region::new(0x080a_0000, 0xf6_0000)]);
+        assert_eq!(layout.its, [Region::new(0x0808_0000, 0x2_0000)]);
+        assert_eq!(gic_layout(&sample()).unwrap(), GicLayout::default());
+    }
+
+    #[test]
+    fn its_address_goes_through_the_gic_ranges() {
+        // TF-A's FVP tree: one-cell child addresses relative to the GIC, two redistributor
+        // regions declared.
+        let mut tree = DeviceTree::new();
+        tree.root.add_property(prop("#address-cells", 2u32));
+        tree.root.add_property(prop("#size-cells", 2u32));
+        tree.root.add_child(
+            DeviceTreeNode::builder("interrupt-controller@2f000000")
+                .unwrap()
+                .property(prop("compatible", "arm,gic-v3"))
+                .property(prop("#address-cells", 1u32))
+                .property(prop("#size-cells", 1u32))
+                .property(prop("ranges", [0u32, 0, 0x2f00_0000, 0x10_0000]))
+                .property(prop("#redistributor-regions", 2u32))
+                .property(prop(
+                    "reg",
+                    [0u32, 0x2f00_0000, 0, 0x1_0000, 0, 0x2f10_0000, 0, 0x10_0000, 0, 0x2f20_0000, 0, 0x10_0000, 0, 0x2c00_0000, 0, 0x2000],
+                ))
+                .child(
+                    DeviceTreeNode::builder("msi-controller@2f020000")
+                        .unwrap()
+                        .property(prop("compatible", "arm,gic-v3-its"))
+                        .property(prop("reg", [0x2_0000u32, 0x2_0000]))
+                        .build(),
+                )
+                .build(),
+        );
+        let layout = gic_layout(&tree.to_dtb()).unwrap();
+        assert_eq!(layout.redistributors, [Region::new(0x2f10_0000, 0x10_0000), Region::new(0x2f20_0000, 0x10_0000)]);
+        assert_eq!(layout.its, [Region::new(0x2f02_0000, 0x2_0000)]);
+    }
+
+    #[test]
+    fn hides_the_its_and_its_msi_users() {
+        let fixups = Fixups { firmware: None, initrd: None, bootargs: "", hide_its: true };
+        let out = fix_up(&qemu_gic(), &fixups, 1 << 20).unwrap();
+        let fdt = Fdt::new(&out).unwrap();
+        assert!(fdt.find_node("/intc@8000000/its@8080000").is_none());
+        assert!(fdt.find_node("/intc@8000000").is_some());
+        let pcie = fdt.find_node("/pcie@10000000").unwrap();
+        assert!(pcie.property("msi-map").is_none());
+        assert!(pcie.property("interrupt-map-mask").is_some(), "wired interrupts stay");
+        // An msi-parent naming something else stays.
+        assert!(fdt.find_node("/virtio@a000000").unwrap().property("msi-parent").is_some());
+        assert_eq!(gic_layout(&out).unwrap().its, []);
+        // Without the switch, nothing changes.
+        let fixups = Fixups { hide_its: false, ..fixups };
+        let out = fix_up(&qemu_gic(), &fixups, 1 << 20).unwrap();
+        assert!(Fdt::new(&out).unwrap().find_node("/intc@8000000/its@8080000").is_some());
     }
 }

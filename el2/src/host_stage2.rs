@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! The host's stage-2 translation: an identity map of RAM and devices that leaves out EL2's own
-//! memory. Any host access to EL2's memory (image, stacks, heap, page tables) faults to EL2 as a
-//! stage-2 translation fault and is refused (see `inject`).
+//! memory and the GIC registers that take DMA addresses. Any host access to EL2's memory (image,
+//! stacks, heap, page tables) or to the GIC's ITS faults to EL2 as a stage-2 translation fault
+//! and is refused (see `inject`); the redistributors' LPI register pages are emulated (`redist`).
 
 use aarch64_paging::{
     MapError,
@@ -10,6 +11,7 @@ use aarch64_paging::{
     idmap::IdMap,
     paging::{MemoryRegion, Stage2},
 };
+use alloc::vec::Vec;
 use platform::Region;
 
 /// Root at level 1 with 4 KiB granules: a 39-bit IPA space (512 GiB) in one root table.
@@ -41,18 +43,29 @@ pub fn subtract(region: Region, hole: Region) -> [Option<Region>; 2] {
     [below, above]
 }
 
+/// `region` minus every one of `holes`, in address order.
+pub fn subtract_all(region: Region, holes: &[Region]) -> Vec<Region> {
+    let mut pieces = alloc::vec![region];
+    for &hole in holes {
+        pieces = pieces.into_iter().flat_map(|p| subtract(p, hole).into_iter().flatten()).collect();
+    }
+    pieces.sort_by_key(|p| p.base);
+    pieces
+}
+
 /// Builds the host stage-2 map: `ram` as normal memory and `devices` as device memory, both
-/// without `firmware`.
+/// without `holes` (EL2's memory, the ITS frames, the redistributor pages EL2 emulates).
 ///
 /// RAM is mapped with blocks of at most 2 MiB (never 1 GiB): RAM given to a VM leaves the live map
 /// in whole 2 MiB blocks, and turning a valid block entry invalid (or back) needs no
-/// break-before-make, where splitting a 1 GiB block would.
-pub fn build(ram: &[Region], devices: &[Region], firmware: Region) -> Result<IdMap<Stage2>, MapError> {
+/// break-before-make, where splitting a 1 GiB block would. Holes in device space are 4 KiB pages
+/// where they must be: the crate maps whatever granule each piece allows.
+pub fn build(ram: &[Region], devices: &[Region], holes: &[Region]) -> Result<IdMap<Stage2>, MapError> {
     let mut map = IdMap::new(ROOT_LEVEL, Stage2);
     let limit = 1u64 << IPA_BITS;
     for (regions, attrs) in [(ram, RAM), (devices, DEVICE)] {
         for &region in regions {
-            for piece in subtract(region, firmware).into_iter().flatten() {
+            for piece in subtract_all(region, holes) {
                 if piece.base >= limit {
                     continue;
                 }
@@ -117,7 +130,7 @@ mod tests {
     fn firmware_is_not_mapped_and_ram_is() {
         let ram = [Region::new(0x4000_0000, 0x4000_0000)];
         let dev = [Region::new(0, 0x4000_0000)];
-        let map = build(&ram, &dev, FW).unwrap();
+        let map = build(&ram, &dev, &[FW]).unwrap();
         let mapped = |addr: usize| {
             let mut valid_leaf = None;
             map.walk_range(&MemoryRegion::new(addr, addr + 1), &mut |range, d, level| {
@@ -143,9 +156,50 @@ mod tests {
     }
 
     #[test]
+    fn subtraction_of_many_holes() {
+        let dev = Region::new(0x0800_0000, 0x10_0000);
+        let holes = [Region::new(0x0808_0000, 0x2_0000), Region::new(0x0800_0000, 0x1000), Region::new(0x1000_0000, 0x1000)];
+        assert_eq!(
+            subtract_all(dev, &holes),
+            [Region::new(0x0800_1000, 0x7_f000), Region::new(0x080a_0000, 0x6_0000)]
+        );
+        assert_eq!(subtract_all(dev, &[]), [dev]);
+    }
+
+    #[test]
+    fn gic_its_and_lpi_pages_are_not_mapped() {
+        // QEMU virt: the ITS, four redistributors, and the device space around them.
+        let ram = [Region::new(0x4000_0000, 0x4000_0000)];
+        let dev = [Region::new(0, 0x4000_0000)];
+        let its = Region::new(0x0808_0000, 0x2_0000);
+        let redists = [Region::new(0x080a_0000, 0x8_0000)];
+        let mut holes = alloc::vec![FW, its];
+        holes.extend(crate::redist::trapped_pages(&redists));
+        let map = build(&ram, &dev, &holes).unwrap();
+        let mapped = |addr: usize| {
+            let mut valid = false;
+            map.walk_range(&MemoryRegion::new(addr, addr + 1), &mut |_, d, level| {
+                if d.is_valid() && (level == 3 || !d.flags().contains(A::TABLE_OR_PAGE)) {
+                    valid = true;
+                }
+                Ok(())
+            })
+            .unwrap();
+            valid
+        };
+        for addr in [0x0808_0000, 0x0808_0080, 0x0809_0040, 0x0809_ffff, 0x080a_0000, 0x080a_0070, 0x080c_0078, 0x080e_0fff] {
+            assert!(!mapped(addr), "{addr:#x} must not be mapped");
+        }
+        // The distributor, each redistributor's other pages and SGI frame, the UART stay the host's.
+        for addr in [0x0800_0000, 0x0807_ffff, 0x080a_1000, 0x080a_ffe8, 0x080b_0100, 0x080c_1000, 0x0900_0000] {
+            assert!(mapped(addr), "{addr:#x} must be mapped");
+        }
+    }
+
+    #[test]
     fn ram_can_be_taken_away_and_given_back() {
         let ram = [Region::new(0x4000_0000, 0x4000_0000)];
-        let mut map = build(&ram, &[], FW).unwrap();
+        let mut map = build(&ram, &[], &[FW]).unwrap();
         map.mark_active();
         let valid = |map: &IdMap<Stage2>, addr: usize| {
             let mut v = false;

@@ -30,5 +30,6 @@ pub mod monitor;
 pub mod percpu;
 pub mod pmu;
 pub mod psci_relay;
+pub mod redist;
 pub mod trap_frame;
 pub mod vm;

@@ -29,6 +29,9 @@ impl Platform for Fvp {
     const UART_BASE: u64 = 0x1c09_0000;
     const GICD_BASE: u64 = 0x2f00_0000;
     const GICR_BASE: u64 = 0x2f10_0000;
+    // As TF-A's fdts/fvp-base-gicv3-psci-common.dtsi describes them.
+    const GICR_SIZE: u64 = 0x20_0000;
+    const GIC_ITS: &'static [Region] = &[Region::new(0x2f02_0000, 0x2_0000)];
     const DEVICE_REGIONS: &'static [Region] = &[Region::new(0, 0x8000_0000)];
 
     const MAX_CPUS: usize = (CORES_PER_CLUSTER * CLUSTERS) as usize;

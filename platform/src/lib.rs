@@ -74,6 +74,11 @@ pub trait Platform {
     /// GICv3 distributor and redistributors.
     const GICD_BASE: u64;
     const GICR_BASE: u64;
+    /// Size of the redistributor region at `GICR_BASE`, used when the device tree does not say.
+    const GICR_SIZE: u64;
+    /// The GIC's ITS register frames (control and translation). EL2 hides them from the host
+    /// whatever the device tree says: an ITS writes its tables wherever it is told to.
+    const GIC_ITS: &'static [Region];
     /// Device (MMIO) space the host may reach through its stage-2, identity mapped.
     const DEVICE_REGIONS: &'static [Region];
 

@@ -27,6 +27,10 @@ impl Platform for Qemu {
     const UART_BASE: u64 = 0x0900_0000;
     const GICD_BASE: u64 = 0x0800_0000;
     const GICR_BASE: u64 = 0x080a_0000;
+    // Room for 123 redistributors of 128 KiB (QEMU's VIRT_GIC_REDIST; more CPUs use a second,
+    // high region that the device tree describes).
+    const GICR_SIZE: u64 = 0xf6_0000;
+    const GIC_ITS: &'static [Region] = &[Region::new(0x0808_0000, 0x2_0000)];
     // Everything below RAM is MMIO or flash on `virt`; the high GIC redistributor and PCIe
     // windows sit at 256 GiB and above.
     const DEVICE_REGIONS: &'static [Region] = &[

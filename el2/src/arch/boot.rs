@@ -48,6 +48,29 @@ static HOST_STAGE2: Once<HostStage2> = Once::new();
 /// RAM, from the device tree.
 static RAM: Once<alloc::vec::Vec<Region>> = Once::new();
 
+/// The GIC's redistributor regions, whose LPI register pages EL2 emulates for the host.
+static REDISTRIBUTORS: Once<alloc::vec::Vec<Region>> = Once::new();
+
+pub fn redistributors() -> &'static [Region] {
+    REDISTRIBUTORS.get().map_or(&[], |r| r.as_slice())
+}
+
+/// The GIC frames kept from the host, from the device tree with the platform's facts as the
+/// fallback for the redistributors. The platform's ITS frames are hidden even when the tree does
+/// not mention them: a tree that leaves the ITS out does not take it out of the hardware.
+fn gic_layout(dtb: &[u8]) -> devicetree::GicLayout {
+    let mut gic = devicetree::gic_layout(dtb).unwrap_or_else(|e| fail(format_args!("device tree GIC: {e:?}")));
+    if gic.redistributors.is_empty() {
+        gic.redistributors.push(Region::new(Current::GICR_BASE, Current::GICR_SIZE));
+    }
+    for its in Current::GIC_ITS {
+        if !gic.its.contains(its) {
+            gic.its.push(*its);
+        }
+    }
+    gic
+}
+
 pub fn host_ram() -> &'static [Region] {
     RAM.get().map_or(&[], |r| r.as_slice())
 }
@@ -168,7 +191,12 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
         rodata_end: &raw const __rodata_end as u64,
     };
     debug_assert_eq!(&raw const __fw_start as u64, firmware.base);
-    let devices = [Region::new(Current::UART_BASE, 0x1000)];
+    // The GIC: the ITS leaves the host's stage-2, and so do the redistributor pages holding the
+    // LPI registers, which EL2 then emulates (and so maps for itself).
+    let gic = gic_layout(dtb);
+    let lpi_pages = crate::redist::trapped_pages(&gic.redistributors);
+    let mut devices = alloc::vec![Region::new(Current::UART_BASE, 0x1000)];
+    devices.extend_from_slice(&lpi_pages);
     let mut el2_map = el2_mmu::build(&ram, &image, &devices)
         .unwrap_or_else(|e| fail(format_args!("EL2 page tables: {e:?}")));
     let config = [
@@ -198,9 +226,15 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     info!("pmu-partition EL2 firmware {} on {}", env!("CARGO_PKG_VERSION"), Current::NAME);
     info!("RAM {:x?}; EL2 owns {:#x}..{:#x}", ram, firmware.base, firmware.end());
 
-    // The host's stage-2: RAM and devices, without EL2.
-    let mut s2 = host_stage2::build(&ram, Current::DEVICE_REGIONS, firmware)
+    // The host's stage-2: RAM and devices, without EL2, the ITS and the LPI register pages.
+    let mut holes = alloc::vec![firmware];
+    holes.extend_from_slice(&gic.its);
+    holes.extend_from_slice(&lpi_pages);
+    let mut s2 = host_stage2::build(&ram, Current::DEVICE_REGIONS, &holes)
         .unwrap_or_else(|e| fail(format_args!("host stage-2: {e:?}")));
+    info!("GIC: ITS {:x?} hidden from the host; LPI registers emulated in {:x?}", gic.its, gic.redistributors);
+    REDISTRIBUTORS.call_once(|| gic.redistributors);
+    drop(lpi_pages);
     s2.mark_active();
     HOST_STAGE2.call_once(|| HostStage2 {
         vttbr: s2.root_address().0 as u64,
@@ -223,7 +257,7 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     }
 
     // The host's device tree, rewritten in place.
-    let fixups = Fixups { firmware: Some(firmware), initrd: host.initrd, bootargs: host.cmdline };
+    let fixups = Fixups { firmware: Some(firmware), initrd: host.initrd, bootargs: host.cmdline, hide_its: true };
     let new_dtb = devicetree::fix_up(dtb, &fixups, Current::DT_MAX_SIZE as usize)
         .unwrap_or_else(|e| fail(format_args!("device tree fix-up: {e:?}")));
     let dt_region = Region::new(dt_base, new_dtb.len() as u64);

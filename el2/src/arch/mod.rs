@@ -11,9 +11,10 @@ mod cpu_setup;
 mod enforcement;
 mod heap;
 mod pmu_regs;
+mod redist_mmio;
 mod world;
 
-use crate::esr::Esr;
+use crate::esr::{Esr, ExceptionClass};
 use crate::host_calls::{self, Conduit, PmuCalls, Reply};
 use crate::host_trap;
 use crate::monitor::{El3, SmcRegs};
@@ -21,7 +22,7 @@ use crate::percpu::{CpuTable, PerCpu};
 use crate::psci_relay::{PsciRelay, WarmEntries};
 use crate::trap_frame::TrapFrame;
 use crate::vm::{Donations, MAX_VMS, VmCalls, VmSlot, Vms};
-use arm_sysregs::el2::accessors::{read_esr_el2, read_far_el2, read_tpidr_el2};
+use arm_sysregs::el2::accessors::{read_esr_el2, read_far_el2, read_hpfar_el2, read_tpidr_el2};
 
 core::arch::global_asm!(
     include_str!("asm_macros.S"),
@@ -67,6 +68,13 @@ const SPSR_EL1H_MASKED: u64 = 0x3c5;
 extern "C" fn handle_host_trap(frame: &mut TrapFrame) {
     let esr = Esr(read_esr_el2().bits());
     let far = read_far_el2().bits();
+    if esr.class() == ExceptionClass::DataAbortLower {
+        // HPFAR_EL2 has the faulting IPA's page for a stage-2 fault; FAR_EL2 only the VA.
+        let ipa = (read_hpfar_el2().fipa() << 12) | (far & 0xfff);
+        if crate::redist::handle(boot::redistributors(), esr, ipa, frame, &mut redist_mmio::RedistMmio) {
+            return;
+        }
+    }
     host_trap::handle(frame, esr, far, host_call);
 }
 

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! The bare-metal ABI probe as the host: exact answers to every call, refused accesses to EL2's
-//! memory, and all CPUs through EL2, on both CPU models and both boot paths.
+//! memory and to the GIC's ITS, no LPIs at the redistributors, and all CPUs through EL2, on both
+//! CPU models and both boot paths.
 
 use integration::{Boot, Outcome, Run};
 
 /// Checks the probe makes (see tests/payloads/abi-probe); a change there changes this number.
-const PROBE_CHECKS: u32 = 44;
+const PROBE_CHECKS: u32 = 56;
 
 fn check_probe(out: &Outcome, smp: u32) {
     out.assert_clean_exit();

@@ -26,6 +26,19 @@ fn check_linux(out: &Outcome, smccc_conduit: bool) {
         "firmware memory not reserved no-map:\n{}",
         out.log
     );
+    // The GIC without its ITS (EL2 removed it from the device tree and from stage-2) and without
+    // LPIs (EL2 hides them at the redistributors): the kernel still finds every redistributor and
+    // runs on wired interrupts.
+    assert!(out.has_line("HOST: dt-its 0"), "the host's device tree still has an ITS:\n{}", out.log);
+    let gic: Vec<_> = out.lines_with("HOST: gic ").collect();
+    for cpu in 0..4 {
+        let found = format!("GICv3: CPU{cpu}: found redistributor {cpu} ");
+        assert!(gic.iter().any(|l| l.contains(&found)), "cpu {cpu}'s redistributor not found: {gic:#?}");
+    }
+    assert!(
+        !gic.iter().any(|l| l.contains("ITS@") || l.contains("ITS [mem") || l.contains("LPI property") || l.contains("LPI pending")),
+        "the host found an ITS or set up LPI tables: {gic:#?}"
+    );
     assert!(out.has_line("HOST: done"));
     if !smccc_conduit {
         // Without TF-A, QEMU's own PSCI answers SMCCC_VERSION with NOT_SUPPORTED, so Linux

@@ -4,8 +4,9 @@
 //!
 //! It checks, exactly, what the host sees of EL2: the discovery calls and their values on both
 //! conduits, the error answers to bad function IDs and arguments, that EL2's memory is refused
-//! with an abort (reads, writes, instruction fetches) while EL2 keeps serving calls, and that
-//! every CPU it turns on through PSCI arrives at EL1 under the same EL2. Each check prints a
+//! with an abort (reads, writes, instruction fetches) while EL2 keeps serving calls, that the GIC's
+//! ITS is refused the same way and the redistributors offer no LPIs, and that every CPU it turns
+//! on through PSCI arrives at EL1 under the same EL2. Each check prints a
 //! `PROBE:` line; the run ends with `PROBE: RESULT pass=N fail=M` and a PSCI SYSTEM_OFF.
 
 #![cfg_attr(target_os = "none", no_std)]

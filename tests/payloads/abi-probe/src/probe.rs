@@ -160,6 +160,109 @@ fn firmware_memory() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The GIC: the ITS is refused, the redistributors have no LPIs
+
+/// An access of `wide` (64-bit) or 32-bit size; returns whether it was refused with a synchronous
+/// external abort at `addr`, and the syndrome.
+fn refused(addr: u64, write: bool, wide: bool, value: u64) -> (bool, u64) {
+    let before = ABORTS.load(SeqCst);
+    // SAFETY: a device register access the probe expects EL2 to refuse or to emulate; a refused
+    // one is skipped by the abort handler.
+    unsafe {
+        match (write, wide) {
+            (true, true) => (addr as *mut u64).write_volatile(value),
+            (true, false) => (addr as *mut u32).write_volatile(value as u32),
+            (false, true) => drop((addr as *const u64).read_volatile()),
+            (false, false) => drop((addr as *const u32).read_volatile()),
+        }
+    }
+    let (esr, far) = (LAST_ESR.load(SeqCst), LAST_FAR.load(SeqCst));
+    let ok = ABORTS.load(SeqCst) == before + 1
+        && esr >> 26 == 0x25
+        && esr & 0x3f == 0x10
+        && ((esr >> 6) & 1 == 1) == write
+        && far == addr;
+    (ok, esr)
+}
+
+fn rd32(addr: u64) -> u32 {
+    // SAFETY: a redistributor register the host may read.
+    unsafe { (addr as *const u32).read_volatile() }
+}
+
+fn rd64(addr: u64) -> u64 {
+    // SAFETY: as for rd32.
+    unsafe { (addr as *const u64).read_volatile() }
+}
+
+fn wr32(addr: u64, value: u32) {
+    // SAFETY: a redistributor register the host may write.
+    unsafe { (addr as *mut u32).write_volatile(value) }
+}
+
+fn wr64(addr: u64, value: u64) {
+    // SAFETY: as for wr32.
+    unsafe { (addr as *mut u64).write_volatile(value) }
+}
+
+fn gic(cpus: u64) {
+    let fw = Current::firmware_region();
+    // The ITS is a DMA engine: pointing its tables at EL2's memory must be impossible. Each access
+    // has its register's own size, so that only EL2 (not the GIC) could refuse it.
+    let its = Current::GIC_ITS[0].base;
+    for (what, addr, write, wide) in [
+        ("read GITS_CTLR", its, false, false),
+        ("write GITS_CBASER", its + 0x80, true, true),
+        ("write GITS_BASER0", its + 0x100, true, true),
+    ] {
+        let (ok, esr) = refused(addr, write, wide, fw.base | 1 << 63);
+        say!("PROBE: {what} at {addr:#x}: esr={esr:#x}");
+        check("ITS access refused with a synchronous external abort", ok, format_args!("{what}"));
+    }
+
+    // Redistributor i's RD_base frame (128 KiB apart on QEMU virt, GICv3 without virtual LPIs).
+    let rd = |i: u64| Current::GICR_BASE + i * 0x2_0000;
+    let typers: [u64; 4] = core::array::from_fn(|i| rd64(rd(i as u64) + 0x08));
+    let typer_ok = (0..cpus).all(|i| {
+        let t = typers[i as usize];
+        t & 1 == 0 && (t >> 8) & 0xffff == i && ((t >> 4) & 1 == 1) == (i == cpus - 1) && t >> 32 == i
+    });
+    say!("PROBE: GICR_TYPER {typers:x?}");
+    check("GICR_TYPER: PLPIS clear, number, Last and affinity as the hardware's", typer_ok, format_args!("{typers:x?}"));
+    let (lo, hi) = (rd32(rd(1) + 0x08), rd32(rd(1) + 0x0c));
+    check("GICR_TYPER as two 32-bit halves", lo & 1 == 0 && (lo >> 8) & 0xffff == 1 && hi == 1, format_args!("{hi:#x} {lo:#x}"));
+    let iidr = rd32(rd(0) + 0x04);
+    check("GICR_IIDR passes through (QEMU's implementer)", iidr & 0xfff == 0x43b, format_args!("{iidr:#x}"));
+    let waker = rd(0) + 0x14;
+    wr32(waker, rd32(waker) & !(1 << 1));
+    let w = rd32(waker);
+    check("GICR_WAKER passes through (redistributor awake)", w & 0b110 == 0, format_args!("{w:#x}"));
+
+    // The LPI tables: EL2's address, and then the enable. Nothing sticks.
+    for (what, offset, table) in [("GICR_PROPBASER", 0x70, fw.base | 0x78f), ("GICR_PENDBASER", 0x78, fw.base + 0x1_0000)] {
+        wr64(rd(0) + offset, table);
+        let back = rd64(rd(0) + offset);
+        say!("PROBE: {what} <- {table:#x}, reads {back:#x}");
+        check("LPI table base reads as zero, writes ignored", back == 0, format_args!("{what} {back:#x}"));
+    }
+    wr32(rd(0), rd32(rd(0)) | 1);
+    let ctlr = rd32(rd(0));
+    check("GICR_CTLR.EnableLPIs stays clear", ctlr & 1 == 0, format_args!("{ctlr:#x}"));
+
+    // A load pair has no instruction syndrome: EL2 cannot emulate it and refuses it.
+    let before = ABORTS.load(SeqCst);
+    let addr = rd(0) + 0x70;
+    // SAFETY: a load the probe expects EL2 to refuse; the abort handler skips it.
+    unsafe { asm!("ldp {a}, {b}, [{addr}]", addr = in(reg) addr, a = out(reg) _, b = out(reg) _) };
+    let (esr, far) = (LAST_ESR.load(SeqCst), LAST_FAR.load(SeqCst));
+    let ok = ABORTS.load(SeqCst) == before + 1 && esr >> 26 == 0x25 && esr & 0x3f == 0x10 && far == addr;
+    check("load pair from an emulated GIC page refused", ok, format_args!("esr={esr:#x} far={far:#x}"));
+
+    let uid = Client::new(Hvc).call_uid();
+    check("calls still served after GIC accesses", uid == Ok(CallUid::HYP), format_args!("{uid:x?}"));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Secondary CPUs
 
 const MAX: usize = Current::MAX_CPUS;
@@ -206,6 +309,7 @@ extern "C" fn primary_main(dtb: u64) -> ! {
     bad_input();
     firmware_memory();
     // The number of CPUs comes from the device tree in a real host; the tests run with -smp 4.
+    gic(4);
     secondaries(4);
     finish()
 }
