@@ -66,6 +66,8 @@ pub struct HostPmu {
     /// Where host counter i went: `parked[i]`, for i < moved.
     parked: [u8; 31],
     moved: u8,
+    /// The reserved counters outside the partition's range: reset on load and again on put.
+    parking: u32,
 }
 
 impl VPmu {
@@ -89,12 +91,26 @@ impl VPmu {
             direct_enables,
             ..Default::default()
         };
-        let targets = counters_in(reserved);
         let mask = self.mask();
+        // The parking place: reserved counters outside the partition's range. With k > H the
+        // lowest reserved counters are the partition's own, so they cannot be it. It is always
+        // big enough: the reserved counters are [H, N) and k <= N - H, so [max(H, k), N) has
+        // N - max(H, k) >= min(H, k) counters, one for each host event to park.
+        let parking = reserved & !mask;
+        host.parking = parking;
+        // Nothing in the reserved counters is anybody's now, whatever the host wrote there (a
+        // CPU that does not enforce HPMN lets it) or left in their interrupt-enable and overflow
+        // bits: HPME is about to make them count, and a parked event picks up the bits of its
+        // counter. All of them start from their reset state.
+        scrub(hw, parking);
+        let mut targets = counters_in(parking);
         // Park the host's events from the partition's counters.
-        for (i, t) in (0..self.k.min(host_counters)).zip(targets) {
+        for i in 0..self.k.min(host_counters) {
+            let Some(t) = targets.next() else {
+                debug_assert!(false, "no parking place for host counter {i}");
+                break;
+            };
             let bit = 1u32 << i;
-            hw.disable(1 << t);
             hw.write_type(t, hw.read_type(i));
             hw.write_counter(t, hw.read_counter(i));
             let (en, int, ovf) = (hw.enabled() & bit != 0, hw.interrupts() & bit != 0, hw.overflows() & bit != 0);
@@ -179,8 +195,9 @@ impl VPmu {
             if host.enabled & (1 << i) != 0 {
                 hw.enable(1 << i);
             }
-            scrub(hw, bit);
         }
+        // The parking place and the spare reserved counters go back to their reset state.
+        scrub(hw, host.parking);
         hw.set_el2_counters(false, false);
         self.loaded = false;
     }
