@@ -378,3 +378,15 @@ fn issue_8_5_parking_place_junk_stays_off_host_counters() {
     assert_eq!((hw.inten, hw.ovs), (0b001000, 0));
 }
 
+/// HPMD keeps EL2 out of the counters below HPMN only: a parked host event whose filter counts EL2
+/// (NSH) would count EL2's own work above HPMN. It is parked without NSH and gets it back.
+#[test]
+fn parked_host_events_do_not_count_el2() {
+    let mut hw = host_pmu();
+    hw.types[0] = 0x11 | TYPE_NSH;
+    let mut g = VPmu::new(2);
+    let host = g.load(&mut hw, 0b110000, 4, false);
+    assert_eq!(hw.types[4], 0x11);
+    g.put(&mut hw, &host);
+    assert_eq!(hw.types[0], 0x11 | TYPE_NSH);
+}
