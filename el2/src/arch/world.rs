@@ -27,6 +27,7 @@ use core::arch::asm;
 use platform::Region;
 use smc_interface::vm::{Exit, HostEvents};
 use crate::pmu::PmuHw;
+use crate::pmu::fgt::{DIRECT_READ_TRAPS as FGT_READ_TRAPS, DIRECT_WRITE_TRAPS as FGT_WRITE_TRAPS};
 
 unsafe extern "C" {
     fn __guest_enter(regs: *mut crate::trap_frame::TrapFrame) -> u64;
@@ -180,11 +181,6 @@ pub struct ArchVmHw {
     /// FEAT_FGT: in the direct mode the cycle counter (the host's) and PMCR_EL0 writes still trap.
     pub fgt: bool,
 }
-
-/// HDFGRTR_EL2 / HDFGWTR_EL2 bits: PMCCNTR_EL0 (15), PMCCFILTR_EL0 (14), PMCNTEN (16) (the
-/// partition's PMCR_EL0.E is virtual, applied through its enables), PMCR_EL0 writes (21).
-const FGT_READ_TRAPS: u64 = (1 << 16) | (1 << 15) | (1 << 14);
-const FGT_WRITE_TRAPS: u64 = FGT_READ_TRAPS | (1 << 21);
 
 impl VmHw for ArchVmHw {
     fn host_ram(&self) -> &[Region] {
