@@ -178,7 +178,7 @@ pub struct ArchVmHw {
     /// The direct enforcement mode: after a run's first PMU access (which traps, and loads the
     /// partition's PMU) the partition reaches its counters without traps.
     pub direct: bool,
-    /// FEAT_FGT: in the direct mode the cycle counter (the host's) and PMCR_EL0 writes still trap.
+    /// FEAT_FGT: in the direct mode what HPMN does not fence still traps (`pmu::fgt`).
     pub fgt: bool,
 }
 
@@ -259,8 +259,8 @@ impl VmHw for ArchVmHw {
                     host_pmu = Some(vcpu.pmu.load(&mut CpuPmu, reserved, host_counters, direct && !fgt));
                     if direct {
                         // From now on in this run the partition's own counters are its to touch:
-                        // HPMN = k, and the CPU keeps it out of the rest. The cycle counter is
-                        // the host's and PMCR_EL0.C/P reach beyond HPMN: those keep trapping.
+                        // HPMN = k, and the CPU keeps it out of the rest. What HPMN does not
+                        // fence keeps trapping (`pmu::fgt`).
                         wr!("mdcr_el2", rd!("mdcr_el2") & !(MDCR_TPM | MDCR_TPMCR));
                         if fgt {
                             wr!("S3_4_C3_C1_4", rd!("S3_4_C3_C1_4") | FGT_READ_TRAPS);
