@@ -10,7 +10,7 @@
 use integration::{Boot, Outcome, Run};
 
 /// Checks the VM probe makes (tests/payloads/vm-probe).
-const PROBE_CHECKS: u32 = 91;
+const PROBE_CHECKS: u32 = 96;
 
 fn check_vm_probe(out: &Outcome) {
     check_vm_probe_count(out, PROBE_CHECKS);
