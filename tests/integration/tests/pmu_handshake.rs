@@ -2,7 +2,8 @@
 
 //! The PMU reserve / unreserve handshake (issue 3) on QEMU: the bare-metal PMU probe as the host
 //! runs it on every CPU, on both CPU models, and with counters reserved at boot; and Debian's
-//! unmodified Linux finds fewer counters when the firmware reserves some at boot.
+//! unmodified Linux finds fewer counters when the firmware reserves some at boot. On every CPU the
+//! probe also checks that the host's cycle counter does not count EL2 on PMUv3p5 (issue 8).
 
 use integration::{Boot, Outcome, Run};
 

@@ -205,7 +205,7 @@ fn a_partitions_overflow_interrupt_is_its_own() {
 
 /// A host event for counter i of a layout: distinct type (event and filter bits) and value.
 fn host_event(i: u8) -> (u64, u64) {
-    (0x08 + u64::from(i) | (u64::from(i % 4) << 30), 1000 + 7 * u64::from(i))
+    ((0x08 + u64::from(i)) | (u64::from(i % 4) << 30), 1000 + 7 * u64::from(i))
 }
 
 /// A host using all of its H counters: every one programmed, a mix of interrupt enables and
