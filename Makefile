@@ -143,7 +143,7 @@ run: $(OUT)/flash.bin $(OUT)/host.bundle
 # ---------------------------------------------------------------------------------------------
 # Path lengths, in instructions: QEMU with -icount shift=0 makes the cycle counter an exact
 # instruction counter. On cortex-a57 (PMUv3, no HPMD) the counter sees EL1 and EL2, so the numbers
-# are the whole host -> EL2 -> host path; on max, EL2 is hidden from the host's counters (HPMD),
+# are the whole host -> EL2 -> host path; on max, EL2 is hidden from the host's counters (HPMD, HCCD),
 # and the numbers are what the host itself pays. EL3 is never counted.
 bench: qemu-only $(OUT)/flash.bin $(OUT)/bench.bundle
 	@for cpu in cortex-a57 max,sme=off,pauth-impdef=on; do \

@@ -80,6 +80,7 @@ pub const HCR_API: u64 = 1 << 41;
 
 pub const MDCR_HPMN_MASK: u64 = 0x1f;
 pub const MDCR_HPMD: u64 = 1 << 17;
+pub const MDCR_HCCD: u64 = 1 << 23;
 pub const MDCR_E2PB_EL1: u64 = 3 << 12;
 pub const MDCR_E2TB_EL1: u64 = 3 << 24;
 
@@ -96,12 +97,17 @@ impl HostConfig {
         let hcr = HCR_RW | HCR_VM | HCR_TSC | HCR_API | HCR_APK;
 
         // The host sees the counters it owns (HPMN; the partition manager decides how many), and
-        // the counters above are EL2's. EL2's own execution is not counted (HPMD, PMUv3p1 and
-        // later) so that EL2's work does not show up in the host's counts. Statistical profiling
-        // and trace buffers, if present, are the host's.
+        // the counters above are EL2's. EL2's own execution is not counted, so that EL2's work
+        // does not show up in the host's counts: HPMD (PMUv3p1 and later) for the event
+        // counters, HCCD (PMUv3p5 and later) for the cycle counter, which HPMD does not stop
+        // there (before PMUv3p5 it does only with PMCR_EL0.DP, the host's bit). Statistical
+        // profiling and trace buffers, if present, are the host's.
         let mut mdcr = u64::from(host_counters).min(ids.pmu_counters()) & MDCR_HPMN_MASK;
         if ids.pmu_version() >= 4 && ids.has_pmuv3() {
             mdcr |= MDCR_HPMD;
+        }
+        if ids.pmu_version() >= 6 && ids.has_pmuv3() {
+            mdcr |= MDCR_HCCD;
         }
         if ids.has_spe() {
             mdcr |= MDCR_E2PB_EL1;
@@ -168,6 +174,19 @@ mod tests {
         assert_eq!(c.cptr & CPTR_TZ, 0);
         assert_eq!(c.cptr & CPTR_TSM, CPTR_TSM);
         assert_eq!(c.zcr, Some(0xf));
+    }
+
+    /// Issue 8, report 11: the host's cycle counter counted EL2 (309 instructions per null HVC on
+    /// -cpu max). HCCD (PMUv3p5 on) stops it; HPMD (PMUv3p1 on) keeps EL2 out of the event
+    /// counters.
+    #[test]
+    fn el2_is_counted_by_no_host_counter_where_the_pmu_can_say_so() {
+        let mut ids = cortex_a57_like();
+        for (pmuver, hpmd, hccd) in [(1, false, false), (4, true, false), (5, true, false), (6, true, true), (8, true, true), (0xf, false, false)] {
+            ids.id_aa64dfr0 = pmuver << 8;
+            let mdcr = HostConfig::new(&ids, 6).mdcr;
+            assert_eq!((mdcr & MDCR_HPMD != 0, mdcr & MDCR_HCCD != 0), (hpmd, hccd), "PMUVer {pmuver:#x}");
+        }
     }
 
     #[test]

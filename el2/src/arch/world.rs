@@ -27,6 +27,7 @@ use core::arch::asm;
 use platform::Region;
 use smc_interface::vm::{Exit, HostEvents};
 use crate::pmu::PmuHw;
+use crate::pmu::fgt::{DIRECT_READ_TRAPS as FGT_READ_TRAPS, DIRECT_WRITE_TRAPS as FGT_WRITE_TRAPS};
 
 unsafe extern "C" {
     fn __guest_enter(regs: *mut crate::trap_frame::TrapFrame) -> u64;
@@ -177,14 +178,9 @@ pub struct ArchVmHw {
     /// The direct enforcement mode: after a run's first PMU access (which traps, and loads the
     /// partition's PMU) the partition reaches its counters without traps.
     pub direct: bool,
-    /// FEAT_FGT: in the direct mode the cycle counter (the host's) and PMCR_EL0 writes still trap.
+    /// FEAT_FGT: in the direct mode what HPMN does not fence still traps (`pmu::fgt`).
     pub fgt: bool,
 }
-
-/// HDFGRTR_EL2 / HDFGWTR_EL2 bits: PMCCNTR_EL0 (15), PMCCFILTR_EL0 (14), PMCNTEN (16) (the
-/// partition's PMCR_EL0.E is virtual, applied through its enables), PMCR_EL0 writes (21).
-const FGT_READ_TRAPS: u64 = (1 << 16) | (1 << 15) | (1 << 14);
-const FGT_WRITE_TRAPS: u64 = FGT_READ_TRAPS | (1 << 21);
 
 impl VmHw for ArchVmHw {
     fn host_ram(&self) -> &[Region] {
@@ -263,8 +259,8 @@ impl VmHw for ArchVmHw {
                     host_pmu = Some(vcpu.pmu.load(&mut CpuPmu, reserved, host_counters, direct && !fgt));
                     if direct {
                         // From now on in this run the partition's own counters are its to touch:
-                        // HPMN = k, and the CPU keeps it out of the rest. The cycle counter is
-                        // the host's and PMCR_EL0.C/P reach beyond HPMN: those keep trapping.
+                        // HPMN = k, and the CPU keeps it out of the rest. What HPMN does not
+                        // fence keeps trapping (`pmu::fgt`).
                         wr!("mdcr_el2", rd!("mdcr_el2") & !(MDCR_TPM | MDCR_TPMCR));
                         if fgt {
                             wr!("S3_4_C3_C1_4", rd!("S3_4_C3_C1_4") | FGT_READ_TRAPS);

@@ -2,6 +2,7 @@
 
 //! PMU partitioning: the counters EL2 takes from the host for partitions and gives back.
 
+pub mod fgt;
 pub mod hw;
 pub mod partition;
 pub mod vpmu;

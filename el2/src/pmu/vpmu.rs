@@ -22,7 +22,8 @@ use super::hw::{PmuHw, counters_in, scrub};
 
 /// PMEVTYPER bits a partition may not set: counting at EL2 (NSH), at EL3 (M), or in Secure state
 /// (SH). Its events count at EL1 and EL0 only.
-const TYPE_FORBIDDEN: u64 = (1 << 27) | (1 << 26) | (1 << 24);
+const TYPE_FORBIDDEN: u64 = TYPE_NSH | (1 << 26) | (1 << 24);
+const TYPE_NSH: u64 = 1 << 27;
 /// PMCR_EL0 bits a partition controls: E, LC (bit 6), LP (bit 7), DP (5), X (4), D (3).
 const PMCR_GUEST_BITS: u64 = 0x1 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80;
 const PMCR_E: u64 = 1;
@@ -66,6 +67,10 @@ pub struct HostPmu {
     /// Where host counter i went: `parked[i]`, for i < moved.
     parked: [u8; 31],
     moved: u8,
+    /// The reserved counters outside the partition's range: reset on load and again on put.
+    parking: u32,
+    /// Parked host events whose filter counted EL2 (NSH), cleared while they are parked.
+    nsh: u32,
 }
 
 impl VPmu {
@@ -89,13 +94,33 @@ impl VPmu {
             direct_enables,
             ..Default::default()
         };
-        let targets = counters_in(reserved);
         let mask = self.mask();
+        // The parking place: reserved counters outside the partition's range. With k > H the
+        // lowest reserved counters are the partition's own, so they cannot be it. It is always
+        // big enough: the reserved counters are [H, N) and k <= N - H, so [max(H, k), N) has
+        // N - max(H, k) >= min(H, k) counters, one for each host event to park.
+        let parking = reserved & !mask;
+        host.parking = parking;
+        // Nothing in the reserved counters is anybody's now, whatever the host wrote there (a
+        // CPU that does not enforce HPMN lets it) or left in their interrupt-enable and overflow
+        // bits: HPME is about to make them count, and a parked event picks up the bits of its
+        // counter. All of them start from their reset state.
+        scrub(hw, parking);
+        let mut targets = counters_in(parking);
         // Park the host's events from the partition's counters.
-        for (i, t) in (0..self.k.min(host_counters)).zip(targets) {
+        for i in 0..self.k.min(host_counters) {
+            let Some(t) = targets.next() else {
+                debug_assert!(false, "no parking place for host counter {i}");
+                break;
+            };
             let bit = 1u32 << i;
-            hw.disable(1 << t);
-            hw.write_type(t, hw.read_type(i));
+            // Above HPMN, MDCR_EL2.HPMD no longer keeps EL2 out of the count (it covers
+            // [0, HPMN) only): the filter has to. NSH comes back with the event on put.
+            let ty = hw.read_type(i);
+            if ty & TYPE_NSH != 0 {
+                host.nsh |= bit;
+            }
+            hw.write_type(t, ty & !TYPE_NSH);
             hw.write_counter(t, hw.read_counter(i));
             let (en, int, ovf) = (hw.enabled() & bit != 0, hw.interrupts() & bit != 0, hw.overflows() & bit != 0);
             if int {
@@ -167,7 +192,8 @@ impl VPmu {
             let t = host.parked[i as usize];
             let bit = 1u32 << t;
             hw.disable(bit);
-            hw.write_type(i, hw.read_type(t));
+            let nsh = if host.nsh & (1 << i) != 0 { TYPE_NSH } else { 0 };
+            hw.write_type(i, hw.read_type(t) | nsh);
             hw.write_counter(i, hw.read_counter(t));
             let (int, ovf) = (hw.interrupts() & bit != 0, hw.overflows() & bit != 0);
             if int {
@@ -179,8 +205,9 @@ impl VPmu {
             if host.enabled & (1 << i) != 0 {
                 hw.enable(1 << i);
             }
-            scrub(hw, bit);
         }
+        // The parking place and the spare reserved counters go back to their reset state.
+        scrub(hw, host.parking);
         hw.set_el2_counters(false, false);
         self.loaded = false;
     }

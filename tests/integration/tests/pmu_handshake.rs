@@ -2,12 +2,14 @@
 
 //! The PMU reserve / unreserve handshake (issue 3) on QEMU: the bare-metal PMU probe as the host
 //! runs it on every CPU, on both CPU models, and with counters reserved at boot; and Debian's
-//! unmodified Linux finds fewer counters when the firmware reserves some at boot.
+//! unmodified Linux finds fewer counters when the firmware reserves some at boot. On every CPU the
+//! probe also checks that the host's cycle counter does not count EL2 on PMUv3p5 (issue 8).
 
 use integration::{Boot, Outcome, Run};
 
-/// Checks the probe makes on each CPU: 41 on the raw calls, 11 through host-driver's handshake.
-const PER_CPU: u32 = 41 + 11;
+/// Checks the probe makes on each CPU: 42 on the raw calls (one of them: the host's cycle counter
+/// does not count EL2 on -cpu max, HCCD), 11 through host-driver's handshake.
+const PER_CPU: u32 = 42 + 11;
 /// On the 4 CPUs, plus one per secondary that it ran.
 const PROBE_CHECKS: u32 = 4 * PER_CPU + 3;
 

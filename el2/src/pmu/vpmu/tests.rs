@@ -198,3 +198,195 @@ fn a_partitions_overflow_interrupt_is_its_own() {
     assert!(!g.take_overflow_interrupt(&mut hw));
     g.put(&mut hw, &host);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Every layout (issue 8): the host's events survive a load and a put exactly, whatever N, the
+// host's share H and the partition's k (k counters come out of the N - H reserved ones).
+
+/// A host event for counter i of a layout: distinct type (event and filter bits) and value.
+fn host_event(i: u8) -> (u64, u64) {
+    ((0x08 + u64::from(i)) | (u64::from(i % 4) << 30), 1000 + 7 * u64::from(i))
+}
+
+/// A host using all of its H counters: every one programmed, a mix of interrupt enables and
+/// overflow flags.
+fn host_using(n: u8, h: u8) -> FakePmu {
+    let mut hw = FakePmu::new(n);
+    hw.hpmn_value = h;
+    hw.pmcr_value = PMCR_E | PMCR_LP;
+    for i in 0..h {
+        let (ty, value) = host_event(i);
+        hw.program(i, ty, value);
+        if i % 2 == 0 {
+            hw.inten &= !(1 << i);
+        }
+        if i % 3 == 0 {
+            hw.ovs |= 1 << i;
+        }
+    }
+    hw
+}
+
+/// Every (N, H, k): N up to 31, H from 0 to N, k from 1 to N - H.
+fn layouts() -> impl Iterator<Item = (u8, u8, u8)> {
+    (1..=31u8).flat_map(|n| (0..=n).flat_map(move |h| (1..=n - h).map(move |k| (n, h, k))))
+}
+
+fn reserved(n: u8, h: u8) -> u32 {
+    (((1u64 << n) - 1) as u32) & !(((1u64 << h) - 1) as u32)
+}
+
+#[test]
+fn every_layout_keeps_the_hosts_events_across_load_and_put() {
+    let mut count = 0;
+    for (n, h, k) in layouts() {
+        let mut hw = host_using(n, h);
+        let host_mask = ((1u64 << h) - 1) as u32;
+        let before = hw.clone();
+        let mut g = VPmu::new(k);
+        for i in 0..k {
+            g.values[i as usize] = 50 + u64::from(i);
+            g.types[i as usize] = 0x11;
+        }
+        let host = g.load(&mut hw, reserved(n, h), h, false);
+        let at = format!("N={n} H={h} k={k}");
+        assert_eq!(hw.hpmn_value, k, "{at}");
+        for i in 0..k as usize {
+            assert_eq!((hw.values[i], hw.types[i]), (50 + i as u64, 0x11), "{at}: the partition's counter {i}");
+        }
+        // Every host event is live above the partition's range, where it keeps counting (HPME).
+        assert!(hw.hpme, "{at}");
+        for i in 0..h {
+            let (ty, value) = host_event(i);
+            let live = (k..n).any(|c| hw.types[c as usize] == ty && hw.values[c as usize] == value && hw.cnten & (1 << c) != 0);
+            assert!(live, "{at}: host event {i} not counting above HPMN while the partition runs");
+        }
+        g.put(&mut hw, &host);
+        assert_eq!(hw.hpmn_value, h, "{at}");
+        assert_eq!(&hw.values[..h as usize], &before.values[..h as usize], "{at}: values");
+        assert_eq!(&hw.types[..h as usize], &before.types[..h as usize], "{at}: types");
+        assert_eq!(
+            (hw.cnten & host_mask, hw.inten & host_mask, hw.ovs & host_mask),
+            (before.cnten & host_mask, before.inten & host_mask, before.ovs & host_mask),
+            "{at}: enables, interrupt enables, overflow flags"
+        );
+        assert_eq!((hw.cnten | hw.inten | hw.ovs) & reserved(n, h), 0, "{at}: reserved counters left clean");
+        assert!(!hw.hpme, "{at}");
+        count += 1;
+    }
+    assert_eq!(count, 5456, "every layout of up to 31 counters");
+}
+
+/// Junk in every reserved counter: what a host leaves there on a CPU that does not keep EL1 away
+/// from counters at or above HPMN (QEMU), or what it programs there before VCPU_RUN.
+fn junk_reserved(hw: &mut FakePmu, reserved: u32) {
+    for c in counters_in(reserved) {
+        hw.types[c as usize] = 0x11 | 1 << 27;
+        hw.values[c as usize] = 0xbad0 + u64::from(c);
+    }
+    hw.cnten |= reserved;
+    hw.inten |= reserved;
+    hw.ovs |= reserved;
+}
+
+#[test]
+fn reserved_counters_not_used_for_parking_are_disabled_and_scrubbed() {
+    for (n, h, k) in layouts() {
+        let mut hw = host_using(n, h);
+        let reserved = reserved(n, h);
+        junk_reserved(&mut hw, reserved);
+        let mut g = VPmu::new(k);
+        let host = g.load(&mut hw, reserved, h, false);
+        let at = format!("N={n} H={h} k={k}");
+        // Reserved counters above the partition's range either hold a parked host event or are
+        // in their reset state: nothing counts the partition for the host with HPME on.
+        for c in counters_in(reserved & !g.mask()) {
+            let parked = (0..h).any(|i| (hw.types[c as usize], hw.values[c as usize]) == host_event(i));
+            if !parked {
+                let bit = 1 << c;
+                assert_eq!(
+                    (hw.types[c as usize], hw.values[c as usize], hw.cnten & bit, hw.inten & bit, hw.ovs & bit),
+                    (0, 0, 0, 0, 0),
+                    "{at}: spare reserved counter {c}"
+                );
+            }
+        }
+        g.put(&mut hw, &host);
+    }
+}
+
+#[test]
+fn host_junk_in_reserved_counters_never_reaches_host_counters() {
+    for (n, h, k) in layouts() {
+        let mut hw = host_using(n, h);
+        let host_mask = ((1u64 << h) - 1) as u32;
+        let before = hw.clone();
+        let reserved = reserved(n, h);
+        junk_reserved(&mut hw, reserved);
+        let mut g = VPmu::new(k);
+        let host = g.load(&mut hw, reserved, h, false);
+        g.put(&mut hw, &host);
+        let at = format!("N={n} H={h} k={k}");
+        assert_eq!(
+            (hw.cnten & host_mask, hw.inten & host_mask, hw.ovs & host_mask),
+            (before.cnten & host_mask, before.inten & host_mask, before.ovs & host_mask),
+            "{at}: the host's enables, interrupt enables and overflow flags"
+        );
+        assert_eq!(&hw.types[..h as usize], &before.types[..h as usize], "{at}");
+        assert_eq!(&hw.values[..h as usize], &before.values[..h as usize], "{at}");
+    }
+}
+
+/// Issue 8, report 3 as found: N = 6, H = 2, k = 3; host counter 0 (event 0x08, value 1000) came
+/// back as event 0, value 0.
+#[test]
+fn issue_8_3_more_partition_counters_than_host_counters() {
+    let mut hw = FakePmu::new(6);
+    hw.hpmn_value = 2;
+    hw.pmcr_value = PMCR_E;
+    hw.program(0, 0x08, 1000);
+    let mut g = VPmu::new(3);
+    let host = g.load(&mut hw, 0b111100, 2, false);
+    g.put(&mut hw, &host);
+    assert_eq!((hw.types[0], hw.values[0], hw.cnten & 1), (0x08, 1000, 1));
+}
+
+/// Issue 8, report 4 as found: H = 4, k = 1; counter 5 (reserved, not needed for parking) programmed
+/// by the host before the run counted the partition.
+#[test]
+fn issue_8_4_spare_reserved_counter_does_not_count_the_partition() {
+    let mut hw = host_pmu();
+    hw.program(5, 0x00, 0);
+    let mut g = VPmu::new(1);
+    let host = g.load(&mut hw, 0b110000, 4, false);
+    hw.software_increment(1 << 5);
+    assert_eq!((hw.values[5], hw.cnten & 1 << 5, hw.inten & 1 << 5), (0, 0, 0));
+    g.put(&mut hw, &host);
+    assert_eq!((hw.values[5], hw.types[5]), (0, 0));
+}
+
+/// Issue 8, report 5 as found: interrupt-enable and overflow bits in the parking place came back on
+/// the host's counters 0 and 1.
+#[test]
+fn issue_8_5_parking_place_junk_stays_off_host_counters() {
+    let mut hw = host_pmu();
+    hw.inten = 0b001000 | 0b110000;
+    hw.ovs = 0b110000;
+    let mut g = VPmu::new(2);
+    let host = g.load(&mut hw, 0b110000, 4, false);
+    g.put(&mut hw, &host);
+    assert_eq!((hw.inten, hw.ovs), (0b001000, 0));
+}
+
+/// HPMD keeps EL2 out of the counters below HPMN only: a parked host event whose filter counts EL2
+/// (NSH) would count EL2's own work above HPMN. It is parked without NSH and gets it back.
+#[test]
+fn parked_host_events_do_not_count_el2() {
+    let mut hw = host_pmu();
+    hw.types[0] = 0x11 | TYPE_NSH;
+    let mut g = VPmu::new(2);
+    let host = g.load(&mut hw, 0b110000, 4, false);
+    assert_eq!(hw.types[4], 0x11);
+    g.put(&mut hw, &host);
+    assert_eq!(hw.types[0], 0x11 | TYPE_NSH);
+}

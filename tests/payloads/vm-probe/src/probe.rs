@@ -184,6 +184,47 @@ mod pmu_el1 {
         unsafe { asm!("isb", "mrs {}, pmccntr_el0", out(reg) v) };
         v
     }
+    /// Counter n counts CPU cycles at EL1 and EL0, enabled: the host programming a reserved counter
+    /// (QEMU lets EL1 reach counters at or above HPMN).
+    pub fn program_cycles(n: u8) {
+        // SAFETY: counter n; the host's PMSELR.
+        unsafe {
+            asm!(
+                "msr pmselr_el0, {n}", "isb", "msr pmxevtyper_el0, {ev}", "msr pmxevcntr_el0, xzr",
+                "msr pmcntenset_el0, {bit}", "isb",
+                n = in(reg) u64::from(n), bit = in(reg) 1u64 << n, ev = in(reg) 0x11u64,
+            )
+        };
+    }
+    pub fn evtype(n: u8) -> u64 {
+        let v: u64;
+        // SAFETY: the host's PMSELR.
+        unsafe { asm!("msr pmselr_el0, {n}", "isb", "mrs {v}, pmxevtyper_el0", n = in(reg) u64::from(n), v = out(reg) v) };
+        v
+    }
+    pub fn masks() -> (u32, u32, u32) {
+        let (c, i, o): (u64, u64, u64);
+        // SAFETY: reading the PMU's masks.
+        unsafe { asm!("mrs {c}, pmcntenset_el0", "mrs {i}, pmintenset_el1", "mrs {o}, pmovsset_el0", c = out(reg) c, i = out(reg) i, o = out(reg) o) };
+        (c as u32, i as u32, o as u32)
+    }
+    pub fn cycle_filter() -> u64 {
+        let v: u64;
+        // SAFETY: reading the host's cycle counter filter.
+        unsafe { asm!("mrs {}, pmccfiltr_el0", out(reg) v) };
+        v
+    }
+    /// Writes PMINTENSET / PMOVSSET (`set`) or PMINTENCLR / PMOVSCLR.
+    pub fn set_bits(inten: u32, ovs: u32, set: bool) {
+        // SAFETY: the host's (and, on QEMU, the reserved counters') interrupt enables and flags.
+        unsafe {
+            if set {
+                asm!("msr pmintenset_el1, {i}", "msr pmovsset_el0, {o}", "isb", i = in(reg) u64::from(inten), o = in(reg) u64::from(ovs));
+            } else {
+                asm!("msr pmintenclr_el1, {i}", "msr pmovsclr_el0, {o}", "isb", i = in(reg) u64::from(inten), o = in(reg) u64::from(ovs));
+            }
+        }
+    }
     pub fn swinc(mask: u32) {
         // SAFETY: increments the host's own counters in `mask`.
         unsafe { asm!("msr pmswinc_el0, {}", "isb", in(reg) u64::from(mask)) };
@@ -260,13 +301,15 @@ fn partition(handle: u64) {
     let (host_only, guest_only) = (1u64 << 3, 1u64 << 2);
     let bad = call(&[vm::VCPU_RUN.into(), handle, 1, 1 << 5, 0])[0];
     expect_err("VCPU_RUN with a mask beyond the host's counters -> INVALID_PARAMETER", bad, SmcccError::InvalidParameter);
-    // The guest is told the enforcement mode in use (bit 0: direct) and whether the CPU enforces
-    // HPMN (bit 1): in the direct mode on a CPU that does not, it skips its hostile step.
+    // The guest is told the enforcement mode in use (bit 0: direct), whether the CPU enforces
+    // HPMN (bit 1) and has FGT (bit 4): in the direct mode it skips the hostile steps the CPU
+    // cannot back.
     let info = host_driver::Client::new(Hvc).pmu_info();
     let direct = info.is_ok_and(|i| i.enforcement == smc_interface::Enforcement::Direct);
     let enforces = info.is_ok_and(|i| i.cpu_enforces_hpmn);
     say!("PROBE: enforcement {:?}", info.map(|i| i.enforcement));
-    let arg = u64::from(direct) | u64::from(enforces) << 1;
+    let fgt = info.is_ok_and(|i| i.fgt);
+    let arg = u64::from(direct) | u64::from(enforces) << 1 | u64::from(fgt) << 4;
     let r = call(&[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 2, arg]);
     check("VCPU_CREATE with 2 PMU counters", r[0] == 0 && r[1] == 1, format_args!("{:?}", err(r[0])));
     expect_err("VCPU_RUN without a reservation -> NOT_RESERVED", call(&[vm::VCPU_RUN.into(), handle, 1])[0], SmcccError::NotReserved);
@@ -325,7 +368,6 @@ fn partition(handle: u64) {
     check("50 exits and re-entries: partition and host counts exact at every one", exact, format_args!(""));
     // The host's cycle counter: the partition must not read or reset it (in the direct mode that
     // takes FGT traps, which cortex-a57 lacks: skipped there).
-    let fgt = info.is_ok_and(|i| i.fgt);
     pmu_el1::start_cycles();
     let before = pmu_el1::cycles();
     let exit = run_with(handle, 1, host_only, guest_only);
@@ -337,13 +379,58 @@ fn partition(handle: u64) {
         check("partition reads no cycle counter", exit == Ok(Exit::Report([17, 0, 0])), format_args!("{exit:x?}"));
         check("and the host's cycle counter was not reset", after > before, format_args!("{before} -> {after}"));
     }
+    // Its overflow flag, interrupt enable and filter (issue 8, report 11): the host's, in both modes.
+    pmu_el1::set_bits(0, 1 << 31, true);
+    let exit = run_with(handle, 1, host_only, guest_only);
+    say!("PROBE: exit {exit:x?}");
+    let (_, inten, ovs) = pmu_el1::masks();
+    let filter = pmu_el1::cycle_filter();
+    if direct && !fgt {
+        check("direct mode without FGT: cycle counter bits step skipped", exit.is_ok(), format_args!("{exit:x?}"));
+    } else {
+        let kept = exit == Ok(Exit::Report([18, 0, 0])) && inten >> 31 == 0 && ovs >> 31 == 1 && filter == 0;
+        check("partition cannot touch the host's cycle counter bits or filter, nor count EL2", kept, format_args!("{exit:x?} inten {inten:#x} ovs {ovs:#x} filter {filter:#x}"));
+    }
+    pmu_el1::set_bits(1 << 31, 1 << 31, false);
+    pmu_el1::start_cycles();
     let done = run_with(handle, 1, host_only, guest_only);
     say!("PROBE: exit {done:x?}");
     check("partition finished", matches!(done, Ok(Exit::Done(s)) if s >> 32 == 0), format_args!("{done:x?}"));
+    reserved_counters_stay_clean(handle);
     host.bump("after the partition", 5);
     let r = call(&[pmu::PMU_UNRESERVE.into()]);
     check("PMU_UNRESERVE after the partition", r[0] == 0 && r[1] == 0b110000, format_args!("{:?}", err(r[0])));
     host.bump("end", 1);
+}
+
+/// Issue 8, reports 4 and 5: what the host writes into the reserved counters before VCPU_RUN (QEMU
+/// lets EL1 reach counters at or above HPMN) neither counts the partition nor comes back on the
+/// host's own counters. The vCPUs touch their PMU on every run (bench mode: PMCR_EL0 read, exit).
+fn reserved_counters_stay_clean(handle: u64) {
+    // vCPU 2 has 1 counter: host counter 0 is parked in counter 4, counter 5 is spare. The host
+    // programs 5 to count cycles at EL1, where the partition runs.
+    let r = call(&[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 1, 0b1000]);
+    check("VCPU_CREATE with 1 PMU counter", r[0] == 0 && r[1] == 2, format_args!("{:?}", err(r[0])));
+    pmu_el1::program_cycles(5);
+    let exit = run(handle, 2);
+    let (cnten, _, _) = pmu_el1::masks();
+    let (value, ty) = (pmu_el1::rd_counter(5), pmu_el1::evtype(5));
+    let clean = exit == Ok(Exit::Report([101, 0, 0])) && value == 0 && ty == 0 && cnten & 1 << 5 == 0;
+    check("a spare reserved counter was reset, and counted nothing of the partition", clean, format_args!("{exit:x?} value {value} type {ty:#x} cnten {cnten:#x}"));
+    // SAFETY: counter 5 off again, whatever happened.
+    unsafe { core::arch::asm!("msr pmcntenclr_el0, {}", in(reg) 1u64 << 5) };
+
+    // vCPU 3 has 2 counters: host counters 0 and 1 are parked in 4 and 5, where the host left an
+    // interrupt enable (4) and an overflow flag (5) (never both on one counter: no interrupt).
+    let r = call(&[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 2, 0b1000]);
+    check("VCPU_CREATE with 2 PMU counters (second)", r[0] == 0 && r[1] == 3, format_args!("{:?}", err(r[0])));
+    let (_, inten0, ovs0) = pmu_el1::masks();
+    pmu_el1::set_bits(1 << 4, 1 << 5, true);
+    let exit = run(handle, 3);
+    let (_, inten, ovs) = pmu_el1::masks();
+    let clean = exit == Ok(Exit::Report([101, 0, 0])) && inten & 0b11 == inten0 & 0b11 && ovs & 0b11 == ovs0 & 0b11;
+    check("no interrupt enable or overflow junk on the host's counters", clean, format_args!("{exit:x?} inten {inten0:#x} -> {inten:#x} ovs {ovs0:#x} -> {ovs:#x}"));
+    pmu_el1::set_bits(0b110000 | (inten & !inten0 & 0b11), 0b110000 | (ovs & !ovs0 & 0b11), false);
 }
 
 // ---------------------------------------------------------------------------------------------
