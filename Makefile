@@ -79,7 +79,7 @@ $(OUT)/fip.bin: $(OUT)/el2.bin scripts/tfa-fvp.sh
 	bash scripts/tfa-fvp.sh $< $(OUT)
 
 # Bare-metal EL1 payloads the integration tests boot as the host.
-PAYLOADS := abi-probe pmu-probe bench vm-probe power-probe
+PAYLOADS := abi-probe pmu-probe bench vm-probe power-probe stress-probe
 .SECONDARY: $(PAYLOADS:%=$(OUT)/%.bin) $(OUT)/guest.bin
 payloads: $(PAYLOADS:%=$(OUT)/%.bundle)
 $(OUT)/%.bin: FORCE | $(PREREQ_STAMP)
@@ -88,8 +88,8 @@ $(OUT)/%.bin: FORCE | $(PREREQ_STAMP)
 	$(OBJCOPY) -O binary target/$(TARGET)/release/$* $@.tmp && mv $@.tmp $@
 $(OUT)/%.bundle: $(OUT)/%.bin
 	cargo run -q -p mkbundle -- --kernel $< --kernel-mem-size 1048576 --el2-log info -o $@
-# The VM probe and the bench carry the guest they run as their bundle's initrd.
-$(OUT)/vm-probe.bundle $(OUT)/bench.bundle: $(OUT)/%.bundle: $(OUT)/%.bin $(OUT)/guest.bin
+# The VM probe, the stress probe and the bench carry the guest they run as their bundle's initrd.
+$(OUT)/vm-probe.bundle $(OUT)/stress-probe.bundle $(OUT)/bench.bundle: $(OUT)/%.bundle: $(OUT)/%.bin $(OUT)/guest.bin
 	cargo run -q -p mkbundle -- --kernel $< --kernel-mem-size 1048576 --initrd $(OUT)/guest.bin \
 		--el2-log info -o $@
 
