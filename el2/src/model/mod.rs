@@ -19,6 +19,7 @@
 //! ([`Bug`]), and the tests check that each of those defects is found.
 
 pub mod explorer;
+pub mod power;
 pub mod vm;
 
 /// Which version of the code a model runs: today's, or one with a defect of issue 8 put back.
