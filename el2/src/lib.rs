@@ -26,6 +26,8 @@ pub mod host_stage2;
 pub mod host_trap;
 pub mod inject;
 pub mod logger;
+#[cfg(test)]
+mod model;
 pub mod monitor;
 pub mod percpu;
 pub mod pmu;

@@ -25,7 +25,7 @@ pub type Current = Fvp;
 pub type Current = Qemu;
 
 /// A physical address range `[base, base + size)`.
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Hash)]
 pub struct Region {
     pub base: u64,
     pub size: u64,

@@ -63,7 +63,7 @@ pub fn counters_in(mask: u32) -> impl Iterator<Item = u8> {
 
 /// A PMU in memory, for tests: registers behave as the architecture says for EL2 (all counters
 /// visible), with counters of `width` bits.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FakePmu {
     pub n: u8,
     pub selr_value: u64,

@@ -83,7 +83,7 @@ impl PmuConfig {
 }
 
 /// One CPU's partition state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CpuPartition {
     /// Counters the host owns: MDCR_EL2.HPMN while the host runs.
     host_counters: u8,

@@ -94,8 +94,25 @@ impl Donations {
 
     /// Whether any VM owns part of `r`.
     pub fn overlaps(&self, r: Region) -> bool {
-        self.0.lock().iter().flatten().any(|m| m.overlaps(&r))
+        donated(&*self.0.lock(), r)
     }
+}
+
+/// Whether a donation in `table` (the locked `Donations`) overlaps `r`.
+pub(crate) fn donated(table: &[Option<Region>], r: Region) -> bool {
+    table.iter().flatten().any(|m| m.overlaps(&r))
+}
+
+/// VM_CREATE's claim on the locked `Donations` table: refuses `memory` if any VM owns part of it,
+/// else records it in the first free slot. One function so that the check and the claim can only
+/// ever run under one lock (and so that the concurrency model in `crate::model` runs this code).
+pub(crate) fn claim(table: &mut [Option<Region>], memory: Region) -> Result<usize, SmcccError> {
+    if donated(table, memory) {
+        return Err(SmcccError::Denied);
+    }
+    let index = table.iter().position(Option::is_none).ok_or(SmcccError::Busy)?;
+    table[index] = Some(memory);
+    Ok(index)
 }
 
 impl Default for Donations {
@@ -149,16 +166,9 @@ impl Vms<'_> {
         if !within(memory, hw.host_ram()) || memory.overlaps(&hw.firmware()) {
             return Err(SmcccError::InvalidParameter);
         }
-        // The overlap check and the claim of a free slot, in one step.
-        let index = {
-            let mut table = self.donations.0.lock();
-            if table.iter().flatten().any(|m| m.overlaps(&memory)) {
-                return Err(SmcccError::Denied);
-            }
-            let index = table.iter().position(Option::is_none).ok_or(SmcccError::Busy)?;
-            table[index] = Some(memory);
-            index
-        };
+        // The overlap check and the claim of a free slot, in one step (the lock is dropped at the
+        // end of this statement).
+        let index = claim(&mut *self.donations.0.lock(), memory)?;
         let slot = &self.slots[index];
         let release = || self.donations.0.lock()[index] = None;
         // The slot is free (its donation entry was), so at most a call naming its empty handle
@@ -198,7 +208,7 @@ impl Vms<'_> {
         // until the copy is done: the donation table stays locked across the copy, so no VM_CREATE
         // on another CPU can take the source memory meanwhile.
         let table = self.donations.0.lock();
-        if table.iter().flatten().any(|m| m.overlaps(&source)) {
+        if donated(&*table, source) {
             return Err(SmcccError::InvalidParameter);
         }
         hw.copy(vm.memory.base + offset, src, size);
