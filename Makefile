@@ -107,8 +107,12 @@ $(OUT)/pmup_probe.ko: $(LINUX_IMAGE) host-driver/linux/pmup_probe.c host-driver/
 	@mkdir -p $(OUT)
 	$(MAKE) -C host-driver/linux
 	cp host-driver/linux/pmup_probe.ko $@
-$(OUT)/initramfs.cpio.gz: $(CACHE)/busybox/busybox scripts/initramfs.sh $(OUT)/pmup_probe.ko
-	bash scripts/initramfs.sh $@ $(OUT)/pmup_probe.ko
+# A static perf_event_open checker for the host's userspace (busybox has no perf).
+$(OUT)/perf-check: tests/linux/perf-check.c | $(PREREQ_STAMP)
+	@mkdir -p $(OUT)
+	aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
+$(OUT)/initramfs.cpio.gz: $(CACHE)/busybox/busybox scripts/initramfs.sh $(OUT)/pmup_probe.ko $(OUT)/perf-check
+	bash scripts/initramfs.sh $@ $(OUT)/pmup_probe.ko $(OUT)/perf-check
 
 HOST_CMDLINE := console=ttyAMA0 panic=-1
 host-image: $(OUT)/host.bundle

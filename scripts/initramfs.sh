@@ -34,9 +34,12 @@ NAME=initramfs
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
 
-[ $# = 1 ] || [ $# = 2 ] || { echo "usage: $0 OUT.cpio.gz [MODULE.ko]" >&2; exit 2; }
+[ $# -ge 1 ] && [ $# -le 3 ] || { echo "usage: $0 OUT.cpio.gz [MODULE.ko [PERF-CHECK]]" >&2; exit 2; }
 OUTF=$1
 KO=${2:-}
+# tests/linux/perf-check.c, static: /init counts on every CPU with it after CPU hotplug.
+PERF_CHECK=${3:-}
+[ -z "$PERF_CHECK" ] || [ -x "$PERF_CHECK" ] || die "no such program: $PERF_CHECK"
 if [ -n "$KO" ]; then
     [ -s "$KO" ] || die "no such module: $KO"
     # A .ko is an ELF relocatable (e_type 1) for AArch64 (e_machine 0xb7).
@@ -55,7 +58,7 @@ fi
 # has_module ARCHIVE: true if ARCHIVE was built with a module (only then does it name the file).
 has_module() { [ "$(gzip -dc "$1" 2>/dev/null | grep -caF pmup_probe.ko)" != 0 ]; }
 if [ -s "$OUTF" ] && [ "$OUTF" -nt "$BUSYBOX" ] && [ "$OUTF" -nt "$SELF" ] &&
-   { [ -z "$KO" ] || [ "$OUTF" -nt "$KO" ]; }; then
+   { [ -z "$KO" ] || [ "$OUTF" -nt "$KO" ]; } && { [ -z "$PERF_CHECK" ] || [ "$OUTF" -nt "$PERF_CHECK" ]; }; then
     if [ -n "$KO" ] && has_module "$OUTF"; then
         say "up to date: $OUTF (with $(basename "$KO"))"
         exit 0
@@ -85,6 +88,10 @@ fi
 if [ -n "$KO" ]; then
     cp "$KO" "$stage/pmup_probe.ko"
     chmod 644 "$stage/pmup_probe.ko"
+fi
+if [ -n "$PERF_CHECK" ]; then
+    cp "$PERF_CHECK" "$stage/bin/perf-check"
+    chmod 755 "$stage/bin/perf-check"
 fi
 
 # /init: the part up to the watchdog, the module block (only with MODULE.ko), the rest.
@@ -141,6 +148,8 @@ echo 1 >/proc/sys/kernel/printk
 insmod /pmup_probe.ko || echo "PMUP: insmod failed (status $?)"
 echo "$1" >/proc/sys/kernel/printk
 dmesg | grep -e 'PMUP:' | tail -n +$((seen + 1)) | sed 's/^\[[^]]*\] *//; s/^/AFTER-HOTPLUG /'
+# And the PMU counts on every CPU that came back.
+[ -x /bin/perf-check ] && perf-check percpu 200
 
 INIT
 fi

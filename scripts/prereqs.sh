@@ -54,7 +54,7 @@ fi
 
 pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
-for p in gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu make xz-utils device-tree-compiler \
+for p in gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu make xz-utils device-tree-compiler \
          arm-trusted-firmware-tools cpio gzip dpkg-dev python3 curl ca-certificates; do
     have "$p" || pkgs+=("$p")
 done

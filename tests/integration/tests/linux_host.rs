@@ -63,6 +63,8 @@ fn check_linux(out: &Outcome, smccc_conduit: bool) {
     // hypervisor's calls again.
     assert!(out.has_line("HOST: hotplug ok=9 fail=0 online=0-3"), "CPU hotplug failed:\n{}", out.log);
     assert!(out.has_line("AFTER-HOTPLUG PMUP: probe cpus=4 ok=4"), "\n{}", out.log);
+    // Per-CPU perf counting on every CPU that came back, never multiplexed out.
+    assert!(out.has_line("PERF: percpu cpus=4 ok=4"), "per-CPU counting after hotplug:\n{}", out.log);
 }
 
 #[test]
