@@ -317,4 +317,6 @@ impl<H: VmHw> VmService for VmCalls<'_, H> {
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;
