@@ -7,6 +7,7 @@
 #   make run             build everything, boot Debian's Linux as the host through TF-A on QEMU
 #   make test            the whole suite: host unit tests, then QEMU integration tests
 #   make bench           EL2 path lengths in exact instruction counts (QEMU -icount shift=0)
+#   make fuzz            the property tests (fuzz_*) at length: FUZZ_CASES cases each, on the host
 #   make clean           remove build outputs (keeps the download/TF-A/Linux cache in target/cache)
 # Cargo does the Rust work underneath; scripts/ fetch and build TF-A, Linux and the initramfs.
 
@@ -35,7 +36,7 @@ OBJCOPY := aarch64-linux-gnu-objcopy
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := all
-.PHONY: all prereqs el2 flash fvp-images payloads bench host-image run test unit-test integration-test qemu-only clean FORCE
+.PHONY: all prereqs el2 flash fvp-images payloads bench host-image run test unit-test integration-test fuzz qemu-only clean FORCE
 
 ifeq ($(filter $(PLAT),qemu fvp),)
 $(error PLAT must be qemu or fvp)
@@ -175,6 +176,18 @@ integration-test: all $(OUT)/host.bundle
 	$(MAKE) --no-print-directory PLAT=fvp DEBUG=$(DEBUG) all
 	PMUP_OUT=$(abspath $(OUT)) PMUP_FVP_OUT=$(abspath target/out/fvp$(if $(filter 1,$(DEBUG)),-debug)) \
 		cargo test -p integration -- --test-threads=2
+
+# The fuzz properties (every test named fuzz_*) run a few thousand cases inside `cargo test`; here
+# each runs FUZZ_CASES (PROPTEST_CASES for proptest) and prints what it executed (calls or steps
+# applied), and the last line adds them up. A failing property prints its smallest failing input
+# and keeps the seed in a *.proptest-regressions file beside the test, replayed first next time.
+FUZZ_CASES ?= 100000
+fuzz: | $(PREREQ_STAMP)
+	@mkdir -p target
+	@start=$$(date +%s); \
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test -p el2 -p smc-interface --tests -- fuzz_ --nocapture 2>&1 | tee target/fuzz.log; \
+	awk -v s=$$(( $$(date +%s) - start )) '/^FUZZ / { n += $$5; p++ } \
+		END { printf "fuzz: %d properties, %d executions in %d s\n", p, n, s }' target/fuzz.log
 
 qemu-only:
 	@[ "$(PLAT)" = qemu ] || { echo "make $(MAKECMDGOALS) runs on QEMU: use PLAT=qemu (see docs/fvp.md for the FVP)"; exit 1; }

@@ -12,6 +12,7 @@
 
 use crate::monitor::{Monitor, SmcRegs};
 use crate::percpu::CpuTable;
+use smc_interface::FunctionId;
 use smccc::psci::{
     PSCI_CPU_ON_32, PSCI_CPU_ON_64, PSCI_CPU_SUSPEND_32, PSCI_CPU_SUSPEND_64,
     PSCI_SYSTEM_SUSPEND_32, PSCI_SYSTEM_SUSPEND_64,
@@ -54,7 +55,10 @@ pub struct PsciRelay<'a, M: Monitor> {
 impl<M: Monitor> PsciRelay<'_, M> {
     /// Handles a PSCI call from the host; returns x0..x17 for the host.
     pub fn handle(&mut self, regs: SmcRegs) -> SmcRegs {
-        let fid = regs[0] as u32;
+        // Bit 16 (SMCCC 1.3's SVE hint) is no part of the call's identity, and EL3 masks it
+        // before dispatching: a CPU_ON with it set is a CPU_ON, and must not reach EL3 with the
+        // host's entry point (the CPU would enter the host at EL2).
+        let fid = FunctionId::new(regs[0] as u32).raw();
         let a = |i: usize| arg(fid, regs[i]);
         let x0 = match fid {
             PSCI_CPU_ON_32 | PSCI_CPU_ON_64 => self.cpu_on(fid, a(1), a(2), a(3)),
@@ -240,5 +244,34 @@ mod tests {
         let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
         assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[2, 0x4200_0000, 0x99]))[0], PSCI_ALREADY_ON);
         assert_eq!(cpus.get(2).unwrap().resume_entry.get(), (0x4100_0000, 0x77));
+    }
+
+    /// Found by fuzzing (`el2/tests/fuzz_host_calls.rs`): with the SVE hint bit set in x0, the
+    /// calls that carry an entry point went to EL3 unchanged, with the host's entry point, which
+    /// TF-A (masking the hint, as SMCCC 1.3 says) honoured: the CPU entered the host at EL2.
+    #[test]
+    fn the_sve_hint_does_not_hide_an_entry_point() {
+        const HINT: u32 = 1 << 16;
+        for (fid, args, at, ours) in [
+            (PSCI_CPU_ON_64, &[1, 0x4000_0000, 0x20][..], 2, ENTRIES.cpu_on),
+            (PSCI_CPU_ON_32, &[1, 0x4000_0000, 0x20], 2, ENTRIES.cpu_on),
+            (PSCI_CPU_SUSPEND_64, &[0x1_0000, 0x4100_0000, 0x55], 2, ENTRIES.resume),
+            (PSCI_CPU_SUSPEND_32, &[0x1_0000, 0x4100_0000, 0x55], 2, ENTRIES.resume),
+            (PSCI_SYSTEM_SUSPEND_64, &[0x4200_0000, 0x66], 1, ENTRIES.resume),
+            (PSCI_SYSTEM_SUSPEND_32, &[0x4200_0000, 0x66], 1, ENTRIES.resume),
+        ] {
+            let cpus = CpuTable::new();
+            let mut mon = FakeMonitor::default();
+            let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
+            assert_eq!(relay.handle(regs(fid | HINT, args))[0], 0);
+            assert_eq!(mon.calls.len(), 1);
+            assert_eq!(mon.calls[0][at], ours, "{fid:#x}: EL3 must get EL2's entry point");
+            // And outside the host's memory it is refused like any other.
+            let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
+            let mut bad = args.to_vec();
+            bad[at - 1] = 0x6000_0000;
+            assert_eq!(relay.handle(regs(fid | HINT, &bad))[0], PSCI_INVALID_ADDRESS, "{fid:#x}");
+            assert_eq!(mon.calls.len(), 1);
+        }
     }
 }

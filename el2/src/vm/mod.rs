@@ -327,4 +327,6 @@ impl<H: VmHw> VmService for VmCalls<'_, H> {
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;
