@@ -5,6 +5,8 @@
 #   make PLAT=fvp        EL2 firmware as BL33 for Arm's FVP_Base_RevC-2xAEMvA (see docs/fvp.md)
 #   make DEBUG=1         debug build (debug logging on by default)
 #   make run             build everything, boot Debian's Linux as the host through TF-A on QEMU
+#   make linux-6.12      the patched Linux 6.12 (host-driver/linux/patches) and its host bundle
+#   make linux-series-check   checkpatch and build-after-each-patch for that series
 #   make test            the whole suite: host unit tests, then QEMU integration tests
 #   make bench           EL2 path lengths in exact instruction counts (QEMU -icount shift=0)
 #   make fuzz            the property tests (fuzz_*) at length: FUZZ_CASES cases each, on the host
@@ -36,7 +38,7 @@ OBJCOPY := aarch64-linux-gnu-objcopy
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := all
-.PHONY: all prereqs el2 flash fvp-images payloads bench host-image run test unit-test integration-test fuzz qemu-only clean FORCE
+.PHONY: all prereqs el2 flash fvp-images payloads bench host-image linux-6.12 linux-series-check run test unit-test integration-test fuzz qemu-only clean FORCE
 
 ifeq ($(filter $(PLAT),qemu fvp),)
 $(error PLAT must be qemu or fvp)
@@ -48,7 +50,7 @@ endif
 PREREQ_STAMP := target/.prereqs-ok
 # rustup installs into ~/.cargo/bin, which a fresh root shell may not have on PATH yet.
 export PATH := $(HOME)/.cargo/bin:$(PATH)
-TOOLS := cargo rustup qemu-system-aarch64 aarch64-linux-gnu-gcc $(OBJCOPY) fiptool dtc cpio
+TOOLS := cargo rustup qemu-system-aarch64 aarch64-linux-gnu-gcc $(OBJCOPY) fiptool dtc cpio ccache flex bison git
 prereqs: $(PREREQ_STAMP)
 $(PREREQ_STAMP): FORCE
 	@for t in $(TOOLS); do command -v $$t >/dev/null || { bash scripts/prereqs.sh; break; }; done
@@ -122,6 +124,43 @@ $(OUT)/host.bundle: $(LINUX_IMAGE) $(OUT)/initramfs.cpio.gz FORCE
 		--cmdline "$(HOST_CMDLINE)" $(if $(LOG),--el2-log $(LOG)) -o $@
 
 # ---------------------------------------------------------------------------------------------
+# The patched Linux 6.12 host (issue 9): Debian's linux-source-6.12 with the series in
+# host-driver/linux/patches, tinyconfig + host-driver/linux/qemu-virt.config (docs/linux.md).
+# The script runs every time and decides by its key (version, series, fragment, compiler, script):
+# an unchanged key touches nothing, so what depends on the Image is not remade. The heavy cache
+# (source, ccache, O dirs) is in $PMUP_CACHE, default ~/.cache/pmu-partition.
+
+LINUX612 := $(CACHE)/linux-6.12/Image
+LINUX612_BUILD := $(CACHE)/linux-6.12/build
+linux-6.12: $(OUT)/host-6.12.bundle $(OUT)/host-6.12-mops.bundle
+$(LINUX612): FORCE | $(PREREQ_STAMP)
+	bash scripts/linux-6.12.sh
+# The same probe module, built against the 6.12 O dir in a directory of its own.
+$(OUT)/pmup_probe-6.12.ko: $(LINUX612) host-driver/linux/pmup_probe.c host-driver/linux/Kbuild host-driver/linux/Makefile
+	@mkdir -p $(OUT)
+	$(MAKE) -C host-driver/linux KDIR=$(abspath $(LINUX612_BUILD)) OBJDIR=$(abspath $(OUT)/pmup_probe-6.12)
+	cp $(OUT)/pmup_probe-6.12/pmup_probe.ko $@
+$(OUT)/initramfs-6.12.cpio.gz: $(CACHE)/busybox/busybox scripts/initramfs.sh $(OUT)/pmup_probe-6.12.ko $(OUT)/perf-check
+	bash scripts/initramfs.sh $@ $(OUT)/pmup_probe-6.12.ko $(OUT)/perf-check
+# arm64.nomops: Linux >= 6.5 advertises FEAT_MOPS (memcpy/memset instructions) to userspace when
+# ID_AA64ISAR2_EL1 says the CPU has it, and glibc then uses them. QEMU's `max` has it, but EL2 does
+# not enable it for the host (HCRX_EL2.MSCEn; TF-A 2.8 leaves HCRX_EL2 trapped to EL3, see
+# docs/tf-a.md) nor hide it, so the host's /init dies of SIGILL on its first memcpy. Debian's 6.1
+# predates MOPS support. Until EL2 hides the feature or enables it, the 6.12 bundle turns it off
+# in the kernel; host-6.12-mops.bundle, without the switch, is what linux_pmu_cpu_max_mops boots to
+# show the defect. print-fatal-signals=1 puts the PC and registers of such a death in the log.
+HOST612_CMDLINE := $(HOST_CMDLINE) print-fatal-signals=1
+$(OUT)/host-6.12.bundle: $(LINUX612) $(OUT)/initramfs-6.12.cpio.gz FORCE
+	cargo run -q -p mkbundle -- --kernel $(LINUX612) --initrd $(OUT)/initramfs-6.12.cpio.gz \
+		--cmdline "$(HOST612_CMDLINE) arm64.nomops" $(if $(LOG),--el2-log $(LOG)) -o $@
+$(OUT)/host-6.12-mops.bundle: $(LINUX612) $(OUT)/initramfs-6.12.cpio.gz FORCE
+	cargo run -q -p mkbundle -- --kernel $(LINUX612) --initrd $(OUT)/initramfs-6.12.cpio.gz \
+		--cmdline "$(HOST612_CMDLINE)" $(if $(LOG),--el2-log $(LOG)) -o $@
+# The integration test linux_pmu_series_check runs it too; its result is cached by key.
+linux-series-check: | $(PREREQ_STAMP)
+	bash scripts/linux-series-check.sh
+
+# ---------------------------------------------------------------------------------------------
 # Run the demo: TF-A -> EL2 firmware -> Linux at EL1, 4 CPUs, powers off by itself.
 
 QEMU_MACHINE := virt,secure=on,virtualization=on,gic-version=3
@@ -172,7 +211,7 @@ unit-test: | $(PREREQ_STAMP)
 	cargo test --workspace --exclude abi-probe --exclude integration
 
 integration-test: qemu-only
-integration-test: all $(OUT)/host.bundle
+integration-test: all $(OUT)/host.bundle $(OUT)/host-6.12.bundle $(OUT)/host-6.12-mops.bundle
 	$(MAKE) --no-print-directory PLAT=fvp DEBUG=$(DEBUG) all
 	PMUP_OUT=$(abspath $(OUT)) PMUP_FVP_OUT=$(abspath target/out/fvp$(if $(filter 1,$(DEBUG)),-debug)) \
 		cargo test -p integration -- --test-threads=2

@@ -54,8 +54,13 @@ fi
 
 pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+# The second line builds the patched Linux 6.12 (scripts/linux-6.12.sh): kconfig needs flex and
+# bison, the build needs bc; libssl-dev, libelf-dev and kmod are what Debian's kernel build expects
+# for anything beyond the tiny config (certs, objtool-style tools, depmod); ccache makes rebuilds
+# after each patch of the series take seconds; git holds the tree the series applies to.
 for p in gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu make xz-utils device-tree-compiler \
-         arm-trusted-firmware-tools cpio gzip dpkg-dev python3 curl ca-certificates; do
+         arm-trusted-firmware-tools cpio gzip dpkg-dev python3 curl ca-certificates \
+         flex bison bc libssl-dev libelf-dev kmod ccache git perl; do
     have "$p" || pkgs+=("$p")
 done
 if [ ${#pkgs[@]} -gt 0 ]; then

@@ -36,7 +36,6 @@
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <linux/types.h>
-#include <asm/unaligned.h>
 #include <asm/virt.h>
 
 #define PMUP_HYP_FEATURES	0x86000000U
@@ -109,13 +108,18 @@ static const char *pmup_conduit_name(int conduit)
 	}
 }
 
-/* The UUID the four words spell: word n holds bytes 4n..4n+3, little-endian. */
+/*
+ * The UUID the four words spell: word n holds bytes 4n..4n+3, little-endian. Byte by byte, so
+ * that no header moved between kernels is needed (6.12 moved the unaligned helpers from asm/
+ * to linux/, and the module builds for Debian's 6.1 and the patched 6.12 alike).
+ */
 static void pmup_uid_bytes(const struct arm_smccc_res *res, u8 out[16])
 {
-	put_unaligned_le32((u32)res->a0, out);
-	put_unaligned_le32((u32)res->a1, out + 4);
-	put_unaligned_le32((u32)res->a2, out + 8);
-	put_unaligned_le32((u32)res->a3, out + 12);
+	const u32 words[4] = { res->a0, res->a1, res->a2, res->a3 };
+	int i;
+
+	for (i = 0; i < 16; i++)
+		out[i] = words[i / 4] >> (8 * (i % 4));
 }
 
 static void pmup_print_uid(unsigned int cpu, const struct arm_smccc_res *res, bool match,
