@@ -132,7 +132,7 @@ $(OUT)/host.bundle: $(LINUX_IMAGE) $(OUT)/initramfs.cpio.gz FORCE
 
 LINUX612 := $(CACHE)/linux-6.12/Image
 LINUX612_BUILD := $(CACHE)/linux-6.12/build
-linux-6.12: $(OUT)/host-6.12.bundle $(OUT)/host-6.12-mops.bundle
+linux-6.12: $(OUT)/host-6.12.bundle
 $(LINUX612): FORCE | $(PREREQ_STAMP)
 	bash scripts/linux-6.12.sh
 # The same probe module, built against the 6.12 O dir in a directory of its own.
@@ -142,18 +142,11 @@ $(OUT)/pmup_probe-6.12.ko: $(LINUX612) host-driver/linux/pmup_probe.c host-drive
 	cp $(OUT)/pmup_probe-6.12/pmup_probe.ko $@
 $(OUT)/initramfs-6.12.cpio.gz: $(CACHE)/busybox/busybox scripts/initramfs.sh $(OUT)/pmup_probe-6.12.ko $(OUT)/perf-check
 	bash scripts/initramfs.sh $@ $(OUT)/pmup_probe-6.12.ko $(OUT)/perf-check
-# arm64.nomops: Linux >= 6.5 advertises FEAT_MOPS (memcpy/memset instructions) to userspace when
-# ID_AA64ISAR2_EL1 says the CPU has it, and glibc then uses them. QEMU's `max` has it, but EL2 does
-# not enable it for the host (HCRX_EL2.MSCEn; TF-A 2.8 leaves HCRX_EL2 trapped to EL3, see
-# docs/tf-a.md) nor hide it, so the host's /init dies of SIGILL on its first memcpy. Debian's 6.1
-# predates MOPS support. Until EL2 hides the feature or enables it, the 6.12 bundle turns it off
-# in the kernel; host-6.12-mops.bundle, without the switch, is what linux_pmu_cpu_max_mops boots to
-# show the defect. print-fatal-signals=1 puts the PC and registers of such a death in the log.
+# print-fatal-signals=1 puts the PC and registers of a userspace death in the log (it showed
+# Linux 6.12's userspace dying of SIGILL on its first FEAT_MOPS memcpy, before EL2 set
+# HCRX_EL2.MSCEn for the host).
 HOST612_CMDLINE := $(HOST_CMDLINE) print-fatal-signals=1
 $(OUT)/host-6.12.bundle: $(LINUX612) $(OUT)/initramfs-6.12.cpio.gz FORCE
-	cargo run -q -p mkbundle -- --kernel $(LINUX612) --initrd $(OUT)/initramfs-6.12.cpio.gz \
-		--cmdline "$(HOST612_CMDLINE) arm64.nomops" $(if $(LOG),--el2-log $(LOG)) -o $@
-$(OUT)/host-6.12-mops.bundle: $(LINUX612) $(OUT)/initramfs-6.12.cpio.gz FORCE
 	cargo run -q -p mkbundle -- --kernel $(LINUX612) --initrd $(OUT)/initramfs-6.12.cpio.gz \
 		--cmdline "$(HOST612_CMDLINE)" $(if $(LOG),--el2-log $(LOG)) -o $@
 # The integration test linux_pmu_series_check runs it too; its result is cached by key.
@@ -211,7 +204,7 @@ unit-test: | $(PREREQ_STAMP)
 	cargo test --workspace --exclude abi-probe --exclude integration
 
 integration-test: qemu-only
-integration-test: all $(OUT)/host.bundle $(OUT)/host-6.12.bundle $(OUT)/host-6.12-mops.bundle
+integration-test: all $(OUT)/host.bundle $(OUT)/host-6.12.bundle
 	$(MAKE) --no-print-directory PLAT=fvp DEBUG=$(DEBUG) all
 	PMUP_OUT=$(abspath $(OUT)) PMUP_FVP_OUT=$(abspath target/out/fvp$(if $(filter 1,$(DEBUG)),-debug)) \
 		cargo test -p integration -- --test-threads=2

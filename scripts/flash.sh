@@ -8,7 +8,7 @@
 # BL31 enters at 0x6000_0000) at 256 KiB, where TF-A's qemu platform looks for it. The file is
 # padded (sparsely) to 64 MiB, the size of that flash bank, so it also works as
 # `-drive if=pflash,unit=0,format=raw`; `-bios` would accept it unpadded too.
-# Builds TF-A with scripts/tfa.sh first when its binaries are not in target/cache/tfa/qemu/.
+# Runs scripts/tfa.sh first, which builds TF-A into target/cache/tfa/qemu/ unless it is up to date.
 set -euo pipefail
 NAME=flash
 # shellcheck source=common.sh
@@ -23,10 +23,8 @@ TFA=$CACHE/tfa/qemu
 FLASH_SIZE=$((64 * 1024 * 1024))
 FIP_OFFSET=$((256 * 1024))
 
-if [ ! -s "$TFA/bl1.bin" ] || [ ! -s "$TFA/bl2.bin" ] || [ ! -s "$TFA/bl31.bin" ]; then
-    say "TF-A binaries missing: running scripts/tfa.sh"
-    bash "$ROOT/scripts/tfa.sh"
-fi
+# tfa.sh does nothing when its binaries are there and were built with today's options.
+bash "$ROOT/scripts/tfa.sh"
 need_tools fiptool
 
 bl1_size=$(stat -c %s "$TFA/bl1.bin")

@@ -159,6 +159,8 @@ hex() { od -An -tx1 -v "$1" | tr -d ' \n'; }
 
 report() {
     echo "HOST: cpus-online $(cat /sys/devices/system/cpu/online)"
+    # FEAT_MOPS, as the kernel offers it to userspace (busybox's memcpy then uses it).
+    if grep -qw mops /proc/cpuinfo; then echo "HOST: mops yes"; else echo "HOST: mops no"; fi
     echo "HOST: cpu-count $(grep -c '^processor' /proc/cpuinfo)"
 
     perf=$(dmesg | grep 'hw perfevents' | sed 's/^\[[^]]*\] *//')

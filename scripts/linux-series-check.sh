@@ -66,7 +66,9 @@ git -C "$tree" checkout -q -f --detach pmup-base
 # findings PATCH: "TYPE-CLASS:TYPE_NAME" for each finding, e.g. "WARNING:LONG_LINE".
 findings() {
     # checkpatch exits 1 whenever it reports anything: its output is what counts.
-    (cd "$tree" && perl scripts/checkpatch.pl --strict --show-types --no-summary --color=never "$1" || true) >"$work/out"
+    # Debian's python3 first: checkpatch runs scripts/spdxcheck.py, which needs its ply and git
+    # modules (a pyenv python3 earlier on PATH would not have them).
+    (cd "$tree" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict --show-types --no-summary --color=never "$1" || true) >"$work/out"
     grep -oE '^(ERROR|WARNING|CHECK):[A-Z0-9_]+' "$work/out" || true
 }
 
@@ -151,8 +153,11 @@ fi
 # step NAME: configure for what the tree now holds and build it.
 step() {
     local t0=$SECONDS
+    # The fragment again: an option a patch introduces was dropped while the tree lacked it.
+    (cd "$tree" && scripts/kconfig/merge_config.sh -m -O "$o" "$o/.config" "$L612_FRAGMENT") >"$o/merge_config.log" 2>&1 ||
+        { cat "$o/merge_config.log" >&2; die "merge_config.sh failed"; }
     l612_make "$tree" O="$o" -s olddefconfig >/dev/null
-    l612_check_fragment "$o"
+    l612_check_fragment "$o" "$tree"
     if ! l612_build "$tree" "$o" "$o/build.log"; then
         die "the tree does not build after $1 (log: $o/build.log)"
     fi

@@ -58,9 +58,10 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed";
 # bison, the build needs bc; libssl-dev, libelf-dev and kmod are what Debian's kernel build expects
 # for anything beyond the tiny config (certs, objtool-style tools, depmod); ccache makes rebuilds
 # after each patch of the series take seconds; git holds the tree the series applies to.
+# checkpatch's SPDX check (scripts/spdxcheck.py) needs python3-ply and python3-git.
 for p in gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu make xz-utils device-tree-compiler \
          arm-trusted-firmware-tools cpio gzip dpkg-dev python3 curl ca-certificates \
-         flex bison bc libssl-dev libelf-dev kmod ccache git perl; do
+         flex bison bc libssl-dev libelf-dev kmod ccache git perl python3-ply python3-git; do
     have "$p" || pkgs+=("$p")
 done
 if [ ${#pkgs[@]} -gt 0 ]; then

@@ -47,8 +47,9 @@ BASE=$CACHE/tfa-fvp/$VARIANT
 BUILD=$BASE/build  # TF-A's BUILD_BASE: objects, per variant since TF-A does not track defines
 BIN=$BASE/bin      # what the FIP step uses, under fixed names
 # Everything that changes the binaries. Recorded in $BIN/config; a mismatch rebuilds.
+# ENABLE_FEAT_HCX=1: EL2 may program HCRX_EL2 (see scripts/tfa.sh).
 MAKE_ARGS=(CROSS_COMPILE=aarch64-linux-gnu- PLAT=fvp DEBUG=0 FVP_CLUSTER_COUNT="$CLUSTERS"
-    FVP_MAX_CPUS_PER_CLUSTER=4 FVP_HW_CONFIG_DTS="$HW_DTS")
+    FVP_MAX_CPUS_PER_CLUSTER=4 FVP_HW_CONFIG_DTS="$HW_DTS" ENABLE_FEAT_HCX=1)
 TARGETS=(bl1 bl2 bl31 dtbs)
 CONFIG="TF_LDFLAGS=--no-warn-rwx-segments make ${MAKE_ARGS[*]} ${TARGETS[*]}"
 # name in $BIN <- path under TF-A's build/fvp/release/
@@ -74,6 +75,8 @@ else
     [ -f "$TREE/$HW_DTS" ] || die "no $HW_DTS in $TREE"
     # TF_LDFLAGS from the environment, not as a make argument: see scripts/tfa.sh.
     say "building TF-A PLAT=fvp DEBUG=0 (${VARIANT}): ${TARGETS[*]} into $BUILD"
+    # TF-A does not track its defines: objects built with other options must go.
+    rm -rf "$BUILD"
     TF_LDFLAGS=--no-warn-rwx-segments make -C "$TREE" -j"$(nproc)" "${MAKE_ARGS[@]}" \
         BUILD_BASE="$BUILD" "${TARGETS[@]}" >&2
     rm -rf "$BIN.tmp"

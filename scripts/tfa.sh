@@ -24,7 +24,18 @@ case "${1:-}" in
     *) echo "usage: $0 [--source-only]" >&2; exit 2 ;;
 esac
 
-complete() { local b; for b in "${BINS[@]}"; do [ -s "$OUT/$b.bin" ] || return 1; done; }
+# Everything that changes the binaries; recorded in $OUT/config, and a mismatch rebuilds.
+# ENABLE_FEAT_HCX=1: BL31 sets SCR_EL3.HXEn, so that EL2 can program HCRX_EL2 (FEAT_HCX, on
+# -cpu max). Without it HCRX_EL2 reads as zero below EL3, and a host that uses FEAT_MOPS (Linux
+# 6.5 and later, for memcpy in userspace) takes an UNDEF on every CPY*/SET* instruction, since
+# HCRX_EL2.MSCEn is what lets EL1 and EL0 run them under an EL2.
+MAKE_ARGS=(PLAT=qemu QEMU_USE_GIC_DRIVER=QEMU_GICV3 DEBUG=0 ENABLE_FEAT_HCX=1)
+CONFIG="${MAKE_ARGS[*]}"
+complete() {
+    local b
+    [ -f "$OUT/config" ] && [ "$(cat "$OUT/config")" = "$CONFIG" ] || return 1
+    for b in "${BINS[@]}"; do [ -s "$OUT/$b.bin" ] || return 1; done
+}
 if [ "$SOURCE_ONLY" = 0 ] && complete; then
     say "up to date: $OUT/{bl1,bl2,bl31}.bin"
     exit 0
@@ -63,13 +74,16 @@ fi
 # included) instead of being extended by them. Only bl1 bl2 bl31: flash.sh makes the FIP with
 # Debian's fiptool.
 ver=$(awk '$1 == "VERSION_MAJOR" || $1 == "VERSION_MINOR" { v = v sep $NF; sep = "." } END { print v }' "$TREE/Makefile")
-say "building TF-A $ver PLAT=qemu QEMU_USE_GIC_DRIVER=QEMU_GICV3 DEBUG=0: bl1 bl2 bl31"
+say "building TF-A $ver ${MAKE_ARGS[*]}: bl1 bl2 bl31"
+# TF-A's build does not track its defines: start from nothing whenever the options may differ.
+rm -rf "$TREE/build/qemu"
 TF_LDFLAGS=--no-warn-rwx-segments make -C "$TREE" -j"$(nproc)" CROSS_COMPILE=aarch64-linux-gnu- \
-    PLAT=qemu QEMU_USE_GIC_DRIVER=QEMU_GICV3 DEBUG=0 bl1 bl2 bl31 >&2
+    "${MAKE_ARGS[@]}" bl1 bl2 bl31 >&2
 
 rm -rf "$OUT.tmp"
 mkdir -p "$OUT.tmp"
 for b in "${BINS[@]}"; do cp "$TREE/build/qemu/release/$b.bin" "$OUT.tmp/"; done
+printf '%s\n' "$CONFIG" >"$OUT.tmp/config"
 rm -rf "$OUT"
 mv "$OUT.tmp" "$OUT"
 say "done: $OUT/{bl1,bl2,bl31}.bin"

@@ -11,8 +11,14 @@ pub struct CpuIds {
     pub id_aa64pfr1: u64,
     pub id_aa64dfr0: u64,
     pub id_aa64mmfr0: u64,
+    pub id_aa64mmfr1: u64,
+    pub id_aa64isar2: u64,
     /// PMCR_EL0 as EL2 reads it (N in bits 15:11).
     pub pmcr: u64,
+    /// Whether EL3 lets EL2 use HCRX_EL2 (SCR_EL3.HXEn): a fact about the platform's EL3, which
+    /// EL2 cannot probe without risking an exception (`Platform::EL3_ENABLES_HCRX`). Irrelevant
+    /// without EL3.
+    pub el3_enables_hcrx: bool,
 }
 
 fn field(value: u64, shift: u32, width: u32) -> u64 {
@@ -53,6 +59,21 @@ impl CpuIds {
     pub fn has_fgt(&self) -> bool {
         field(self.id_aa64mmfr0, 56, 4) != 0
     }
+    pub fn has_el3(&self) -> bool {
+        field(self.id_aa64pfr0, 12, 4) != 0
+    }
+    /// FEAT_HCX: HCRX_EL2 exists.
+    pub fn has_hcx(&self) -> bool {
+        field(self.id_aa64mmfr1, 40, 4) != 0
+    }
+    /// FEAT_MOPS: the memcpy/memset instructions (CPY*, SET*).
+    pub fn has_mops(&self) -> bool {
+        field(self.id_aa64isar2, 16, 4) != 0
+    }
+    /// HCRX_EL2 can be written at EL2: the CPU has it, and no EL3 hides it.
+    pub fn hcrx_usable(&self) -> bool {
+        self.has_hcx() && (!self.has_el3() || self.el3_enables_hcrx)
+    }
     pub fn parange(&self) -> u64 {
         field(self.id_aa64mmfr0, 0, 4)
     }
@@ -66,6 +87,8 @@ pub struct HostConfig {
     pub cptr: u64,
     pub cnthctl: u64,
     pub icc_sre: Option<u64>,
+    /// HCRX_EL2, where EL2 can write it.
+    pub hcrx: Option<u64>,
     /// ZCR_EL2, when the CPU has SVE: the host may use the largest vector length.
     pub zcr: Option<u64>,
     /// SCTLR_EL1 for a host entered fresh: MMU and caches off, as the arm64 boot protocol wants.
@@ -83,6 +106,9 @@ pub const MDCR_HPMD: u64 = 1 << 17;
 pub const MDCR_HCCD: u64 = 1 << 23;
 pub const MDCR_E2PB_EL1: u64 = 3 << 12;
 pub const MDCR_E2TB_EL1: u64 = 3 << 24;
+
+/// HCRX_EL2.MSCEn: FEAT_MOPS instructions run at EL1 and EL0 (they UNDEF there otherwise).
+pub const HCRX_MSCEN: u64 = 1 << 11;
 
 pub const CPTR_RES1: u64 = (1 << 13) | (1 << 9) | 0xff;
 pub const CPTR_TZ: u64 = 1 << 8;
@@ -130,7 +156,12 @@ impl HostConfig {
         // GIC system registers enabled for EL2 and EL1, with the bypasses disabled.
         let icc_sre = ids.has_gicv3_sysregs().then_some(0xf);
 
-        Self { hcr, mdcr, cptr, cnthctl, icc_sre, zcr, sctlr_el1: 0x30d0_0800 }
+        // HCRX_EL2 resets to UNKNOWN: set what the host may use, nothing else. FEAT_MOPS needs
+        // MSCEn, or every CPY*/SET* of the host (Linux 6.5 on uses them in userspace's memcpy)
+        // is UNDEF; MCE2 stays clear, so their exceptions go to the host, not to EL2.
+        let hcrx = ids.hcrx_usable().then(|| if ids.has_mops() { HCRX_MSCEN } else { 0 });
+
+        Self { hcr, mdcr, cptr, cnthctl, icc_sre, hcrx, zcr, sctlr_el1: 0x30d0_0800 }
     }
 }
 
@@ -144,7 +175,10 @@ mod tests {
             id_aa64pfr1: 0,
             id_aa64dfr0: 0x1 << 8, // PMUv3
             id_aa64mmfr0: 0x4,
+            id_aa64mmfr1: 0,
+            id_aa64isar2: 0,
             pmcr: 6 << 11,
+            el3_enables_hcrx: false,
         }
     }
 
@@ -166,7 +200,10 @@ mod tests {
             id_aa64pfr1: 1 << 24,
             id_aa64dfr0: 0x6 << 8,
             id_aa64mmfr0: 0x5,
+            id_aa64mmfr1: 1 << 40,
+            id_aa64isar2: 1 << 16,
             pmcr: 6 << 11,
+            el3_enables_hcrx: true,
         };
         let c = HostConfig::new(&ids, 4);
         assert_eq!(c.mdcr & MDCR_HPMN_MASK, 4);
@@ -194,5 +231,23 @@ mod tests {
         let mut ids = cortex_a57_like();
         ids.id_aa64dfr0 = 0xf << 8;
         assert_eq!(HostConfig::new(&ids, 6).mdcr & MDCR_HPMN_MASK, 0);
+    }
+
+    /// A host on a CPU with FEAT_MOPS gets HCRX_EL2.MSCEn, or its memcpy instructions UNDEF:
+    /// Linux 6.12's userspace died of SIGILL on -cpu max before this. Without FEAT_HCX, or with an
+    /// EL3 that keeps HCRX_EL2 from EL2, EL2 must not touch the register.
+    #[test]
+    fn mops_is_enabled_for_the_host_where_hcrx_can_be_written() {
+        let mut ids = cortex_a57_like();
+        assert_eq!(HostConfig::new(&ids, 6).hcrx, None, "no FEAT_HCX");
+        ids.id_aa64mmfr1 = 1 << 40;
+        ids.id_aa64isar2 = 1 << 16;
+        assert_eq!(HostConfig::new(&ids, 6).hcrx, Some(HCRX_MSCEN), "no EL3: HCRX is EL2's");
+        ids.id_aa64pfr0 |= 1 << 12;
+        assert_eq!(HostConfig::new(&ids, 6).hcrx, None, "an EL3 that does not enable HCRX_EL2");
+        ids.el3_enables_hcrx = true;
+        assert_eq!(HostConfig::new(&ids, 6).hcrx, Some(HCRX_MSCEN));
+        ids.id_aa64isar2 = 0;
+        assert_eq!(HostConfig::new(&ids, 6).hcrx, Some(0), "FEAT_HCX without FEAT_MOPS");
     }
 }

@@ -92,6 +92,10 @@ pub trait Platform {
     const PMU_BOOT_RESERVED: u8 = 0;
     /// PMU event counters the host always keeps on every CPU.
     const PMU_HOST_MINIMUM: u8 = 1;
+    /// EL3 sets SCR_EL3.HXEn, so EL2 may program HCRX_EL2 on CPUs with FEAT_HCX (TF-A built with
+    /// ENABLE_FEAT_HCX=1, as scripts/tfa.sh and scripts/tfa-fvp.sh do). Without it a host on a
+    /// CPU with FEAT_MOPS cannot use those instructions (boot Linux with `arm64.nomops`).
+    const EL3_ENABLES_HCRX: bool = true;
 
     /// Linear CPU index for an MPIDR_EL1 value, or `None` for a CPU this platform does not have.
     fn cpu_index(mpidr: u64) -> Option<usize>;

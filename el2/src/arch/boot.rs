@@ -171,6 +171,9 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     console::init(logger::BUILD_DEFAULT);
     heap::init();
     let ids = cpu_setup::read_ids();
+    if ids.has_mops() && !ids.hcrx_usable() {
+        log::warn!("FEAT_MOPS without an HCRX_EL2 EL2 may write: the host must not use it (arm64.nomops)");
+    }
 
     // The device tree: in x0 when QEMU boots us as a kernel; in x1 from TF-A on FVP (its x0 is
     // an empty NT_FW_CONFIG tree); at the platform's address from TF-A on QEMU (whose x0 is the

@@ -5,13 +5,14 @@
 use crate::host_config::{CpuIds, HostConfig};
 use arm_sysregs::el0::accessors::read_pmcr_el0;
 use arm_sysregs::el1::accessors::{
-    read_id_aa64dfr0_el1, read_id_aa64mmfr0_el1, read_id_aa64pfr0_el1, read_id_aa64pfr1_el1,
-    read_midr_el1, read_mpidr_el1, write_sctlr_el1,
+    read_id_aa64dfr0_el1, read_id_aa64isar2_el1, read_id_aa64mmfr0_el1, read_id_aa64mmfr1_el1,
+    read_id_aa64pfr0_el1, read_id_aa64pfr1_el1, read_midr_el1, read_mpidr_el1, write_sctlr_el1,
 };
 use arm_sysregs::el1::registers::SctlrEl1;
 use arm_sysregs::el2::accessors::*;
 use arm_sysregs::el2::registers::*;
 use core::arch::asm;
+use platform::{Current, Platform};
 
 pub fn read_ids() -> CpuIds {
     CpuIds {
@@ -19,7 +20,10 @@ pub fn read_ids() -> CpuIds {
         id_aa64pfr1: read_id_aa64pfr1_el1().bits(),
         id_aa64dfr0: read_id_aa64dfr0_el1().bits(),
         id_aa64mmfr0: read_id_aa64mmfr0_el1().bits(),
+        id_aa64mmfr1: read_id_aa64mmfr1_el1().bits(),
+        id_aa64isar2: read_id_aa64isar2_el1().bits(),
         pmcr: read_pmcr_el0().bits(),
+        el3_enables_hcrx: Current::EL3_ENABLES_HCRX,
     }
 }
 
@@ -37,6 +41,9 @@ pub fn configure_for_host(ids: &CpuIds, vtcr: u64, vttbr: u64, host_counters: u8
         if let Some(sre) = cfg.icc_sre {
             write_icc_sre_el2(IccSreEl2::from_bits_retain(sre));
             write_ich_hcr_el2(IchHcrEl2::from_bits_retain(0));
+        }
+        if let Some(hcrx) = cfg.hcrx {
+            write_hcrx_el2(HcrxEl2::from_bits_retain(hcrx));
         }
         if let Some(zcr) = cfg.zcr {
             // ZCR_EL2 (not in arm-sysregs 0.5): the host may use the CPU's largest vector length.
