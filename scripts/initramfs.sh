@@ -151,6 +151,74 @@ dmesg | grep -e 'PMUP:' | tail -n +$((seen + 1)) | sed 's/^\[[^]]*\] *//; s/^/AF
 # And the PMU counts on every CPU that came back.
 [ -x /bin/perf-check ] && perf-check percpu 200
 
+# The arm_pmu series (host-driver/linux/patches): counters reserved for EL2 through sysfs, while
+# perf runs. "HOST: knob ..." lines, the PERF: lines of perf-check between them.
+knob=/sys/bus/event_source/devices/armv8_pmuv3/reserved_counters
+if [ -e "$knob" ] && [ -x /bin/perf-check ]; then
+    # knob_write VALUE: the write's outcome, "ok" or the error the shell reports.
+    knob_write() {
+        err=$( (echo "$1" >"$knob") 2>&1 )
+        case $err in
+            "") r=ok ;;
+            *"Invalid argument"*) r=EINVAL ;;
+            *"busy"*) r=EBUSY ;;
+            *"No such device"*) r=ENODEV ;;
+            *) r="other($err)" ;;
+        esac
+        echo "HOST: knob write $1 -> $r"
+    }
+    knob_read() { echo "HOST: knob read $(cat "$knob" 2>&1 | sed 's/.*No such device.*/ENODEV/')"; }
+    knob_read
+    perf-check mux 7 300
+    perf-check fill 6
+    perf-check inst 100000
+    knob_write 2
+    knob_read
+    perf-check mux 7 300
+    perf-check fill 4
+    perf-check fill 5
+    perf-check inst 100000
+    # CPU hotplug with counters reserved: the CPU comes back with them still reserved.
+    echo 0 >/sys/devices/system/cpu/cpu1/online
+    echo 1 >/sys/devices/system/cpu/cpu1/online
+    echo "HOST: knob hotplug online=$(cat /sys/devices/system/cpu/online)"
+    perf-check fill 4
+    perf-check fill 5
+    knob_write 0
+    knob_read
+    perf-check mux 7 300
+    perf-check fill 6
+    perf-check inst 100000
+    # Out of range: more than EL2 grants, garbage, negative.
+    knob_write 6
+    knob_write abc
+    knob_write -1
+    knob_read
+    # A pinned group holding every event counter of CPU 2: reserving must fail (EBUSY) and roll
+    # CPUs 0 and 1 back, and the group must stay on the PMU.
+    perf-check pinned 2 6 3 >/tmp/pinned.out &
+    pinned_pid=$!
+    sleep 1
+    knob_write 2
+    knob_read
+    wait $pinned_pid
+    cat /tmp/pinned.out
+    perf-check fill 6
+    # Concurrent writers: whatever wins, every CPU agrees with what the knob says.
+    ( for i in 1 2 3 4 5 6 7 8 9 10; do echo 2 >"$knob"; echo 3 >"$knob"; done ) 2>/dev/null &
+    w1=$!
+    ( for i in 1 2 3 4 5 6 7 8 9 10; do echo 3 >"$knob"; echo 2 >"$knob"; done ) 2>/dev/null &
+    w2=$!
+    wait $w1 $w2
+    k=$(cat "$knob")
+    echo "HOST: knob concurrent final=$k"
+    perf-check fill $((6 - k))
+    perf-check fill $((7 - k))
+    knob_write 0
+    knob_read
+    echo "HOST: knob done"
+fi
+
 INIT
 fi
 cat >>"$stage/init" <<'INIT'

@@ -6,6 +6,17 @@
  *                          child pinned there spins for MS milliseconds; prints
  *                          "PERF: cpu N cycles=C enabled=E running=R" per CPU, then
  *                          "PERF: percpu cpus=N ok=M" (ok: counted, and never multiplexed out)
+ *   perf-check mux N MS    N CPU-cycles events on this task (not a group) while it spins for MS
+ *                          ms: "PERF: mux n=N multiplexed=M counted=C", M the events that were
+ *                          off the PMU part of the time (running < enabled), C those that counted
+ *   perf-check fill K      on every online CPU, a pinned group of K event-counter events: "PERF:
+ *                          fill k=K cpus=N ok=M", M the CPUs where the whole group is on the PMU
+ *   perf-check pinned CPU K S
+ *                          a pinned group of K event-counter events on CPU, held S seconds
+ *                          ("PERF: pinned ready" once open), then "PERF: pinned cpu=CPU k=K
+ *                          state=ok|error": ok if it stayed on the PMU all along
+ *   perf-check inst LOOPS  user-space instructions retired by a fixed loop of LOOPS iterations:
+ *                          "PERF: inst loops=L count=X" (exact under QEMU's -icount)
  *
  * Static, with no library but libc: the test initramfs has only busybox. Debian's perf would
  * need 55 shared libraries (docs/qemu.md).
@@ -18,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,6 +40,11 @@
 static int perf_open(struct perf_event_attr *attr, int cpu)
 {
 	return (int)syscall(SYS_perf_event_open, attr, -1, cpu, -1, 0);
+}
+
+static int perf_open_self(struct perf_event_attr *attr)
+{
+	return (int)syscall(SYS_perf_event_open, attr, 0, -1, -1, 0);
 }
 
 static void spin_ms(long ms)
@@ -115,10 +132,158 @@ static int percpu(long ms)
 	return ok == n ? 0 : 1;
 }
 
+/*
+ * STALL_FRONTEND (0x23): an event QEMU's PMU lists, which only an event counter can take (the
+ * cycle counter takes CPU_CYCLES only), so K of them need K event counters.
+ */
+#define EVENT_COUNTER_EVENT 0x23
+
+static int open_raw(uint64_t config, pid_t pid, int cpu, int group, int pinned, uint64_t fmt)
+{
+	struct perf_event_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = PERF_TYPE_RAW;
+	attr.config = config;
+	attr.pinned = pinned && group < 0;
+	attr.read_format = fmt;
+	return (int)syscall(SYS_perf_event_open, &attr, pid, cpu, group, 0);
+}
+
+static int mux(int n, long ms)
+{
+	const uint64_t fmt = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
+	int fds[64], multiplexed = 0, counted = 0;
+
+	if (n > 64)
+		return 2;
+	/* CPU_CYCLES: one event takes the cycle counter, the others event counters. */
+	for (int i = 0; i < n; i++) {
+		fds[i] = open_raw(0x11, 0, -1, -1, 0, fmt);
+		if (fds[i] < 0) {
+			perror("perf_event_open");
+			return 1;
+		}
+	}
+	spin_ms(ms);
+	for (int i = 0; i < n; i++) {
+		uint64_t v[3] = { 0, 0, 0 };
+
+		if (read(fds[i], v, sizeof(v)) == sizeof(v)) {
+			if (v[2] < v[1])
+				multiplexed++;
+			if (v[0] > 0)
+				counted++;
+		}
+		close(fds[i]);
+	}
+	printf("PERF: mux n=%d multiplexed=%d counted=%d\n", n, multiplexed, counted);
+	return 0;
+}
+
+/*
+ * A pinned group of k event-counter events on cpu: the leader's fd, or -1. With
+ * PERF_FORMAT_GROUP, a read of a group that failed to schedule (error state) returns 0 bytes.
+ */
+static int pinned_group(int cpu, int k)
+{
+	const uint64_t fmt = PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
+			     PERF_FORMAT_TOTAL_TIME_RUNNING;
+	int leader = open_raw(EVENT_COUNTER_EVENT, -1, cpu, -1, 1, fmt);
+
+	if (leader < 0) {
+		perror("perf_event_open (pinned leader)");
+		return -1;
+	}
+	for (int i = 1; i < k; i++) {
+		if (open_raw(EVENT_COUNTER_EVENT, -1, cpu, leader, 1, fmt) < 0) {
+			perror("perf_event_open (pinned sibling)");
+			return -1;
+		}
+	}
+	return leader;
+}
+
+/* On the PMU since it was opened: readable, and never off it. */
+static int group_ok(int leader)
+{
+	uint64_t v[3 + 64];
+	ssize_t got = read(leader, v, sizeof(v));
+
+	return got >= (ssize_t)(3 * sizeof(uint64_t)) && v[1] > 0 && v[1] == v[2];
+}
+
+static int fill(int k)
+{
+	int cpus[MAX_CPUS], leaders[MAX_CPUS];
+	int n = online_cpus(cpus), ok = 0;
+
+	for (int i = 0; i < n; i++)
+		leaders[i] = pinned_group(cpus[i], k);
+	spin_ms(50);
+	for (int i = 0; i < n; i++)
+		if (leaders[i] >= 0 && group_ok(leaders[i]))
+			ok++;
+	printf("PERF: fill k=%d cpus=%d ok=%d\n", k, n, ok);
+	return 0;
+}
+
+static int pinned(int cpu, int k, int secs)
+{
+	int leader = pinned_group(cpu, k);
+
+	if (leader < 0)
+		return 1;
+	printf("PERF: pinned ready\n");
+	fflush(stdout);
+	sleep(secs);
+	printf("PERF: pinned cpu=%d k=%d state=%s\n", cpu, k, group_ok(leader) ? "ok" : "error");
+	return 0;
+}
+
+static int inst(long loops)
+{
+	struct perf_event_attr attr;
+	uint64_t count = 0;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = PERF_TYPE_HARDWARE;
+	attr.config = PERF_COUNT_HW_INSTRUCTIONS;
+	attr.exclude_kernel = 1;
+	attr.exclude_hv = 1;
+	attr.disabled = 1;
+	fd = perf_open_self(&attr);
+	if (fd < 0) {
+		printf("PERF: inst unsupported\n");
+		return 0;
+	}
+	ioctl(fd, PERF_EVENT_IOC_RESET, 0);
+	ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+	/* Two instructions per iteration, exactly: nothing else runs at EL0 in between. */
+	asm volatile("1: subs %0, %0, #1\n\tb.ne 1b" : "+r"(loops) : : "cc");
+	ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+	if (read(fd, &count, sizeof(count)) != sizeof(count))
+		count = 0;
+	printf("PERF: inst count=%llu\n", (unsigned long long)count);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "percpu"))
 		return percpu(atol(argv[2]));
-	fprintf(stderr, "usage: %s percpu MS\n", argv[0]);
+	if (argc == 4 && !strcmp(argv[1], "mux"))
+		return mux(atoi(argv[2]), atol(argv[3]));
+	if (argc == 3 && !strcmp(argv[1], "fill"))
+		return fill(atoi(argv[2]));
+	if (argc == 5 && !strcmp(argv[1], "pinned"))
+		return pinned(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+	if (argc == 3 && !strcmp(argv[1], "inst"))
+		return inst(atol(argv[2]));
+	fprintf(stderr, "usage: %s percpu MS | mux N MS | fill K | pinned CPU K S | inst LOOPS\n",
+		argv[0]);
 	return 2;
 }

@@ -32,6 +32,10 @@ pub enum Boot {
     TfA,
     /// QEMU loads the firmware ELF and enters it at EL2 (no EL3: QEMU answers PSCI).
     Direct,
+    /// No firmware at all: QEMU boots a Linux Image directly at EL1 (no EL2, no EL3), with the
+    /// initramfs and command line of [`Run::bare_linux`]. A kernel's view of a machine without
+    /// this hypervisor.
+    NoFirmware,
 }
 
 #[derive(Clone, Debug)]
@@ -47,6 +51,8 @@ pub struct Run {
     /// `-icount shift=0`: one instruction per nanosecond of virtual time, and exact instruction
     /// counts from the PMU.
     pub icount: bool,
+    /// [`Boot::NoFirmware`]: the kernel, initramfs and command line QEMU boots.
+    pub bare: Option<(PathBuf, PathBuf, String)>,
 }
 
 /// What a run printed and how it ended.
@@ -95,13 +101,14 @@ fn cpu_opts(cpu: &str) -> String {
 
 impl Run {
     pub fn new(boot: Boot, cpu: &'static str, bundle: &'static str) -> Self {
-        Self { cpu, smp: 4, boot, bundle, timeout_secs: 240, dtb: None, icount: false }
+        Self { cpu, smp: 4, boot, bundle, timeout_secs: 240, dtb: None, icount: false, bare: None }
     }
 
     fn machine(&self) -> &'static str {
         match self.boot {
             Boot::TfA => "virt,secure=on,virtualization=on,gic-version=3",
             Boot::Direct => "virt,virtualization=on,gic-version=3",
+            Boot::NoFirmware => "virt,gic-version=3",
         }
     }
 
@@ -155,6 +162,10 @@ impl Run {
         match self.boot {
             Boot::TfA => cmd.arg("-bios").arg(artefact("flash.bin")),
             Boot::Direct => cmd.arg("-kernel").arg(artefact("el2.elf")),
+            Boot::NoFirmware => {
+                let (kernel, initrd, append) = self.bare.as_ref().expect("Run::bare_linux sets the kernel");
+                cmd.arg("-kernel").arg(kernel).arg("-initrd").arg(initrd).arg("-append").arg(append)
+            }
         };
         if self.icount {
             cmd.args(["-icount", "shift=0"]);
@@ -162,9 +173,21 @@ impl Run {
         if let Some(dtb) = &self.dtb {
             cmd.arg("-dtb").arg(dtb);
         }
-        let bundle = artefact(self.bundle);
-        cmd.arg("-device").arg(format!("loader,file={},addr=0x48000000,force-raw=on", bundle.display()));
+        if !matches!(self.boot, Boot::NoFirmware) {
+            let bundle = artefact(self.bundle);
+            cmd.arg("-device").arg(format!("loader,file={},addr=0x48000000,force-raw=on", bundle.display()));
+        }
         cmd
+    }
+
+    /// A Linux kernel booted by QEMU itself, with no firmware: `kernel` and `initrd` are paths,
+    /// `append` the command line.
+    pub fn bare_linux(cpu: &'static str, kernel: PathBuf, initrd: PathBuf, append: &str) -> Self {
+        let mut run = Self::new(Boot::NoFirmware, cpu, "");
+        assert!(kernel.is_file(), "{} missing: run the tests with `make test`", kernel.display());
+        assert!(initrd.is_file(), "{} missing: run the tests with `make test`", initrd.display());
+        run.bare = Some((kernel, initrd, append.to_owned()));
+        run
     }
 
     /// QEMU's own arguments, without the `timeout` in front.

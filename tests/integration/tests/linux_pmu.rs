@@ -5,7 +5,7 @@
 //! series' own checks (scripts/linux-series-check.sh). The bundle is `host-6.12.bundle`, from
 //! `make`; a missing one fails the test.
 
-use integration::{Boot, Outcome, Run, check_linux_host};
+use integration::{Boot, Outcome, Run, check_linux_host, out_dir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -94,4 +94,170 @@ fn linux_pmu_series_check() {
         log.contains("series check: ok") || log.contains("[series-check] up to date"),
         "scripts/linux-series-check.sh passed without saying so:\n{log}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reserved_counters knob, driven by the 6.12 /init (scripts/initramfs.sh, "HOST: knob" and
+// "PERF:" lines from tests/linux/perf-check.c). QEMU's PMU has 6 event counters and the cycle
+// counter; EL2 lets a reservation take up to 5.
+
+/// The knob's lines and perf-check's, in order (per-CPU counting lines left out).
+fn knob_lines(out: &Outcome) -> Vec<String> {
+    let start = out.log.find("HOST: knob read").unwrap_or_else(|| panic!("no knob section:\n{}", out.log));
+    out.log[start..]
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| l.starts_with("HOST: knob") || l.starts_with("PERF: mux") || l.starts_with("PERF: fill")
+            || l.starts_with("PERF: pinned cpu") || l.starts_with("PERF: inst"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Walks the knob lines in order.
+struct Cursor<'a> {
+    lines: &'a [String],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    fn next(&mut self, what: &str) -> &str {
+        let line = self.lines.get(self.at).unwrap_or_else(|| panic!("knob section ended before {what}:\n{:#?}", self.lines));
+        self.at += 1;
+        line
+    }
+
+    fn expect(&mut self, want: &str) {
+        let got = self.next(want).to_owned();
+        assert_eq!(got, want, "knob section, in order:\n{:#?}", self.lines);
+    }
+}
+
+/// Everything the knob section of /init does, with no counters reserved at boot.
+fn check_knob(out: &Outcome, icount: bool) {
+    let lines = knob_lines(out);
+    let mut c = Cursor { lines: &lines, at: 0 };
+    // Instructions: supported only under -icount, where the count is exact. The loop is 200000
+    // instructions; the few around it (the ioctl wrappers' returns) are the same every time.
+    let mut insts = Vec::new();
+    let mut inst = |c: &mut Cursor<'_>| {
+        let line = c.next("inst").to_owned();
+        if icount {
+            let n: u64 = line.strip_prefix("PERF: inst count=").and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{line}"));
+            assert!((200_000..200_064).contains(&n), "{line}");
+            insts.push(n);
+        } else {
+            assert_eq!(line, "PERF: inst unsupported");
+        }
+    };
+    c.expect("HOST: knob read 0");
+    // All 7 counters free: 7 cycle events fit (the cycle counter and 6 event counters).
+    c.expect("PERF: mux n=7 multiplexed=0 counted=7");
+    c.expect("PERF: fill k=6 cpus=4 ok=4");
+    inst(&mut c);
+    c.expect("HOST: knob write 2 -> ok");
+    c.expect("HOST: knob read 2");
+    // 2 event counters gone on every CPU: 7 events multiplex on 5 counters, and a pinned group
+    // of 5 event-counter events no longer fits anywhere, one of 4 fits everywhere.
+    let mux = c.next("mux during").to_owned();
+    let m = mux.strip_prefix("PERF: mux n=7 multiplexed=").unwrap_or_else(|| panic!("{mux}"));
+    assert!(m.ends_with(" counted=7") && !m.starts_with("0 "), "no multiplexing while reserved: {mux}\n{lines:#?}");
+    c.expect("PERF: fill k=4 cpus=4 ok=4");
+    c.expect("PERF: fill k=5 cpus=4 ok=0");
+    // The same count of instructions with 2 counters reserved (exact under -icount).
+    inst(&mut c);
+    // Hotplug with counters reserved: CPU 1 comes back with them still reserved.
+    c.expect("HOST: knob hotplug online=0-3");
+    c.expect("PERF: fill k=4 cpus=4 ok=4");
+    c.expect("PERF: fill k=5 cpus=4 ok=0");
+    c.expect("HOST: knob write 0 -> ok");
+    c.expect("HOST: knob read 0");
+    c.expect("PERF: mux n=7 multiplexed=0 counted=7");
+    c.expect("PERF: fill k=6 cpus=4 ok=4");
+    inst(&mut c);
+    // Out of range.
+    c.expect("HOST: knob write 6 -> EINVAL");
+    c.expect("HOST: knob write abc -> EINVAL");
+    c.expect("HOST: knob write -1 -> EINVAL");
+    c.expect("HOST: knob read 0");
+    // A pinned group holding CPU 2's 6 event counters: refused, CPUs 0 and 1 rolled back, the
+    // group stays on the PMU, and every counter of every CPU is the host's again.
+    c.expect("HOST: knob write 2 -> EBUSY");
+    c.expect("HOST: knob read 0");
+    c.expect("PERF: pinned cpu=2 k=6 state=ok");
+    c.expect("PERF: fill k=6 cpus=4 ok=4");
+    // Concurrent writers: every CPU agrees with the final value.
+    let fin = c.next("concurrent final").to_owned();
+    let k: u32 = fin.strip_prefix("HOST: knob concurrent final=").and_then(|k| k.parse().ok()).unwrap_or_else(|| panic!("{fin}"));
+    assert!(k == 2 || k == 3, "{fin}");
+    c.expect(&format!("PERF: fill k={} cpus=4 ok=4", 6 - k));
+    c.expect(&format!("PERF: fill k={} cpus=4 ok=0", 7 - k));
+    c.expect("HOST: knob write 0 -> ok");
+    c.expect("HOST: knob read 0");
+    c.expect("HOST: knob done");
+    if icount {
+        assert_eq!(insts.len(), 3);
+        assert!(insts.iter().all(|&n| n == insts[0]), "instruction counts differ before, during and after: {insts:?}");
+    }
+}
+
+#[test]
+fn linux_pmu_knob_cpu_max() {
+    let out = Run::new(Boot::TfA, "max", "host-6.12.bundle").run();
+    out.assert_clean_exit();
+    check_knob(&out, false);
+}
+
+#[test]
+fn linux_pmu_knob_cortex_a57() {
+    let out = Run::new(Boot::TfA, "cortex-a57", "host-6.12.bundle").run();
+    out.assert_clean_exit();
+    check_knob(&out, false);
+}
+
+/// Under -icount the user-space instruction count of a fixed loop is exact: the same before,
+/// during and after a reservation (2 per iteration, 100000 iterations).
+#[test]
+fn linux_pmu_knob_icount_exact() {
+    let mut run = Run::new(Boot::TfA, "cortex-a57", "host-6.12.bundle");
+    run.icount = true;
+    run.timeout_secs = 400;
+    let out = run.run();
+    out.assert_clean_exit();
+    check_knob(&out, true);
+}
+
+/// With counters reserved at boot, the knob starts there and cannot go below.
+#[test]
+fn linux_pmu_knob_boot_reservation() {
+    let out = Run::new(Boot::TfA, "max", "host-6.12.bundle").with_boot_reservation(2, "knob-r2").run();
+    out.assert_clean_exit();
+    let lines = knob_lines(&out);
+    assert_eq!(lines.first().map(String::as_str), Some("HOST: knob read 2"), "{lines:#?}");
+    // "write 2" keeps the boot reservation and reserves nothing more; "write 0" goes below it.
+    assert!(lines.iter().any(|l| l == "HOST: knob write 2 -> ok"), "{lines:#?}");
+    assert!(lines.iter().any(|l| l == "HOST: knob write 0 -> EINVAL"), "{lines:#?}");
+    // 4 event counters left to the host from boot on: 5 never fit, 4 always do.
+    assert!(lines.iter().any(|l| l == "PERF: fill k=4 cpus=4 ok=4"), "{lines:#?}");
+    assert!(!lines.iter().any(|l| l.starts_with("PERF: fill k=5 cpus=4 ok=") && l != "PERF: fill k=5 cpus=4 ok=0"), "{lines:#?}");
+}
+
+/// The same kernel with no hypervisor under it: the knob says ENODEV, perf has every counter.
+#[test]
+fn linux_pmu_knob_without_firmware() {
+    let dir = out_dir();
+    let kernel = repo().join("target/cache/linux-6.12/Image");
+    let run = Run::bare_linux("max", kernel, dir.join("initramfs-6.12.cpio.gz"), "console=ttyAMA0 panic=-1");
+    let out = run.run();
+    assert_eq!(out.status, Some(0), "QEMU did not power off cleanly:\n{}", out.log);
+    assert!(!out.log.contains("hypervisor partitions the PMU"), "{}", out.log);
+    let lines = knob_lines(&out);
+    for want in [
+        "HOST: knob read ENODEV",
+        "HOST: knob write 2 -> ENODEV",
+        "PERF: mux n=7 multiplexed=0 counted=7",
+        "PERF: fill k=6 cpus=4 ok=4",
+    ] {
+        assert!(lines.iter().any(|l| l == want), "{want:?} missing:\n{lines:#?}");
+    }
+    assert!(!lines.iter().any(|l| l.ends_with("-> ok")), "a write went through without the hypervisor:\n{lines:#?}");
 }
