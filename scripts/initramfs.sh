@@ -216,6 +216,15 @@ if [ -e "$knob" ] && [ -x /bin/perf-check ]; then
     perf-check fill $((7 - k))
     knob_write 0
     knob_read
+    # Events counting right through a reservation and its release: their scaled counts agree.
+    perf-check span 7 1500 >/tmp/span.out &
+    span_pid=$!
+    usleep 300000
+    knob_write 2
+    usleep 500000
+    knob_write 0
+    wait $span_pid
+    cat /tmp/span.out
     echo "HOST: knob done"
 fi
 

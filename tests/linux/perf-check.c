@@ -9,6 +9,10 @@
  *   perf-check mux N MS    N CPU-cycles events on this task (not a group) while it spins for MS
  *                          ms: "PERF: mux n=N multiplexed=M counted=C", M the events that were
  *                          off the PMU part of the time (running < enabled), C those that counted
+ *   perf-check span N MS   as mux, for a knob write to happen meanwhile: "PERF: span n=N counted=C
+ *                          spread=S", S the largest scaled count (value * enabled / running) over
+ *                          the smallest, in thousandths: 1000 when nothing was lost beyond what
+ *                          the enabled/running times account for
  *   perf-check fill K      on every online CPU, a pinned group of K event-counter events: "PERF:
  *                          fill k=K cpus=N ok=M", M the CPUs where the whole group is on the PMU
  *   perf-check pinned CPU K S
@@ -182,6 +186,41 @@ static int mux(int n, long ms)
 	return 0;
 }
 
+static int span(int n, long ms)
+{
+	const uint64_t fmt = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
+	double lo = 0, hi = 0;
+	int fds[64], counted = 0;
+
+	if (n > 64)
+		return 2;
+	for (int i = 0; i < n; i++) {
+		fds[i] = open_raw(0x11, 0, -1, -1, 0, fmt);
+		if (fds[i] < 0) {
+			perror("perf_event_open");
+			return 1;
+		}
+	}
+	spin_ms(ms);
+	for (int i = 0; i < n; i++) {
+		uint64_t v[3] = { 0, 0, 0 };
+
+		if (read(fds[i], v, sizeof(v)) == sizeof(v) && v[0] > 0 && v[2] > 0) {
+			double scaled = (double)v[0] * (double)v[1] / (double)v[2];
+
+			if (!counted || scaled < lo)
+				lo = scaled;
+			if (!counted || scaled > hi)
+				hi = scaled;
+			counted++;
+		}
+		close(fds[i]);
+	}
+	printf("PERF: span n=%d counted=%d spread=%ld\n", n, counted,
+	       counted ? (long)(hi * 1000.0 / lo) : 0L);
+	return 0;
+}
+
 /*
  * A pinned group of k event-counter events on cpu: the leader's fd, or -1. With
  * PERF_FORMAT_GROUP, a read of a group that failed to schedule (error state) returns 0 bytes.
@@ -277,13 +316,15 @@ int main(int argc, char **argv)
 		return percpu(atol(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "mux"))
 		return mux(atoi(argv[2]), atol(argv[3]));
+	if (argc == 4 && !strcmp(argv[1], "span"))
+		return span(atoi(argv[2]), atol(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "fill"))
 		return fill(atoi(argv[2]));
 	if (argc == 5 && !strcmp(argv[1], "pinned"))
 		return pinned(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 	if (argc == 3 && !strcmp(argv[1], "inst"))
 		return inst(atol(argv[2]));
-	fprintf(stderr, "usage: %s percpu MS | mux N MS | fill K | pinned CPU K S | inst LOOPS\n",
+	fprintf(stderr, "usage: %s percpu MS | mux N MS | span N MS | fill K | pinned CPU K S | inst LOOPS\n",
 		argv[0]);
 	return 2;
 }

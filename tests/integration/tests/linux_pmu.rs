@@ -108,7 +108,7 @@ fn knob_lines(out: &Outcome) -> Vec<String> {
         .lines()
         .map(|l| l.trim_end_matches('\r'))
         .filter(|l| l.starts_with("HOST: knob") || l.starts_with("PERF: mux") || l.starts_with("PERF: fill")
-            || l.starts_with("PERF: pinned cpu") || l.starts_with("PERF: inst"))
+            || l.starts_with("PERF: pinned cpu") || l.starts_with("PERF: inst") || l.starts_with("PERF: span"))
         .map(str::to_owned)
         .collect()
 }
@@ -193,6 +193,17 @@ fn check_knob(out: &Outcome, icount: bool) {
     c.expect(&format!("PERF: fill k={} cpus=4 ok=0", 7 - k));
     c.expect("HOST: knob write 0 -> ok");
     c.expect("HOST: knob read 0");
+    // 7 cycle events counting through a reservation and its release: every one counted, and
+    // their counts scaled by enabled/running agree within 3 %: nothing lost beyond what the
+    // times account for.
+    c.expect("HOST: knob write 2 -> ok");
+    c.expect("HOST: knob write 0 -> ok");
+    let span = c.next("span").to_owned();
+    let spread: u64 = span
+        .strip_prefix("PERF: span n=7 counted=7 spread=")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{span}\n{lines:#?}"));
+    assert!((1000..1030).contains(&spread), "scaled counts disagree: {span}");
     c.expect("HOST: knob done");
     if icount {
         assert_eq!(insts.len(), 3);
