@@ -223,7 +223,7 @@ unit-test: | $(PREREQ_STAMP)
 	cargo test --workspace --exclude abi-probe --exclude integration
 
 integration-test: qemu-only
-integration-test: all $(OUT)/host.bundle $(OUT)/host-6.12.bundle
+integration-test: all $(OUT)/host.bundle $(OUT)/host-6.12.bundle $(OUT)/host-6.12-cost.bundle
 	$(MAKE) --no-print-directory PLAT=fvp DEBUG=$(DEBUG) all
 	PMUP_OUT=$(abspath $(OUT)) PMUP_FVP_OUT=$(abspath target/out/fvp$(if $(filter 1,$(DEBUG)),-debug)) \
 		cargo test -p integration -- --test-threads=2
