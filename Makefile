@@ -132,16 +132,21 @@ $(OUT)/host.bundle: $(LINUX_IMAGE) $(OUT)/initramfs.cpio.gz FORCE
 
 LINUX612 := $(CACHE)/linux-6.12/Image
 LINUX612_BUILD := $(CACHE)/linux-6.12/build
-linux-6.12: $(OUT)/host-6.12.bundle
+linux-6.12: $(OUT)/host-6.12.bundle $(OUT)/host-6.12-cost.bundle
 $(LINUX612): FORCE | $(PREREQ_STAMP)
 	bash scripts/linux-6.12.sh
-# The same probe module, built against the 6.12 O dir in a directory of its own.
-$(OUT)/pmup_probe-6.12.ko: $(LINUX612) host-driver/linux/pmup_probe.c host-driver/linux/Kbuild host-driver/linux/Makefile
+# The same probe module, built against the 6.12 O dir in a directory of its own, and with it the
+# cost measurement (host-driver/linux/pmup_cost.c, which needs the series): /init loads that one
+# only when the command line says `pmup.cost` (host-6.12-cost.bundle, make bench).
+$(OUT)/pmup_probe-6.12.ko $(OUT)/pmup_cost-6.12.ko &: $(LINUX612) host-driver/linux/pmup_probe.c host-driver/linux/pmup_cost.c \
+		host-driver/linux/Kbuild host-driver/linux/Makefile
 	@mkdir -p $(OUT)
 	$(MAKE) -C host-driver/linux KDIR=$(abspath $(LINUX612_BUILD)) OBJDIR=$(abspath $(OUT)/pmup_probe-6.12)
-	cp $(OUT)/pmup_probe-6.12/pmup_probe.ko $@
-$(OUT)/initramfs-6.12.cpio.gz: $(CACHE)/busybox/busybox scripts/initramfs.sh $(OUT)/pmup_probe-6.12.ko $(OUT)/perf-check
-	bash scripts/initramfs.sh $@ $(OUT)/pmup_probe-6.12.ko $(OUT)/perf-check
+	cp $(OUT)/pmup_probe-6.12/pmup_probe.ko $(OUT)/pmup_probe-6.12.ko
+	cp $(OUT)/pmup_probe-6.12/pmup_cost.ko $(OUT)/pmup_cost-6.12.ko
+$(OUT)/initramfs-6.12.cpio.gz: $(CACHE)/busybox/busybox scripts/initramfs.sh $(OUT)/pmup_probe-6.12.ko $(OUT)/perf-check \
+		$(OUT)/pmup_cost-6.12.ko
+	bash scripts/initramfs.sh $@ $(OUT)/pmup_probe-6.12.ko $(OUT)/perf-check $(OUT)/pmup_cost-6.12.ko
 # print-fatal-signals=1 puts the PC and registers of a userspace death in the log (it showed
 # Linux 6.12's userspace dying of SIGILL on its first FEAT_MOPS memcpy, before EL2 set
 # HCRX_EL2.MSCEn for the host).
@@ -149,6 +154,10 @@ HOST612_CMDLINE := $(HOST_CMDLINE) print-fatal-signals=1
 $(OUT)/host-6.12.bundle: $(LINUX612) $(OUT)/initramfs-6.12.cpio.gz FORCE
 	cargo run -q -p mkbundle -- --kernel $(LINUX612) --initrd $(OUT)/initramfs-6.12.cpio.gz \
 		--cmdline "$(HOST612_CMDLINE)" $(if $(LOG),--el2-log $(LOG)) -o $@
+# The same kernel and initramfs with `pmup.cost`: /init runs the cost measurement and powers off.
+$(OUT)/host-6.12-cost.bundle: $(LINUX612) $(OUT)/initramfs-6.12.cpio.gz FORCE
+	cargo run -q -p mkbundle -- --kernel $(LINUX612) --initrd $(OUT)/initramfs-6.12.cpio.gz \
+		--cmdline "$(HOST612_CMDLINE) pmup.cost" $(if $(LOG),--el2-log $(LOG)) -o $@
 # The integration test linux_pmu_series_check runs it too; its result is cached by key.
 linux-series-check: | $(PREREQ_STAMP)
 	bash scripts/linux-series-check.sh
@@ -187,14 +196,24 @@ run: $(OUT)/flash.bin $(OUT)/$(RUN_HOST)
 # instruction counter. On cortex-a57 (PMUv3, no HPMD) the counter sees EL1 and EL2, so the numbers
 # are the whole host -> EL2 -> host path; on max, EL2 is hidden from the host's counters (HPMD, HCCD),
 # and the numbers are what the host itself pays. EL3 is never counted.
-bench: qemu-only $(OUT)/flash.bin $(OUT)/bench.bundle
-	@for cpu in cortex-a57 max,sme=off,pauth-impdef=on; do \
+# Then the patched Linux 6.12 on one CPU with `pmup.cost` (host-driver/linux/pmup_cost.c): what
+# armpmu_reserve_counters(2) + armpmu_release_counters() cost with 0, 3 and 7 perf events on the
+# CPU, and the bare HVCs, in instructions (EL1 + EL2) from the generic timer under -icount.
+bench: qemu-only $(OUT)/flash.bin $(OUT)/bench.bundle $(OUT)/host-6.12-cost.bundle
+	@{ for cpu in cortex-a57 max,sme=off,pauth-impdef=on; do \
 		echo "== -cpu $$cpu"; \
 		timeout 120 qemu-system-aarch64 -machine $(QEMU_MACHINE) -cpu $$cpu,cntfrq=62500000 \
 			-icount shift=0 -smp 1 -m 1024 -nographic -nic none -no-reboot \
 			-bios $(OUT)/flash.bin -device loader,file=$(OUT)/bench.bundle,addr=0x48000000,force-raw=on \
 			| grep --line-buffered -E '^BENCH:' ; \
-	done | tee target/bench.txt
+	done; \
+	for cpu in cortex-a57 max,sme=off,pauth-impdef=on; do \
+		echo "== Linux 6.12 pmup_cost, -cpu $$cpu"; \
+		timeout 300 qemu-system-aarch64 -machine $(QEMU_MACHINE) -cpu $$cpu,cntfrq=62500000 \
+			-icount shift=0 -smp 1 -m 1024 -nographic -nic none -no-reboot \
+			-bios $(OUT)/flash.bin -device loader,file=$(OUT)/host-6.12-cost.bundle,addr=0x48000000,force-raw=on \
+			| grep --line-buffered -E '^COST:' ; \
+	done; } | tee target/bench.txt
 
 # ---------------------------------------------------------------------------------------------
 # Tests
@@ -209,7 +228,7 @@ unit-test: | $(PREREQ_STAMP)
 	cargo test --workspace --exclude abi-probe --exclude integration
 
 integration-test: qemu-only
-integration-test: all $(OUT)/host.bundle $(OUT)/host-6.12.bundle
+integration-test: all $(OUT)/host.bundle $(OUT)/host-6.12.bundle $(OUT)/host-6.12-cost.bundle
 	$(MAKE) --no-print-directory PLAT=fvp DEBUG=$(DEBUG) all
 	PMUP_OUT=$(abspath $(OUT)) PMUP_FVP_OUT=$(abspath target/out/fvp$(if $(filter 1,$(DEBUG)),-debug)) \
 		cargo test -p integration -- --test-threads=2

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT OR Apache-2.0
 #
-# Usage: scripts/initramfs.sh OUT.cpio.gz [MODULE.ko]
+# Usage: scripts/initramfs.sh OUT.cpio.gz [MODULE.ko [PERF-CHECK [COST.ko]]]
 #
 # Builds the tiny initramfs the host Linux boots into during the tests: a static arm64 busybox
 # (from scripts/linux.sh) and an /init that reports what the host kernel sees, one fact per line,
@@ -29,25 +29,32 @@
 #
 # Skipped when OUT is newer than this script, the busybox binary and MODULE.ko, and holds a module
 # exactly when one is asked for.
+#
+# With COST.ko (host-driver/linux/pmup_cost.ko, the patched 6.12 only), the archive also holds it
+# as /pmup_cost.ko, and when the kernel command line carries `pmup.cost`, /init does nothing but
+# load it (console quiet), copy its "COST: ..." lines to the console and power off: the
+# measurement of docs/performance.md (make bench). Without the switch the module is never loaded.
 set -euo pipefail
 NAME=initramfs
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
 
-[ $# -ge 1 ] && [ $# -le 3 ] || { echo "usage: $0 OUT.cpio.gz [MODULE.ko [PERF-CHECK]]" >&2; exit 2; }
+[ $# -ge 1 ] && [ $# -le 4 ] || { echo "usage: $0 OUT.cpio.gz [MODULE.ko [PERF-CHECK [COST.ko]]]" >&2; exit 2; }
 OUTF=$1
 KO=${2:-}
 # tests/linux/perf-check.c, static: /init counts on every CPU with it after CPU hotplug.
 PERF_CHECK=${3:-}
 [ -z "$PERF_CHECK" ] || [ -x "$PERF_CHECK" ] || die "no such program: $PERF_CHECK"
-if [ -n "$KO" ]; then
-    [ -s "$KO" ] || die "no such module: $KO"
+COST_KO=${4:-}
+[ -z "$COST_KO" ] || [ -n "$KO" ] || die "COST.ko needs MODULE.ko"
+for ko in $KO $COST_KO; do
+    [ -s "$ko" ] || die "no such module: $ko"
     # A .ko is an ELF relocatable (e_type 1) for AArch64 (e_machine 0xb7).
-    if [ "$(od -An -N4 -tx1 "$KO" | tr -d ' ')" != 7f454c46 ] ||
-       [ "$(od -An -j16 -N4 -tx1 "$KO" | tr -d ' ')" != 0100b700 ]; then
-        die "$KO is not an arm64 kernel module"
+    if [ "$(od -An -N4 -tx1 "$ko" | tr -d ' ')" != 7f454c46 ] ||
+       [ "$(od -An -j16 -N4 -tx1 "$ko" | tr -d ' ')" != 0100b700 ]; then
+        die "$ko is not an arm64 kernel module"
     fi
-fi
+done
 BUSYBOX=$CACHE/busybox/busybox
 SELF=$ROOT/scripts/initramfs.sh
 
@@ -57,8 +64,11 @@ if [ ! -s "$BUSYBOX" ]; then
 fi
 # has_module ARCHIVE: true if ARCHIVE was built with a module (only then does it name the file).
 has_module() { [ "$(gzip -dc "$1" 2>/dev/null | grep -caF pmup_probe.ko)" != 0 ]; }
+has_cost() { [ "$(gzip -dc "$1" 2>/dev/null | grep -caF pmup_cost.ko)" != 0 ]; }
 if [ -s "$OUTF" ] && [ "$OUTF" -nt "$BUSYBOX" ] && [ "$OUTF" -nt "$SELF" ] &&
-   { [ -z "$KO" ] || [ "$OUTF" -nt "$KO" ]; } && { [ -z "$PERF_CHECK" ] || [ "$OUTF" -nt "$PERF_CHECK" ]; }; then
+   { [ -z "$KO" ] || [ "$OUTF" -nt "$KO" ]; } && { [ -z "$PERF_CHECK" ] || [ "$OUTF" -nt "$PERF_CHECK" ]; } &&
+   { [ -z "$COST_KO" ] || [ "$OUTF" -nt "$COST_KO" ]; } &&
+   { [ -n "$COST_KO" ] || ! has_cost "$OUTF"; } && { [ -z "$COST_KO" ] || has_cost "$OUTF"; }; then
     if [ -n "$KO" ] && has_module "$OUTF"; then
         say "up to date: $OUTF (with $(basename "$KO"))"
         exit 0
@@ -89,12 +99,17 @@ if [ -n "$KO" ]; then
     cp "$KO" "$stage/pmup_probe.ko"
     chmod 644 "$stage/pmup_probe.ko"
 fi
+if [ -n "$COST_KO" ]; then
+    cp "$COST_KO" "$stage/pmup_cost.ko"
+    chmod 644 "$stage/pmup_cost.ko"
+fi
 if [ -n "$PERF_CHECK" ]; then
     cp "$PERF_CHECK" "$stage/bin/perf-check"
     chmod 755 "$stage/bin/perf-check"
 fi
 
-# /init: the part up to the watchdog, the module block (only with MODULE.ko), the rest.
+# /init: the part up to the watchdog, the cost block (only with COST.ko), the module block (only
+# with MODULE.ko), the rest.
 cat >"$stage/init" <<'INIT'
 #!/bin/busybox sh
 # SPDX-License-Identifier: MIT OR Apache-2.0
@@ -118,6 +133,21 @@ off() {
 ( sleep 120; echo "HOST: timeout"; off ) &
 
 INIT
+if [ -n "$COST_KO" ]; then
+    cat >>"$stage/init" <<'INIT'
+# `pmup.cost` on the command line: the cost measurement (host-driver/linux/pmup_cost.c) and
+# nothing else. Its lines are copied from the kernel log, once each, without timestamps.
+if grep -qw pmup.cost /proc/cmdline; then
+    set -- $(cat /proc/sys/kernel/printk)
+    echo 1 >/proc/sys/kernel/printk
+    insmod /pmup_cost.ko || echo "COST: error insmod failed (status $?)"
+    echo "$1" >/proc/sys/kernel/printk
+    dmesg | grep -e 'COST:' | sed 's/^\[[^]]*\] *//'
+    off
+fi
+
+INIT
+fi
 if [ -n "$KO" ]; then
     cat >>"$stage/init" <<'INIT'
 # Probe module: load it with the console quiet, then copy its kernel log lines to the console,

@@ -272,3 +272,55 @@ fn linux_pmu_knob_without_firmware() {
     }
     assert!(!lines.iter().any(|l| l.ends_with("-> ok")), "a write went through without the hypervisor:\n{lines:#?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The cost of a reservation (host-driver/linux/pmup_cost.c, docs/performance.md): the 6.12 kernel
+// with `pmup.cost` on one CPU under -icount, where the generic timer counts every instruction.
+
+/// One figure of a "COST:" line: `name=value`, the value a mean in instructions (one decimal).
+fn cost_field(line: &str, name: &str) -> f64 {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name}= in {line:?}"))
+}
+
+fn cost_run() -> Vec<String> {
+    let mut run = Run::new(Boot::TfA, "cortex-a57", "host-6.12-cost.bundle");
+    run.smp = 1;
+    run.icount = true;
+    let out = run.run();
+    out.assert_clean_exit();
+    let lines: Vec<String> = out.lines_with("COST: ").map(str::to_owned).collect();
+    assert!(!lines.iter().any(|l| l.starts_with("COST: error")), "{lines:#?}\n{}", out.log);
+    assert_eq!(lines.last().map(String::as_str), Some("COST: done"), "{}", out.log);
+    lines
+}
+
+/// The measurement runs, its figures make sense, and a second run prints exactly the same.
+#[test]
+fn linux_pmu_cost_icount_deterministic() {
+    let first = cost_run();
+    let find = |prefix: &str| -> &str {
+        first.iter().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix:?}: {first:#?}"))
+    };
+    assert!(find("COST: cpu=").contains(" cntfrq=62500000 "), "{first:#?}");
+    let hvc = find("COST: hvc ");
+    let events = [0, 3, 7].map(|n| find(&format!("COST: events={n} ")).to_owned());
+    for line in std::iter::once(hvc).chain(events.iter().map(String::as_str)) {
+        let (r, rel, pair) = (cost_field(line, "reserve"), cost_field(line, "release"), cost_field(line, "pair"));
+        assert!(r > 0.0 && rel > 0.0, "{line}");
+        // The pairs timed together: the two means plus the loop around them, a few instructions.
+        assert!(pair >= r + rel && pair <= r + rel + 32.0, "{line}");
+    }
+    // The driver's calls do the HVCs and more; more events on the CPU, more to move.
+    let reserve = events.each_ref().map(|l| cost_field(l, "reserve"));
+    assert!(reserve[0] > cost_field(hvc, "reserve"), "{first:#?}");
+    assert!(reserve[0] < reserve[1] && reserve[1] < reserve[2], "{first:#?}");
+    // 7 events fill QEMU's PMU (the cycle counter and 6 event counters); with 2 reserved, 5 fit.
+    assert!(events[2].contains(" active=7 reserved-active=5 "), "{}", events[2]);
+    assert!(events[1].contains(" active=3 reserved-active=3 "), "{}", events[1]);
+
+    let second = cost_run();
+    assert_eq!(first, second, "two runs under -icount measured differently");
+}

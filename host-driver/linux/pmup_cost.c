@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pmup_cost: what one armpmu_reserve_counters() and one armpmu_release_counters() cost on a CPU,
+ * in instructions, with 0, 3 and 7 perf events active there, and what the bare hypervisor calls
+ * under them (PMU_RESERVE, PMU_UNRESERVE by HVC) cost on their own. For QEMU with
+ * -icount shift=0, where one instruction is one nanosecond of virtual time: the generic timer's
+ * virtual count then measures every instruction the CPU runs, at EL1 and EL2 alike (EL3 is not
+ * involved). The PMU's own counters cannot: perf stops the PMU around its reschedule, and EL2 may
+ * hide itself from them.
+ *
+ * The counter ticks at CNTFRQ (62.5 MHz under TF-A on QEMU virt: one tick per 16 instructions),
+ * so each figure is a mean over many rounds, each round started a varying number of instructions
+ * after the last (so that the readings fall at every phase of a tick), with the cost of reading
+ * the counter twice taken off. Under -icount the run is deterministic: the same kernel and module
+ * print the same numbers every time.
+ *
+ * Everything runs on one CPU (the "cpu" parameter), in a kworker bound to it, with interrupts off
+ * during each measurement: no tick, rotation or other interrupt lands in a measured call. The
+ * events are per-CPU counting events on that CPU: the first counts cycles (the cycle counter),
+ * the others count STALL_FRONTEND (0x23, an event QEMU's PMU lists), which only an event counter
+ * can take. QEMU's PMU has 6 event counters: 7 events fill the PMU, and with 2 reserved two of
+ * them do not fit and wait (they would multiplex, were interrupts on).
+ *
+ * Output, in the kernel log, one line each, means in instructions with one decimal:
+ *   COST: cpu=C cntfrq=F rounds=R read=X
+ *   COST: hvc reserve=X release=Y pair=Z
+ *   COST: events=N active=A reserved-active=B reserve=X release=Y pair=Z
+ *   COST: done
+ * "pair" is one reserve and one release timed together (R pairs between two readings), a check
+ * on the sum of the two means. Any failure gets a "COST: error ..." line. Loading always
+ * succeeds; the module does nothing after init.
+ */
+
+#define pr_fmt(fmt) "COST: " fmt
+
+#include <linux/arm-smccc.h>
+#include <linux/compiler.h>
+#include <linux/cpumask.h>
+#include <linux/err.h>
+#include <linux/init.h>
+#include <linux/irqflags.h>
+#include <linux/kernel.h>
+#include <linux/math64.h>
+#include <linux/module.h>
+#include <linux/perf_event.h>
+#include <linux/perf/arm_pmu.h>
+#include <linux/workqueue.h>
+#include <asm/arch_timer.h>
+
+/* The hypervisor's PMU calls (docs/abi.md): fast, SMC64, vendor-specific hypervisor service. */
+#define PMUP_PMU_RESERVE	0xc6000003U
+#define PMUP_PMU_UNRESERVE	0xc6000004U
+
+#define PMUP_COST_TAKE		2
+#define PMUP_COST_MAX_EVENTS	7
+#define PMUP_COST_WARMUP	16
+#define PMUP_COST_STALL_FRONTEND	0x23
+
+static unsigned int cpu;
+module_param(cpu, uint, 0444);
+MODULE_PARM_DESC(cpu, "CPU to measure on (default 0)");
+
+static unsigned int rounds = 4096;
+module_param(rounds, uint, 0444);
+MODULE_PARM_DESC(rounds, "rounds per figure (default 4096)");
+
+/* Sums, in counter ticks, over the rounds. */
+struct pmup_cost_sums {
+	u64 first;
+	u64 second;
+	u64 pair;
+	int err;
+};
+
+static __always_inline u64 pmup_cost_now(void)
+{
+	return __arch_counter_get_cntvct();
+}
+
+/* A different number of instructions before each round, so that rounds start at every phase. */
+static __always_inline void pmup_cost_dither(unsigned int i)
+{
+	unsigned int j;
+
+	for (j = 0; j < (i & 15); j++)
+		barrier();
+}
+
+/* Two counter readings back to back: what every measured interval carries beyond the call. */
+static void pmup_cost_read(struct pmup_cost_sums *s)
+{
+	unsigned long flags;
+	unsigned int i;
+	u64 t0, t1;
+
+	local_irq_save(flags);
+	for (i = 0; i < rounds; i++) {
+		pmup_cost_dither(i);
+		t0 = pmup_cost_now();
+		t1 = pmup_cost_now();
+		s->first += t1 - t0;
+	}
+	local_irq_restore(flags);
+}
+
+static int pmup_cost_hvc_reserve(void)
+{
+	struct arm_smccc_res res;
+
+	arm_smccc_1_1_hvc(PMUP_PMU_RESERVE, PMUP_COST_TAKE, 0, &res);
+	return (long)res.a0 ? -EIO : 0;
+}
+
+static int pmup_cost_hvc_release(void)
+{
+	struct arm_smccc_res res;
+
+	arm_smccc_1_1_hvc(PMUP_PMU_UNRESERVE, 0, &res);
+	return (long)res.a0 ? -EIO : 0;
+}
+
+static int pmup_cost_reserve(void)
+{
+	return armpmu_reserve_counters(PMUP_COST_TAKE);
+}
+
+/*
+ * Times @reserve and @release, alternately, rounds times each (after a few rounds untimed), then
+ * rounds pairs of them between two readings. Interrupts off throughout.
+ */
+static void pmup_cost_calls(struct pmup_cost_sums *s, int (*reserve)(void),
+			    int (*release)(void))
+{
+	unsigned long flags;
+	unsigned int i;
+	u64 t0, t1, t2;
+	int ret;
+
+	local_irq_save(flags);
+	for (i = 0; i < PMUP_COST_WARMUP; i++) {
+		ret = reserve();
+		if (ret)
+			goto out;
+		ret = release();
+		if (ret)
+			goto out;
+	}
+	for (i = 0; i < rounds; i++) {
+		pmup_cost_dither(i);
+		t0 = pmup_cost_now();
+		ret = reserve();
+		t1 = pmup_cost_now();
+		if (ret)
+			goto out;
+		ret = release();
+		t2 = pmup_cost_now();
+		if (ret)
+			goto out;
+		s->first += t1 - t0;
+		s->second += t2 - t1;
+	}
+	t0 = pmup_cost_now();
+	for (i = 0; i < rounds; i++) {
+		ret = reserve();
+		if (ret)
+			goto out;
+		ret = release();
+		if (ret)
+			goto out;
+	}
+	s->pair = pmup_cost_now() - t0;
+out:
+	local_irq_restore(flags);
+	s->err = ret;
+}
+
+/* A sum of ticks as a mean in tenths of an instruction (one instruction per ns), minus @less. */
+static u64 pmup_cost_tenths(u64 ticks, u64 freq, u64 less)
+{
+	u64 t = div64_u64(ticks * 10 * NSEC_PER_SEC, freq * rounds);
+
+	return t > less ? t - less : 0;
+}
+
+struct pmup_cost_ctx {
+	u64 freq;
+	u64 read;	/* tenths */
+};
+
+static void pmup_cost_print(const char *what, const struct pmup_cost_ctx *c,
+			    const struct pmup_cost_sums *s)
+{
+	u64 first = pmup_cost_tenths(s->first, c->freq, c->read);
+	u64 second = pmup_cost_tenths(s->second, c->freq, c->read);
+	u64 pair = pmup_cost_tenths(s->pair, c->freq, 0);
+
+	pr_info("%s reserve=%llu.%llu release=%llu.%llu pair=%llu.%llu\n", what,
+		first / 10, first % 10, second / 10, second % 10,
+		pair / 10, pair % 10);
+}
+
+static unsigned int pmup_cost_active(struct perf_event **ev, unsigned int n)
+{
+	unsigned int i, active = 0;
+
+	for (i = 0; i < n; i++)
+		if (READ_ONCE(ev[i]->state) == PERF_EVENT_STATE_ACTIVE)
+			active++;
+	return active;
+}
+
+/* Creates @n counting events on this CPU, measures, and frees them. */
+static int pmup_cost_events(const struct pmup_cost_ctx *c, unsigned int n)
+{
+	struct perf_event *ev[PMUP_COST_MAX_EVENTS] = {};
+	struct pmup_cost_sums s = {};
+	unsigned int i, active, reserved_active = 0;
+	char what[64];
+	int ret = 0;
+
+	for (i = 0; i < n; i++) {
+		struct perf_event_attr attr = {
+			.size = sizeof(attr),
+			.type = i ? PERF_TYPE_RAW : PERF_TYPE_HARDWARE,
+			.config = i ? PMUP_COST_STALL_FRONTEND :
+				      PERF_COUNT_HW_CPU_CYCLES,
+		};
+
+		ev[i] = perf_event_create_kernel_counter(&attr, cpu, NULL,
+							 NULL, NULL);
+		if (IS_ERR(ev[i])) {
+			ret = PTR_ERR(ev[i]);
+			ev[i] = NULL;
+			pr_info("error events=%u event %u: %d\n", n, i, ret);
+			goto out;
+		}
+	}
+
+	active = pmup_cost_active(ev, n);
+	local_irq_disable();
+	ret = armpmu_reserve_counters(PMUP_COST_TAKE);
+	if (!ret) {
+		reserved_active = pmup_cost_active(ev, n);
+		ret = armpmu_release_counters();
+	}
+	local_irq_enable();
+	if (ret) {
+		pr_info("error events=%u reserve/release: %d\n", n, ret);
+		goto out;
+	}
+
+	pmup_cost_calls(&s, pmup_cost_reserve, armpmu_release_counters);
+	if (s.err) {
+		pr_info("error events=%u: %d\n", n, s.err);
+		ret = s.err;
+		goto out;
+	}
+	snprintf(what, sizeof(what), "events=%u active=%u reserved-active=%u",
+		 n, active, reserved_active);
+	pmup_cost_print(what, c, &s);
+out:
+	for (i = 0; i < n; i++)
+		if (ev[i])
+			perf_event_release_kernel(ev[i]);
+	return ret;
+}
+
+/* In a kworker bound to the CPU measured. */
+static long pmup_cost_run(void *unused)
+{
+	static const unsigned int counts[] = { 0, 3, 7 };
+	struct pmup_cost_sums s = {};
+	struct pmup_cost_ctx c;
+	unsigned int i;
+
+	c.freq = arch_timer_get_cntfrq();
+	pmup_cost_read(&s);
+	c.read = pmup_cost_tenths(s.first, c.freq, 0);
+	pr_info("cpu=%u cntfrq=%llu rounds=%u read=%llu.%llu\n", cpu, c.freq,
+		rounds, c.read / 10, c.read % 10);
+
+	/* The bare calls, with no perf event on the CPU to move. */
+	memset(&s, 0, sizeof(s));
+	pmup_cost_calls(&s, pmup_cost_hvc_reserve, pmup_cost_hvc_release);
+	if (s.err)
+		pr_info("error hvc: %d\n", s.err);
+	else
+		pmup_cost_print("hvc", &c, &s);
+
+	for (i = 0; i < ARRAY_SIZE(counts); i++)
+		if (pmup_cost_events(&c, counts[i]))
+			break;
+	return 0;
+}
+
+static int __init pmup_cost_init(void)
+{
+	if (!rounds || rounds > 1000000 || cpu >= nr_cpu_ids ||
+	    !cpu_online(cpu)) {
+		pr_info("error bad parameters cpu=%u rounds=%u\n", cpu, rounds);
+		return 0;
+	}
+	work_on_cpu(cpu, pmup_cost_run, NULL);
+	pr_info("done\n");
+	return 0;
+}
+
+static void __exit pmup_cost_exit(void)
+{
+}
+
+module_init(pmup_cost_init);
+module_exit(pmup_cost_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Cost of reserving PMU counters for a partitioning hypervisor");
