@@ -39,4 +39,7 @@ pub enum Bug {
     EarlyRelease,
     /// Defect 9: CPU_ON and CPU_SUSPEND keep the host's entry in one per-CPU slot.
     SharedEntrySlot,
+    /// No claim: a CPU_ON writes the target's entry without first winning its claim flag, so a
+    /// second CPU_ON can overwrite the entry of one EL3 already accepted.
+    NoClaim,
 }

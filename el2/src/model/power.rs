@@ -278,8 +278,9 @@ impl PowerModel {
             Pc::OnClaim => {
                 let Op::CpuOn { target, .. } = op.unwrap() else { unreachable!() };
                 let tg = usize::from(target);
-                // HostEntry::claim: one compare-exchange on the target's flag.
-                let won = !s.cpus[tg].on_entry.claimed;
+                // HostEntry::claim: one compare-exchange on the target's flag (which the NoClaim
+                // variant skips, as if the slot had no claim flag at all).
+                let won = bug == Bug::NoClaim || !s.cpus[tg].on_entry.claimed;
                 if won {
                     t.cpus[tg].on_entry.claimed = true;
                     if s.cpus[tg].accepted.is_some() {
@@ -661,6 +662,13 @@ mod tests {
     #[test]
     fn shared_entry_slot_loses_the_resume_entry() {
         finds(two_cpus(Bug::SharedEntrySlot), Property::ResumeEntryKept);
+    }
+
+    /// Without the claim, two CPU_ONs aimed at one CPU both write its entry: the second one
+    /// overwrites the entry of the first, which EL3 has already accepted.
+    #[test]
+    fn no_claim_lets_a_second_cpu_on_overwrite_the_first() {
+        finds(three_cpus(Bug::NoClaim), Property::SecondCpuOnAlreadyOn);
     }
 
     #[test]

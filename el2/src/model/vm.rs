@@ -659,5 +659,6 @@ mod tests {
     fn the_psci_defects_do_not_touch_vm_ownership() {
         holds(two_cpus(Bug::LockAcrossCpuOff), "2 CPUs, lock across CPU_OFF");
         holds(two_cpus(Bug::SharedEntrySlot), "2 CPUs, shared entry slot");
+        holds(two_cpus(Bug::NoClaim), "2 CPUs, no claim");
     }
 }
