@@ -291,7 +291,7 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
 
 /// The device tree blob at `addr`, if there is one.
 fn fdt_at(addr: u64) -> Option<&'static [u8]> {
-    if addr == 0 || addr % 8 != 0 || !Current::DEFAULT_RAM.contains(addr) && addr != Current::DT_BASE {
+    if addr == 0 || !addr.is_multiple_of(8) || !Current::DEFAULT_RAM.contains(addr) && addr != Current::DT_BASE {
         return None;
     }
     // SAFETY: called with the MMU off, where every address is accessible, on an aligned address

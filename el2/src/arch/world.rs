@@ -8,6 +8,7 @@
 //! 1. the host's EL1 system registers saved (`vm::vcpu::el1_sysregs!`);
 //! 2. EL2 controls for the guest: HCR_EL2, MDCR_EL2, CPTR_EL2, CNTHCTL_EL2, VMPIDR_EL2, stage-2
 //!    (VTTBR_EL2: the VM's tables and VMID), the GIC virtual interface on (ICH_HCR_EL2.En).
+//!
 //! At every entry and exit, because EL2 changes them while handling exits (injections):
 //! 3. the guest's EL1 system registers, its virtual GIC state (ICH_VMCR_EL2, ICH_LR0_EL2);
 //! 4. general registers, PC, PSTATE: `__guest_enter` (guest.S).

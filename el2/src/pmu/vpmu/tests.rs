@@ -118,12 +118,12 @@ fn a_partition_counts_on_its_counters() {
     let mut hw = host_pmu();
     let mut g = VPmu::new(2);
     let host = g.load(&mut hw, 0b110000, 4, false);
-    emulate(&mut g, &mut hw, PmuReg::EvTyper(1), false, 0x00 | TYPE_FORBIDDEN);
+    emulate(&mut g, &mut hw, PmuReg::EvTyper(1), false, TYPE_FORBIDDEN); // event 0x00 with every forbidden bit
     assert_eq!(hw.types[1], 0, "no counting at EL2, EL3 or Secure for a partition");
     emulate(&mut g, &mut hw, PmuReg::EvCntr(1), false, 10);
     emulate(&mut g, &mut hw, PmuReg::CntenSet, false, 0b10);
     emulate(&mut g, &mut hw, PmuReg::Pmcr, false, PMCR_E);
-    emulate(&mut g, &mut hw, PmuReg::EvTyper(0), false, 0x00 | 1 << 31);
+    emulate(&mut g, &mut hw, PmuReg::EvTyper(0), false, 1 << 31); // event 0x00, P (exclude EL1)
     emulate(&mut g, &mut hw, PmuReg::CntenSet, false, 0b01);
     for _ in 0..5 {
         emulate(&mut g, &mut hw, PmuReg::Swinc, false, 0b10);
