@@ -144,9 +144,16 @@ $(OUT)/pmup_probe-6.12.ko $(OUT)/pmup_cost-6.12.ko &: $(LINUX612) host-driver/li
 	$(MAKE) -C host-driver/linux KDIR=$(abspath $(LINUX612_BUILD)) OBJDIR=$(abspath $(OUT)/pmup_probe-6.12)
 	cp $(OUT)/pmup_probe-6.12/pmup_probe.ko $(OUT)/pmup_probe-6.12.ko
 	cp $(OUT)/pmup_probe-6.12/pmup_cost.ko $(OUT)/pmup_cost-6.12.ko
+# Debian's own perf (linux-perf 6.12 from bookworm-backports) and the libraries it loads: the
+# script runs every time and rewrites the file (the tree's path, keyed by the .debs) only when the
+# tree changed. /init runs it after the knob section, as users would ("PERFTOOL: " lines).
+$(OUT)/linux-perf.tree: FORCE | $(PREREQ_STAMP)
+	@mkdir -p $(OUT)
+	bash scripts/linux-perf.sh $@ >/dev/null
 $(OUT)/initramfs-6.12.cpio.gz: $(CACHE)/busybox/busybox scripts/initramfs.sh $(OUT)/pmup_probe-6.12.ko $(OUT)/perf-check \
+		$(OUT)/pmup_cost-6.12.ko $(OUT)/linux-perf.tree
+	PERF_TREE=$$(cat $(OUT)/linux-perf.tree) bash scripts/initramfs.sh $@ $(OUT)/pmup_probe-6.12.ko $(OUT)/perf-check \
 		$(OUT)/pmup_cost-6.12.ko
-	bash scripts/initramfs.sh $@ $(OUT)/pmup_probe-6.12.ko $(OUT)/perf-check $(OUT)/pmup_cost-6.12.ko
 # print-fatal-signals=1 puts the PC and registers of a userspace death in the log (it showed
 # Linux 6.12's userspace dying of SIGILL on its first FEAT_MOPS memcpy, before EL2 set
 # HCRX_EL2.MSCEn for the host).

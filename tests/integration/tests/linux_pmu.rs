@@ -324,3 +324,63 @@ fn linux_pmu_cost_icount_deterministic() {
     let second = cost_run();
     assert_eq!(first, second, "two runs under -icount measured differently");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Debian's own perf (linux-perf 6.12 from bookworm-backports, scripts/linux-perf.sh), as users
+// run it: after the knob section, /init runs `perf stat` with 7 cycle events before a
+// reservation, with 2 counters reserved and after the release ("PERFTOOL: " lines).
+
+/// The event lines of one `perf stat` run: (count, percentage of the time it counted, if shown).
+fn perf_stat_events<'a>(block: &[&'a str]) -> Vec<(u64, Option<f64>)> {
+    block
+        .iter()
+        .filter(|l| l.contains("armv8_pmuv3/cpu_cycles/") && !l.contains("Performance counter stats"))
+        .map(|l| {
+            let mut words = l.split_whitespace().skip(1);
+            let count = words.next().and_then(|w| w.replace(',', "").parse().ok()).unwrap_or_else(|| panic!("not counted: {l}"));
+            let pct = l.trim_end().strip_suffix("%)").map(|s| {
+                let p = &s[s.rfind('(').unwrap_or_else(|| panic!("{l}")) + 1..];
+                p.parse::<f64>().unwrap_or_else(|_| panic!("{l}"))
+            });
+            (count, pct)
+        })
+        .collect()
+}
+
+#[test]
+fn linux_pmu_perf_tool_cpu_max() {
+    let out = Run::new(Boot::TfA, "max", "host-6.12.bundle").run();
+    out.assert_clean_exit();
+    let lines: Vec<&str> = out.lines_with("PERFTOOL: ").collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with("PERFTOOL: perf version 6.12.")),
+        "Debian's perf did not run (no version line):\n{lines:#?}\n{}",
+        out.log
+    );
+    assert!(!lines.iter().any(|l| l.contains("not found") || l.contains("error while loading")), "{lines:#?}");
+    assert_eq!(lines.last().copied(), Some("PERFTOOL: done"), "{lines:#?}");
+    // Three runs, each after the knob value it ran with.
+    let starts: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].starts_with("PERFTOOL: reserved_counters=")).collect();
+    let knob: Vec<&str> = starts.iter().map(|&i| lines[i]).collect();
+    assert_eq!(
+        knob,
+        ["PERFTOOL: reserved_counters=0", "PERFTOOL: reserved_counters=2", "PERFTOOL: reserved_counters=0"],
+        "{lines:#?}"
+    );
+    for (n, &start) in starts.iter().enumerate() {
+        let end = starts.get(n + 1).copied().unwrap_or(lines.len() - 1);
+        let events = perf_stat_events(&lines[start + 1..end]);
+        assert_eq!(events.len(), 7, "run {n}: 7 events expected:\n{lines:#?}");
+        assert!(events.iter().all(|&(c, _)| c > 0), "run {n}: an event counted nothing:\n{lines:#?}");
+        if n == 1 {
+            // 7 events on the cycle counter and 5 event counters: each counts part of the time.
+            assert!(
+                events.iter().all(|&(_, p)| p.is_some_and(|p| p > 0.0 && p < 100.0)),
+                "no multiplexing with 2 counters reserved:\n{lines:#?}"
+            );
+        } else {
+            // Every counter the host's: all 7 count all the time, and perf shows no percentage.
+            assert!(events.iter().all(|&(_, p)| p.is_none()), "run {n} multiplexed:\n{lines:#?}");
+        }
+    }
+}
