@@ -71,6 +71,16 @@ impl Outcome {
         self.log.lines().any(|l| l.trim_end_matches('\r') == line)
     }
 
+    /// The probe's skipped checks (`PROBE: SKIP` lines), printed to the test's output so that a
+    /// skip shows as a skip; fails the test unless there are exactly `expected` of them.
+    pub fn assert_skipped(&self, expected: u32) {
+        let skips: Vec<_> = self.lines_with("PROBE: SKIP ").collect();
+        for s in &skips {
+            eprintln!("skipped: {}", s.trim_start_matches("PROBE: SKIP "));
+        }
+        assert!(self.has_line(&format!("PROBE: SKIPPED {expected}")), "expected {expected} skipped checks: {skips:?}\n{}", self.log);
+    }
+
     /// The firmware's reason for refusing to boot the host (its `EL2 FATAL:` line), if it did.
     /// QEMU exits 0 on that power-off too, so the log is what tells a refused boot apart.
     pub fn refusal(&self) -> Option<&str> {

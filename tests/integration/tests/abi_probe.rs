@@ -13,6 +13,7 @@ fn check_probe(out: &Outcome, smp: u32) {
     out.assert_clean_exit();
     let result = out.lines_with("PROBE: RESULT").next().unwrap_or_else(|| panic!("no result line:\n{}", out.log));
     assert_eq!(result, format!("PROBE: RESULT pass={PROBE_CHECKS} fail=0"), "\n{}", out.log);
+    out.assert_skipped(0);
     assert_eq!(out.lines_with("PROBE: FAIL").count(), 0);
     // Every CPU entered EL2 before running the host.
     for cpu in 0..smp {

@@ -17,6 +17,7 @@ fn check_probe(out: &Outcome) {
     out.assert_clean_exit();
     let result = out.lines_with("PROBE: RESULT").next().unwrap_or_else(|| panic!("no result:\n{}", out.log));
     assert_eq!(result, format!("PROBE: RESULT pass={PROBE_CHECKS} fail=0"), "\n{}", out.log);
+    out.assert_skipped(0);
     for cpu in 0..4 {
         assert!(out.lines_with(&format!("PROBE: cpu {cpu} info ")).next().is_some(), "cpu {cpu} did not run:\n{}", out.log);
     }

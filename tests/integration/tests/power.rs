@@ -12,6 +12,7 @@ fn check_probe(out: &Outcome) {
     out.assert_clean_exit();
     let result = out.lines_with("PROBE: RESULT").next().unwrap_or_else(|| panic!("no result line:\n{}", out.log));
     assert_eq!(result, format!("PROBE: RESULT pass={PROBE_CHECKS} fail=0"), "\n{}", out.log);
+    out.assert_skipped(0);
     assert!(out.has_line("PROBE: rounds 5"), "\n{}", out.log);
 }
 

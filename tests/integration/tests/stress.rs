@@ -13,6 +13,7 @@ fn check_stress(out: &Outcome) {
     let result = out.lines_with("PROBE: RESULT").next().unwrap_or_else(|| panic!("no result line:\n{}", out.log));
     // CPU_ON x3, started, finished, 4 CPUs' rounds, offs, donations back, no slot leaked.
     assert_eq!(result, "PROBE: RESULT pass=12 fail=0", "\n{}", out.log);
+    out.assert_skipped(0);
     for cpu in 0..4 {
         let prefix = format!("PROBE: cpu {cpu} rounds=1000 errors=0");
         assert!(out.lines_with(&prefix).next().is_some(), "cpu {cpu}:\n{}", out.log);

@@ -81,6 +81,7 @@ macro_rules! wr {
 
 static PASS: AtomicU64 = AtomicU64::new(0);
 static FAIL: AtomicU64 = AtomicU64::new(0);
+static SKIP: AtomicU64 = AtomicU64::new(0);
 
 /// Records and prints one check.
 pub fn check(name: &str, ok: bool, detail: fmt::Arguments<'_>) {
@@ -93,6 +94,13 @@ pub fn check(name: &str, ok: bool, detail: fmt::Arguments<'_>) {
     }
 }
 
+/// Records a check this configuration cannot make, and why: a skip is never a pass. Printed as
+/// `PROBE: SKIP name: reason` and counted on the `PROBE: SKIPPED n` line that [`finish`] prints.
+pub fn skip(name: &str, reason: &str) {
+    SKIP.store(SKIP.load(SeqCst) + 1, SeqCst);
+    say!("PROBE: SKIP {name}: {reason}");
+}
+
 /// Checks passed and failed so far.
 pub fn results() -> (u64, u64) {
     (PASS.load(SeqCst), FAIL.load(SeqCst))
@@ -101,6 +109,7 @@ pub fn results() -> (u64, u64) {
 /// Prints the result line and powers the machine off; a guest reports its result with
 /// GUEST_DONE (x1 = failures << 32 | passes) instead.
 pub fn finish() -> ! {
+    say!("PROBE: SKIPPED {}", SKIP.load(SeqCst));
     say!("PROBE: RESULT pass={} fail={}", PASS.load(SeqCst), FAIL.load(SeqCst));
     #[cfg(feature = "guest")]
     {
