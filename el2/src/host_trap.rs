@@ -17,28 +17,34 @@ use arm_sysregs::el1::registers::{ElrEl1, EsrEl1, FarEl1, SpsrEl1};
 use smc_interface::{SmcccError, result::encode_error};
 
 /// Handles one host trap; `frame` holds the host's registers and is what the host resumes with.
-/// `calls` answers an SMCCC call (see `host_calls::route`).
-pub fn handle(frame: &mut TrapFrame, esr: Esr, far: u64, calls: impl FnOnce(SmcRegs, Conduit) -> Reply) {
+/// `calls` answers an SMCCC call (see `host_calls::route`); `mmio` emulates a data abort on a
+/// device page EL2 keeps out of the host's stage-2, and says whether it did (otherwise the access
+/// is refused with an abort).
+pub fn handle(
+    frame: &mut TrapFrame,
+    esr: Esr,
+    far: u64,
+    calls: impl FnOnce(SmcRegs, Conduit) -> Reply,
+    mmio: impl FnOnce(&mut TrapFrame) -> bool,
+) {
     match esr.class() {
-        ExceptionClass::Hvc64 => {
-            // SMCCC calls use HVC #0; other immediates are not calls of this hypervisor.
+        class @ (ExceptionClass::Hvc64 | ExceptionClass::Smc64) => {
+            let conduit = if class == ExceptionClass::Smc64 {
+                // A trapped SMC has not executed: resume after it.
+                frame.elr += 4;
+                Conduit::Smc
+            } else {
+                Conduit::Hvc
+            };
+            // SMCCC calls use immediate 0; other immediates are not calls of this hypervisor.
             let reply = if esr.imm16() == 0 {
-                calls(frame.smccc_regs(), Conduit::Hvc)
+                calls(frame.smccc_regs(), conduit)
             } else {
                 Reply::Short(encode_error(SmcccError::NotSupported))
             };
             write_reply(frame, reply);
         }
-        ExceptionClass::Smc64 => {
-            // A trapped SMC has not executed: resume after it.
-            frame.elr += 4;
-            let reply = if esr.imm16() == 0 {
-                calls(frame.smccc_regs(), Conduit::Smc)
-            } else {
-                Reply::Short(encode_error(SmcccError::NotSupported))
-            };
-            write_reply(frame, reply);
-        }
+        ExceptionClass::DataAbortLower if mmio(frame) => {}
         ExceptionClass::DataAbortLower | ExceptionClass::InstructionAbortLower => {
             log::debug!("host access refused: esr={:#x} far={far:#x} pc={:#x}", esr.0, frame.elr);
             apply(frame, inject::external_abort(&host_fault(frame, esr, far)));
@@ -101,7 +107,7 @@ mod tests {
         let mut cpu = crate::pmu::CpuPartition::new(&cfg);
         let mut hw = crate::pmu::FakePmu::new(6);
         let mut pmu = PmuCalls { cfg: Some(&cfg), cpu: &mut cpu, hw: &mut hw };
-        handle(frame, Esr(esr), far, |regs, conduit| host_calls::handle(regs, conduit, &mut relay, &mut pmu));
+        handle(frame, Esr(esr), far, |regs, conduit| host_calls::handle(regs, conduit, &mut relay, &mut pmu), |_| false);
     }
 
     #[test]
@@ -148,5 +154,20 @@ mod tests {
         assert_eq!(el1.esr_el1.bits() >> 26, 0x25);
         assert_eq!(el1.far_el1.bits(), 0x6000_0010);
         assert_eq!(el1.elr_el1.bits(), 0x4020_0000);
+    }
+
+    #[test]
+    fn emulated_device_access_is_not_refused() {
+        let mut frame = TrapFrame::default();
+        frame.elr = 0x4020_0000;
+        frame.spsr = 0x3c5;
+        let mut emulated = false;
+        handle(&mut frame, Esr(0x9200_0046), 0x080a_0070, |_, _| unreachable!(), |f| {
+            emulated = true;
+            f.elr += 4;
+            true
+        });
+        assert!(emulated);
+        assert_eq!((frame.elr, frame.spsr), (0x4020_0004, 0x3c5), "no abort injected");
     }
 }

@@ -155,14 +155,16 @@ static int open_raw(uint64_t config, pid_t pid, int cpu, int group, int pinned, 
 	return (int)syscall(SYS_perf_event_open, &attr, pid, cpu, group, 0);
 }
 
-static int mux(int n, long ms)
+/*
+ * n CPU_CYCLES events on this task (not a group: one takes the cycle counter, the others event
+ * counters), counting while it spins for ms; v[i] = { value, time enabled, time running }, all
+ * zero for an event that could not be read. Returns 0, or 1 if an event could not be opened.
+ */
+static int cycle_events(int n, long ms, uint64_t (*v)[3])
 {
 	const uint64_t fmt = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
-	int fds[64], multiplexed = 0, counted = 0;
+	int fds[64];
 
-	if (n > 64)
-		return 2;
-	/* CPU_CYCLES: one event takes the cycle counter, the others event counters. */
 	for (int i = 0; i < n; i++) {
 		fds[i] = open_raw(0x11, 0, -1, -1, 0, fmt);
 		if (fds[i] < 0) {
@@ -172,15 +174,25 @@ static int mux(int n, long ms)
 	}
 	spin_ms(ms);
 	for (int i = 0; i < n; i++) {
-		uint64_t v[3] = { 0, 0, 0 };
-
-		if (read(fds[i], v, sizeof(v)) == sizeof(v)) {
-			if (v[2] < v[1])
-				multiplexed++;
-			if (v[0] > 0)
-				counted++;
-		}
+		if (read(fds[i], v[i], sizeof(v[i])) != sizeof(v[i]))
+			v[i][0] = v[i][1] = v[i][2] = 0;
 		close(fds[i]);
+	}
+	return 0;
+}
+
+static int mux(int n, long ms)
+{
+	uint64_t v[64][3];
+	int multiplexed = 0, counted = 0;
+
+	if (n > 64 || cycle_events(n, ms, v))
+		return n > 64 ? 2 : 1;
+	for (int i = 0; i < n; i++) {
+		if (v[i][2] < v[i][1])
+			multiplexed++;
+		if (v[i][0] > 0)
+			counted++;
 	}
 	printf("PERF: mux n=%d multiplexed=%d counted=%d\n", n, multiplexed, counted);
 	return 0;
@@ -188,33 +200,23 @@ static int mux(int n, long ms)
 
 static int span(int n, long ms)
 {
-	const uint64_t fmt = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
+	uint64_t v[64][3];
 	double lo = 0, hi = 0;
-	int fds[64], counted = 0;
+	int counted = 0;
 
-	if (n > 64)
-		return 2;
+	if (n > 64 || cycle_events(n, ms, v))
+		return n > 64 ? 2 : 1;
 	for (int i = 0; i < n; i++) {
-		fds[i] = open_raw(0x11, 0, -1, -1, 0, fmt);
-		if (fds[i] < 0) {
-			perror("perf_event_open");
-			return 1;
-		}
-	}
-	spin_ms(ms);
-	for (int i = 0; i < n; i++) {
-		uint64_t v[3] = { 0, 0, 0 };
+		double scaled;
 
-		if (read(fds[i], v, sizeof(v)) == sizeof(v) && v[0] > 0 && v[2] > 0) {
-			double scaled = (double)v[0] * (double)v[1] / (double)v[2];
-
-			if (!counted || scaled < lo)
-				lo = scaled;
-			if (!counted || scaled > hi)
-				hi = scaled;
-			counted++;
-		}
-		close(fds[i]);
+		if (!v[i][0] || !v[i][2])
+			continue;
+		scaled = (double)v[i][0] * (double)v[i][1] / (double)v[i][2];
+		if (!counted || scaled < lo)
+			lo = scaled;
+		if (!counted || scaled > hi)
+			hi = scaled;
+		counted++;
 	}
 	printf("PERF: span n=%d counted=%d spread=%ld\n", n, counted,
 	       counted ? (long)(hi * 1000.0 / lo) : 0L);

@@ -14,7 +14,7 @@ mod pmu_regs;
 mod redist_mmio;
 mod world;
 
-use crate::esr::{Esr, ExceptionClass};
+use crate::esr::Esr;
 use crate::host_calls::{self, Conduit, PmuCalls, Reply};
 use crate::host_trap;
 use crate::monitor::{El3, SmcRegs};
@@ -68,14 +68,11 @@ const SPSR_EL1H_MASKED: u64 = 0x3c5;
 extern "C" fn handle_host_trap(frame: &mut TrapFrame) {
     let esr = Esr(read_esr_el2().bits());
     let far = read_far_el2().bits();
-    if esr.class() == ExceptionClass::DataAbortLower {
+    host_trap::handle(frame, esr, far, host_call, |frame| {
         // HPFAR_EL2 has the faulting IPA's page for a stage-2 fault; FAR_EL2 only the VA.
         let ipa = (read_hpfar_el2().fipa() << 12) | (far & 0xfff);
-        if crate::redist::handle(boot::redistributors(), esr, ipa, frame, &mut redist_mmio::RedistMmio) {
-            return;
-        }
-    }
-    host_trap::handle(frame, esr, far, host_call);
+        crate::redist::handle(boot::redistributors(), esr, ipa, frame, &mut redist_mmio::RedistMmio)
+    });
 }
 
 /// One SMCCC call from the host on this CPU. The PSCI relay and forwarded SMCs run with no lock

@@ -169,6 +169,48 @@ pub fn explore_visiting<M: Model>(model: &M, limit: usize, visit: &mut dyn FnMut
     Outcome { states: parent.len(), transitions, violation: None }
 }
 
+/// What the model tests share: the search bound, and the three kinds of assertion they make.
+#[cfg(test)]
+pub mod checks {
+    use super::*;
+
+    /// The most states a test search may visit (a guard against a model that grew by mistake).
+    pub const LIMIT: usize = 2_000_000;
+
+    /// A situation a search must reach, by name: whether CPU `i` is in it in a state.
+    pub type Situation<'a, S> = (&'a str, &'a dyn Fn(&S, usize) -> bool);
+
+    /// Every property holds in every reachable state of `model`.
+    pub fn holds<M: Model>(label: &str, model: &M, name: &str) {
+        let out = explore(model, LIMIT);
+        println!("{label}, {name}: {} states, {} transitions", out.states, out.transitions);
+        assert!(out.violation.is_none(), "{}", out.trace());
+    }
+
+    /// The search finds a counterexample, and it breaks one of `expected`.
+    pub fn finds<M: Model>(label: &str, model: &M, bug: impl Debug, expected: &[Property]) {
+        let out = explore(model, LIMIT);
+        println!("{label}, {bug:?}: counterexample after {} states\n{}", out.states, out.trace());
+        let (v, _, _) = out.violation.as_ref().expect("the defect is found");
+        assert!(expected.contains(&v.property), "{}", out.trace());
+    }
+
+    /// The search, over `cpus` CPUs, reaches every one of `situations` and breaks nothing: a
+    /// model whose scripts never race proves nothing.
+    pub fn reaches<M: Model>(model: &M, cpus: usize, situations: &[Situation<'_, M::State>]) {
+        let mut seen = vec![false; situations.len()];
+        let out = explore_visiting(model, LIMIT, &mut |s| {
+            for (n, (_, f)) in situations.iter().enumerate() {
+                seen[n] |= (0..cpus).any(|i| f(s, i));
+            }
+        });
+        assert!(out.violation.is_none(), "{}", out.trace());
+        for (n, (name, _)) in situations.iter().enumerate() {
+            assert!(seen[n], "never reached: {name}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

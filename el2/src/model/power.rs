@@ -546,13 +546,9 @@ pub fn config() -> PmuConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::explorer::{explore, explore_visiting};
+    use crate::model::explorer::checks::{self, Situation};
     use Op::*;
 
-    const LIMIT: usize = 2_000_000;
-
-    /// A situation a search must reach, by name: whether CPU `i` is in it in a state.
-    type Situation<'a> = (&'a str, &'a dyn Fn(&State, usize) -> bool);
 
     #[test]
     fn only_own_calls_take_the_pmu_lock() {
@@ -584,16 +580,11 @@ mod tests {
     }
 
     fn holds(model: PowerModel, name: &str) {
-        let out = explore(&model, LIMIT);
-        println!("power model, {name}: {} states, {} transitions", out.states, out.transitions);
-        assert!(out.violation.is_none(), "{}", out.trace());
+        checks::holds("power model", &model, name);
     }
 
     fn finds(model: PowerModel, expected: Property) {
-        let out = explore(&model, LIMIT);
-        println!("power model, {:?}: counterexample after {} states\n{}", model.bug, out.states, out.trace());
-        let (v, _, _) = out.violation.as_ref().expect("the defect is found");
-        assert_eq!(v.property, expected, "{}", out.trace());
+        checks::finds("power model", &model, model.bug, &[expected]);
     }
 
     /// Situations the three-CPU scripts must reach for the search to mean something.
@@ -605,7 +596,7 @@ mod tests {
             Some(CpuOn { target, .. }) => s.cpus[usize::from(*target)].on_entry.claimed,
             _ => false,
         };
-        let checks: [Situation; 6] = [
+        let situations: [Situation<State>; 6] = [
             ("a CPU comes back through CPU_ON", &|s, i| s.cpus[i].pc == Pc::WarmOnGet),
             ("a CPU resumes from a power-down suspend", &|s, i| s.cpus[i].pc == Pc::WarmResumeGet),
             ("EL2 answers ALREADY_ON to a CPU_ON in flight", &|s, i| s.cpus[i].pc == Pc::OnClaim && target_claimed(s, i)),
@@ -621,16 +612,7 @@ mod tests {
                         Some(VcpuRun(k)) if u32::from(*k) <= s.cpus[i].partition.reserved_mask(&cfg).count_ones())
             }),
         ];
-        let mut seen = [false; 6];
-        let out = explore_visiting(&model, LIMIT, &mut |s| {
-            for (n, (_, f)) in checks.iter().enumerate() {
-                seen[n] |= (0..s.cpus.len()).any(|i| f(s, i));
-            }
-        });
-        assert!(out.violation.is_none());
-        for (n, (name, _)) in checks.iter().enumerate() {
-            assert!(seen[n], "never reached: {name}");
-        }
+        checks::reaches(&model, model.scripts.len(), &situations);
     }
 
     #[test]

@@ -530,13 +530,9 @@ impl Model for VmModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::explorer::{explore, explore_visiting};
+    use crate::model::explorer::checks::{self, Situation};
     use Call::*;
 
-    const LIMIT: usize = 2_000_000;
-
-    /// A situation a search must reach, by name: whether CPU `i` is in it in a state.
-    type Situation<'a> = (&'a str, &'a dyn Fn(&State, usize) -> bool);
 
     /// Two CPUs: CPU 0 makes a VM on block 0, loads it from block 1, runs it and destroys it;
     /// CPU 1 donates block 1 (VM_LOAD's source) and then block 0 (CPU 0's VM), with two slots,
@@ -567,9 +563,7 @@ mod tests {
     }
 
     fn holds(model: VmModel, name: &str) {
-        let out = explore(&model, LIMIT);
-        println!("vm model, {name}: {} states, {} transitions", out.states, out.transitions);
-        assert!(out.violation.is_none(), "{}", out.trace());
+        checks::holds("vm model", &model, name);
     }
 
     /// Situations the three-CPU scripts must reach for the search to mean something.
@@ -582,7 +576,7 @@ mod tests {
         };
         let at = |s: &State, pc, i: usize| s.cpus[i].pc == pc && s.donations_lock == Some(i as u8);
         let src_donated = |s: &State, i: usize| donated(&s.donations, s.cpus[i].memory.unwrap());
-        let checks: [Situation; 6] = [
+        let situations: [Situation<State>; 6] = [
             ("VM_LOAD copies", &|s, i| s.cpus[i].pc == Pc::LoadCopy),
             ("VM_LOAD refuses a donated source", &|s, i| s.cpus[i].pc == Pc::LoadCheck && src_donated(s, i)),
             ("VM_CREATE finds every slot taken", &|s, i| at(s, Pc::CreateClaim, i) && s.donations.iter().all(Option::is_some)),
@@ -592,23 +586,11 @@ mod tests {
                 waits(s, Pc::DestroyTryLockVm, i) && s.vms[usize::from(s.cpus[i].slot)].is_some()
             }),
         ];
-        let mut seen = [false; 6];
-        let out = explore_visiting(&model, LIMIT, &mut |s| {
-            for (n, (_, f)) in checks.iter().enumerate() {
-                seen[n] |= (0..s.cpus.len()).any(|i| f(s, i));
-            }
-        });
-        assert!(out.violation.is_none());
-        for (n, (name, _)) in checks.iter().enumerate() {
-            assert!(seen[n], "never reached: {name}");
-        }
+        checks::reaches(&model, model.scripts.len(), &situations);
     }
 
     fn finds(model: VmModel, expected: &[Property]) {
-        let out = explore(&model, LIMIT);
-        println!("vm model, {:?}: counterexample after {} states\n{}", model.bug, out.states, out.trace());
-        let (v, _, _) = out.violation.as_ref().expect("the defect is found");
-        assert!(expected.contains(&v.property), "{}", out.trace());
+        checks::finds("vm model", &model, model.bug, expected);
     }
 
     #[test]

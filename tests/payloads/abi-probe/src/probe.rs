@@ -129,21 +129,8 @@ fn firmware_memory() {
         ("read EL2 last word", fw.end() - 8, false),
         ("write EL2 heap", fw.base + fw.size / 2, true),
     ] {
-        let before = ABORTS.load(SeqCst);
-        // SAFETY: the access is meant to fault; the handler skips it.
-        unsafe {
-            if write {
-                (addr as *mut u64).write_volatile(0xbad0_bad0);
-            } else {
-                let _ = (addr as *const u64).read_volatile();
-            }
-        }
-        let (esr, far) = (LAST_ESR.load(SeqCst), LAST_FAR.load(SeqCst));
-        let ok = ABORTS.load(SeqCst) == before + 1
-            && esr >> 26 == 0x25
-            && esr & 0x3f == 0x10
-            && ((esr >> 6) & 1 == 1) == write
-            && far == addr;
+        let (ok, esr) = refused(addr, write, true, 0xbad0_bad0);
+        let far = LAST_FAR.load(SeqCst);
         say!("PROBE: {what} at {addr:#x}: esr={esr:#x} far={far:#x}");
         check("EL2 memory access refused with a synchronous external abort", ok, format_args!("{what}"));
     }
