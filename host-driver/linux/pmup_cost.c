@@ -124,23 +124,6 @@ static int pmup_cost_reserve(void)
 	return armpmu_reserve_counters(PMUP_COST_TAKE);
 }
 
-/* @n reserve + release pairs back to back: 0, or the first error. */
-static int pmup_cost_pairs(unsigned int n, int (*reserve)(void),
-			   int (*release)(void))
-{
-	unsigned int i;
-	int ret;
-
-	for (i = 0; i < n; i++) {
-		ret = reserve();
-		if (!ret)
-			ret = release();
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 /*
  * Times @reserve and @release, alternately, rounds times each (after a few rounds untimed), then
  * rounds pairs of them between two readings. Interrupts off throughout.
@@ -154,9 +137,14 @@ static void pmup_cost_calls(struct pmup_cost_sums *s, int (*reserve)(void),
 	int ret;
 
 	local_irq_save(flags);
-	ret = pmup_cost_pairs(PMUP_COST_WARMUP, reserve, release);
-	if (ret)
-		goto out;
+	for (i = 0; i < PMUP_COST_WARMUP; i++) {
+		ret = reserve();
+		if (ret)
+			goto out;
+		ret = release();
+		if (ret)
+			goto out;
+	}
 	for (i = 0; i < rounds; i++) {
 		pmup_cost_dither(i);
 		t0 = pmup_cost_now();
@@ -172,7 +160,14 @@ static void pmup_cost_calls(struct pmup_cost_sums *s, int (*reserve)(void),
 		s->second += t2 - t1;
 	}
 	t0 = pmup_cost_now();
-	ret = pmup_cost_pairs(rounds, reserve, release);
+	for (i = 0; i < rounds; i++) {
+		ret = reserve();
+		if (ret)
+			goto out;
+		ret = release();
+		if (ret)
+			goto out;
+	}
 	s->pair = pmup_cost_now() - t0;
 out:
 	local_irq_restore(flags);
