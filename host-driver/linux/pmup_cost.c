@@ -23,6 +23,7 @@
  *
  * Output, in the kernel log, one line each, means in instructions with one decimal:
  *   COST: cpu=C cntfrq=F rounds=R read=X
+ *   COST: api zero=E over=E first=E again=E release=E release-none=E   (the interface's errors)
  *   COST: hvc reserve=X release=Y pair=Z
  *   COST: events=N active=A reserved-active=B reserve=X release=Y pair=Z
  *   COST: done
@@ -44,6 +45,7 @@
 #include <linux/module.h>
 #include <linux/perf_event.h>
 #include <linux/perf/arm_pmu.h>
+#include <linux/preempt.h>
 #include <linux/workqueue.h>
 #include <asm/arch_timer.h>
 
@@ -265,6 +267,26 @@ out:
 	return ret;
 }
 
+/*
+ * The in-kernel interface's answers to what a caller can get wrong: no counters, more than the
+ * hypervisor grants, a second reservation, a release with nothing reserved.
+ */
+static void pmup_cost_api(void)
+{
+	int zero, over, first, again, release, none;
+
+	preempt_disable();
+	zero = armpmu_reserve_counters(0);
+	over = armpmu_reserve_counters(ARMPMU_MAX_HWEVENTS);
+	first = armpmu_reserve_counters(PMUP_COST_TAKE);
+	again = armpmu_reserve_counters(PMUP_COST_TAKE);
+	release = armpmu_release_counters();
+	none = armpmu_release_counters();
+	preempt_enable();
+	pr_info("api zero=%d over=%d first=%d again=%d release=%d release-none=%d\n",
+		zero, over, first, again, release, none);
+}
+
 /* In a kworker bound to the CPU measured. */
 static long pmup_cost_run(void *unused)
 {
@@ -278,6 +300,8 @@ static long pmup_cost_run(void *unused)
 	c.read = pmup_cost_tenths(s.first, c.freq, 0);
 	pr_info("cpu=%u cntfrq=%llu rounds=%u read=%llu.%llu\n", cpu, c.freq,
 		rounds, c.read / 10, c.read % 10);
+
+	pmup_cost_api();
 
 	/* The bare calls, with no perf event on the CPU to move. */
 	memset(&s, 0, sizeof(s));

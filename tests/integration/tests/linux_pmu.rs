@@ -305,6 +305,9 @@ fn linux_pmu_cost_icount_deterministic() {
         first.iter().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix:?}: {first:#?}"))
     };
     assert!(find("COST: cpu=").contains(" cntfrq=62500000 "), "{first:#?}");
+    // The in-kernel interface's errors: EINVAL for 0 and for more than EL2 grants, EBUSY for a
+    // second reservation on the CPU; a release with nothing reserved is not an error.
+    assert_eq!(find("COST: api "), "COST: api zero=-22 over=-22 first=0 again=-16 release=0 release-none=0", "{first:#?}");
     let hvc = find("COST: hvc ");
     let events = [0, 3, 7].map(|n| find(&format!("COST: events={n} ")).to_owned());
     for line in std::iter::once(hvc).chain(events.iter().map(String::as_str)) {
