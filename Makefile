@@ -114,6 +114,13 @@ $(OUT)/pmup_probe.ko: $(LINUX_IMAGE) host-driver/linux/pmup_probe.c host-driver/
 $(OUT)/perf-check: tests/linux/perf-check.c | $(PREREQ_STAMP)
 	@mkdir -p $(OUT)
 	aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
+# The host's partition userspace (host-driver/pmup-run): pmup-run runs a guest on /dev/pmu-partition,
+# pmup-hostile tries what the driver must refuse. Static aarch64 musl ELFs (.cargo/config.toml).
+LINUX_USER_TARGET := aarch64-unknown-linux-musl
+$(OUT)/pmup-run $(OUT)/pmup-hostile &: FORCE | $(PREREQ_STAMP)
+	@mkdir -p $(OUT)
+	cargo build --release --target $(LINUX_USER_TARGET) -p pmup-run
+	cp target/$(LINUX_USER_TARGET)/release/pmup-run target/$(LINUX_USER_TARGET)/release/pmup-hostile $(OUT)/
 $(OUT)/initramfs.cpio.gz: $(CACHE)/busybox/busybox scripts/initramfs.sh $(OUT)/pmup_probe.ko $(OUT)/perf-check
 	bash scripts/initramfs.sh $@ $(OUT)/pmup_probe.ko $(OUT)/perf-check
 
@@ -257,6 +264,6 @@ qemu-only:
 
 # Build outputs only: downloads and the TF-A/Linux builds in target/cache stay.
 clean:
-	rm -rf target/out target/$(TARGET) target/debug target/release target/.prereqs-ok
+	rm -rf target/out target/$(TARGET) target/$(LINUX_USER_TARGET) target/debug target/release target/.prereqs-ok
 
 FORCE:

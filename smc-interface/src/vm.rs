@@ -41,6 +41,11 @@ pub struct HostEvents {
 pub const GUEST_RAM_BASE: u64 = 0x4000_0000;
 /// The most memory one VM may have.
 pub const MAX_VM_MEMORY: u64 = 64 << 20;
+/// A VM's memory (its physical address and its size) comes in multiples of this: the host's
+/// stage-2 donates whole 2 MiB blocks.
+pub const VM_MEMORY_GRANULE: u64 = 2 << 20;
+/// The most vCPUs one VM may have: VCPU_CREATE answers BUSY for another.
+pub const MAX_VCPUS: usize = 4;
 
 /// Why VCPU_RUN returned. x1 = the reason's code, x2..x4 = its details.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

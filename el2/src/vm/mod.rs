@@ -24,15 +24,16 @@ use aarch64_paging::{
 use platform::Region;
 use smc_interface::{
     SmcccError,
-    vm::{Exit, GUEST_RAM_BASE, HostEvents, MAX_VM_MEMORY},
+    vm::{Exit, GUEST_RAM_BASE, HostEvents, MAX_VM_MEMORY, VM_MEMORY_GRANULE},
 };
 use spin::mutex::SpinMutex;
 pub use vcpu::Vcpu;
 
 pub const MAX_VMS: usize = 4;
-pub const MAX_VCPUS: usize = 4;
+pub use smc_interface::vm::MAX_VCPUS;
 /// Donations move in whole 2 MiB blocks of the host's stage-2 (see `host_stage2::build`).
 const DONATION_GRANULE: u64 = crate::host_stage2::BLOCK_2M;
+const _: () = assert!(DONATION_GRANULE == VM_MEMORY_GRANULE);
 
 /// A VM's stage-2: guest addresses [GUEST_RAM_BASE, + size) onto the donated memory.
 pub type GuestStage2 = Mapping<IdTranslation<Stage2Attributes>, Stage2>;
