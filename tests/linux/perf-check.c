@@ -21,6 +21,16 @@
  *                          state=ok|error": ok if it stayed on the PMU all along
  *   perf-check inst LOOPS  user-space instructions retired by a fixed loop of LOOPS iterations:
  *                          "PERF: inst loops=L count=X" (exact under QEMU's -icount)
+ *   perf-check cpus N [CPU]
+ *                          N CPU-cycles events bound to each online CPU (counting whatever runs
+ *                          there, not pinned), and with CPU two pinned INST_RETIRED events on that
+ *                          CPU, one excluding the host (:G) and one excluding guests (:H); prints
+ *                          "PERF: cpus ready", then for each line read from stdin (a label) the
+ *                          change since the previous line, per CPU: "PERF: cpus LABEL cpu=C n=N
+ *                          multiplexed=M inconsistent=I", M the events off the PMU part of that
+ *                          time (running < enabled), I those whose times make no sense (running >
+ *                          enabled, or counted with no time running); and for CPU "PERF: cpus
+ *                          LABEL cpu=C guest-only=G host-only=H" (instructions)
  *
  * Static, with no library but libc: the test initramfs has only busybox. Debian's perf would
  * need 55 shared libraries (docs/qemu.md).
@@ -321,6 +331,93 @@ static int inst(long loops)
 	return 0;
 }
 
+/* One event of "cpus": its file and the last { value, enabled, running } read. */
+struct watched {
+	int fd;
+	uint64_t last[3];
+};
+
+/* The change of @w since the last call: d = { value, enabled, running }. */
+static void delta(struct watched *w, uint64_t *d)
+{
+	uint64_t v[3] = { 0, 0, 0 };
+
+	if (w->fd < 0 || read(w->fd, v, sizeof(v)) != sizeof(v))
+		memcpy(v, w->last, sizeof(v));
+	for (int j = 0; j < 3; j++) {
+		d[j] = v[j] - w->last[j];
+		w->last[j] = v[j];
+	}
+}
+
+static int cpus(int n, int gh_cpu)
+{
+	const uint64_t fmt = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
+	static struct watched ev[MAX_CPUS][32];
+	struct watched gh[2];
+	int cpu_ids[MAX_CPUS], ncpu = online_cpus(cpu_ids);
+	char label[64];
+
+	if (n < 0 || n > 32)
+		return 2;
+	for (int i = 0; i < ncpu; i++) {
+		for (int e = 0; e < n; e++) {
+			ev[i][e].fd = open_raw(0x11, -1, cpu_ids[i], -1, 0, fmt);
+			if (ev[i][e].fd < 0) {
+				perror("perf_event_open");
+				return 1;
+			}
+		}
+	}
+	for (int g = 0; g < 2 && gh_cpu >= 0; g++) {
+		struct perf_event_attr attr;
+
+		memset(&attr, 0, sizeof(attr));
+		attr.size = sizeof(attr);
+		attr.type = PERF_TYPE_RAW;
+		attr.config = 0x08;
+		attr.pinned = 1;
+		attr.exclude_host = g == 0;
+		attr.exclude_guest = g == 1;
+		attr.read_format = fmt;
+		gh[g].fd = perf_open(&attr, gh_cpu);
+		if (gh[g].fd < 0) {
+			perror("perf_event_open");
+			return 1;
+		}
+	}
+	printf("PERF: cpus ready\n");
+	fflush(stdout);
+	while (fgets(label, sizeof(label), stdin)) {
+		label[strcspn(label, "\n")] = 0;
+		for (int i = 0; i < ncpu; i++) {
+			int multiplexed = 0, inconsistent = 0;
+
+			for (int e = 0; e < n; e++) {
+				uint64_t d[3];
+
+				delta(&ev[i][e], d);
+				if (d[2] < d[1])
+					multiplexed++;
+				if (d[2] > d[1] || (d[0] && !d[2]))
+					inconsistent++;
+			}
+			printf("PERF: cpus %s cpu=%d n=%d multiplexed=%d inconsistent=%d\n", label,
+			       cpu_ids[i], n, multiplexed, inconsistent);
+		}
+		if (gh_cpu >= 0) {
+			uint64_t g[3], h[3];
+
+			delta(&gh[0], g);
+			delta(&gh[1], h);
+			printf("PERF: cpus %s cpu=%d guest-only=%llu host-only=%llu\n", label, gh_cpu,
+			       (unsigned long long)g[0], (unsigned long long)h[0]);
+		}
+		fflush(stdout);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "percpu"))
@@ -335,7 +432,9 @@ int main(int argc, char **argv)
 		return pinned(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 	if (argc == 3 && !strcmp(argv[1], "inst"))
 		return inst(atol(argv[2]));
-	fprintf(stderr, "usage: %s percpu MS | mux N MS | span N MS | fill K | pinned CPU K S | inst LOOPS\n",
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "cpus"))
+		return cpus(atoi(argv[2]), argc == 4 ? atoi(argv[3]) : -1);
+	fprintf(stderr, "usage: %s percpu MS | mux N MS | span N MS | fill K | pinned CPU K S | inst LOOPS | cpus N [CPU]\n",
 		argv[0]);
 	return 2;
 }

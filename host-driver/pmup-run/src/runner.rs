@@ -43,6 +43,12 @@ pub fn run_loop(
 ) -> i32 {
     let (mut reports, mut entries, mut reservations) = (0u64, 0u64, 0u64);
     let code = loop {
+        // A guest that reports all the time may never be inside the ioctl when the signal
+        // arrives: the flag, not EINTR alone, ends the run.
+        if interrupted() {
+            say(out, format_args!("interrupted after {reports} reports"));
+            return EXIT_INTERRUPTED;
+        }
         let r = match run() {
             Ok(r) => r,
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => {
@@ -165,6 +171,14 @@ mod tests {
         let (code, out) = play(vec![exit(1, [1, 1, 1]), errno(libc::EINTR)], Some(2), ALL);
         assert_eq!(code, 130);
         assert_eq!(out, "PMUP-RUN: report 1 1 1\nPMUP-RUN: interrupted after 1 reports\n");
+    }
+
+    #[test]
+    fn a_signal_between_reports_stops() {
+        // The guest reports all the time: the signal lands while the runner is in userspace.
+        let (code, out) = play(vec![exit(1, [1, 1, 1]), exit(1, [2, 2, 2]), exit(1, [3, 3, 3])], Some(2), ALL);
+        assert_eq!(code, 130);
+        assert_eq!(out, "PMUP-RUN: report 1 1 1\nPMUP-RUN: report 2 2 2\nPMUP-RUN: interrupted after 2 reports\n");
     }
 
     #[test]

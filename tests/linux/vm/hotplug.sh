@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
+# CPU hotplug of the vCPU's CPU while the vCPU runs there, and while a VM only exists.
+. /vm/lib.sh
+cpu1=/sys/devices/system/cpu/cpu1/online
+pmup-run --cpu 1 --counters 2 --arg $FOREVER --quiet /vm/workload.bin &
+pid=$!
+sleep 1
+ok=0
+for round in 1 2 3; do
+    echo 0 >$cpu1 && echo 1 >$cpu1 && [ "$(cat $cpu1)" = 1 ] && ok=$((ok + 1))
+    sleep 1
+done
+echo "VM: hotplug running rounds-ok=$ok"
+kill -INT $pid
+wait $pid
+echo "VM: hotplug running runner status=$?"
+# A VM that exists but does not run (the runner stopped in userspace) while CPU 1 goes away.
+pmup-run --cpu 1 --counters 2 --arg "$(workload_arg 1000 1)" /vm/workload.bin >/tmp/r.out &
+pid=$!
+kill -STOP $pid 2>/dev/null
+echo 0 >$cpu1 && echo 1 >$cpu1
+kill -CONT $pid
+wait $pid
+echo "VM: hotplug stopped runner status=$?"
+cat /tmp/r.out
+perf-check fill 6
+pmup-run --cpu 1 --counters 2 --arg "$(workload_arg 1000 1)" /vm/workload.bin
+echo "VM: hotplug after status=$?"
+echo "VM: hotplug done"
