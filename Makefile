@@ -83,8 +83,10 @@ $(OUT)/fip.bin: $(OUT)/el2.bin scripts/tfa-fvp.sh
 
 # Bare-metal EL1 payloads the integration tests boot as the host.
 PAYLOADS := abi-probe pmu-probe bench vm-probe power-probe stress-probe
-.SECONDARY: $(PAYLOADS:%=$(OUT)/%.bin) $(OUT)/guest.bin
-payloads: $(PAYLOADS:%=$(OUT)/%.bundle)
+.SECONDARY: $(PAYLOADS:%=$(OUT)/%.bin) $(OUT)/guest.bin $(OUT)/workload.bin
+# workload.bin, the guest that measures a loop on its own counters, is also what a Linux host's
+# runner loads (tests/payloads/workload).
+payloads: $(PAYLOADS:%=$(OUT)/%.bundle) $(OUT)/workload.bin
 $(OUT)/%.bin: FORCE | $(PREREQ_STAMP)
 	@mkdir -p $(OUT)
 	cargo build --release --target $(TARGET) -p $*
