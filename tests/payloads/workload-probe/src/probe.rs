@@ -3,7 +3,7 @@
 //! The workload probe itself (aarch64 only).
 
 use host_driver::{Client, conduit::Hvc};
-use payload_rt::{check, finish, say};
+use payload_rt::{check, finish, rd, say, wr};
 use platform::{Current, Platform};
 use smc_interface::{HostBundleHeader, vm, vm::Exit, vm::HostEvents};
 
@@ -60,6 +60,44 @@ fn rounds(handle: u64, vcpu: u64, k: u64, n: u64, rounds: u64) {
     }
 }
 
+/// What the host's PMU holds: PMCR_EL0, PMCNTENSET_EL0, its cycle counter and its counters 0 and 2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct HostPmu {
+    pmcr: u64,
+    cnten: u64,
+    ccntr: u64,
+    counters: [u64; 2],
+}
+
+fn host_pmu() -> HostPmu {
+    HostPmu { pmcr: rd!("pmcr_el0"), cnten: rd!("pmcntenset_el0"), ccntr: rd!("pmccntr_el0"), counters: [rd!("pmevcntr0_el0"), rd!("pmevcntr2_el0")] }
+}
+
+/// The host as an idle Linux host leaves its PMU, on purpose: PMCR_EL0.E clear (arm_pmu clears it
+/// while perf has no event on the CPU), so nothing of the host's counts. EL2 must make the
+/// partition's counters count all the same, and must not let the host's count meanwhile: its
+/// cycle counter and CPU_CYCLES on counter 0 (parked while a partition runs) and counter 2 (in
+/// place above the partition's HPMN for k = 1, 2; parked for k = 3) are enabled, and must not
+/// move across the runs.
+fn host_pmu_idle() -> HostPmu {
+    const CPU_CYCLES: u64 = 0x11;
+    wr!("pmcr_el0", rd!("pmcr_el0") & !1);
+    wr!("pmevtyper0_el0", CPU_CYCLES);
+    wr!("pmevtyper2_el0", CPU_CYCLES);
+    wr!("pmevcntr0_el0", 1000);
+    wr!("pmevcntr2_el0", 2000);
+    wr!("pmccntr_el0", 3000);
+    wr!("pmcntenset_el0", 1 << 31 | 0b101);
+    let host = host_pmu();
+    check("the host's PMCR_EL0.E is clear", host.pmcr & 1 == 0, format_args!("{host:x?}"));
+    host
+}
+
+fn host_pmu_unchanged(before: HostPmu, runs: &str) {
+    let after = host_pmu();
+    check("the host's PMU as it left it, nothing of it counted", after == before, format_args!("{runs}: {before:x?} -> {after:x?}"));
+}
+
 fn done(handle: u64, vcpu: u64, status: u64) {
     let exit = run(handle, vcpu);
     check("the workload is done", exit == Ok(Exit::Done(status)), format_args!("vCPU {vcpu}: {exit:x?}"));
@@ -75,13 +113,9 @@ extern "C" fn primary_main(_dtb: u64) -> ! {
         finish()
     };
     let image = (Current::HOST_BUNDLE_BASE + initrd.start, initrd.end - initrd.start);
-    // The host's PMCR_EL0.E on, as a host whose perf has events would have it: EL2 keeps the
-    // physical E the host's and the partition's E virtual, so with the host's E off a partition's
-    // counters do not count at all (a limit of EL2: see tests/payloads/workload, src/main.rs).
-    // SAFETY: the host's own PMU control register; no counter of its own is enabled.
-    unsafe { core::arch::asm!("mrs {t}, pmcr_el0", "orr {t}, {t}, #1", "msr pmcr_el0, {t}", "isb", t = out(reg) _) };
     let reserved = el2().pmu_reserve(3);
     check("PMU_RESERVE(3)", reserved.is_ok(), format_args!("{reserved:?}"));
+    let host = host_pmu_idle();
 
     // Exact counts: k = 2 and 3, N = 1000 (two rounds) and 50000 (one round).
     let runs = [(2, 1000, 2), (2, 50_000, 1), (3, 1000, 2), (3, 50_000, 1)];
@@ -91,6 +125,7 @@ extern "C" fn primary_main(_dtb: u64) -> ! {
         done(handle, vcpu as u64, 0);
     }
     check("VM_DESTROY", el2().vm_destroy(handle).is_ok(), format_args!(""));
+    host_pmu_unchanged(host, "exact runs");
 
     // No PMU (k = 0): reported, then GUEST_DONE(1); one counter (k = 1, the defaults: N = 100000,
     // 3 rounds); forever, stopped by the host after 5 rounds.
@@ -104,6 +139,7 @@ extern "C" fn primary_main(_dtb: u64) -> ! {
     let more = run(handle, 2);
     check("forever: still running after 5 rounds", matches!(more, Ok(Exit::Report([2, _, _]))), format_args!("{more:x?}"));
     check("VM_DESTROY stops a forever workload", el2().vm_destroy(handle).is_ok(), format_args!(""));
+    host_pmu_unchanged(host, "k = 0, 1 and forever");
 
     let back = el2().pmu_unreserve();
     check("PMU_UNRESERVE", back == reserved, format_args!("{back:?}"));

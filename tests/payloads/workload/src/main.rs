@@ -48,11 +48,9 @@
 //! # The host's part
 //!
 //! VCPU_CREATE with k counters and `arg`, PMU_RESERVE(k) (at least) on the CPU that runs it, then
-//! VCPU_RUN until GUEST_DONE (docs/abi.md, section 10). The host's physical `PMCR_EL0.E` must be
-//! on while the guest runs: EL2 keeps the physical E the host's (it also gates the host's cycle
-//! counter) and makes the partition's E virtual, through the partition's counter enables, so with
-//! the host's E off (a Linux host whose perf has no event on that CPU) the partition's counters
-//! count nothing and reports 2 read 0. tests/payloads/workload-probe sets it first.
+//! VCPU_RUN until GUEST_DONE (docs/abi.md, section 10). The host's `PMCR_EL0.E` does not matter:
+//! EL2 turns the physical E on while the partition's PMU is loaded (its E is virtual), so the
+//! partition counts on an idle Linux host too; tests/payloads/workload-probe keeps it clear.
 
 #![cfg_attr(target_os = "none", no_std)]
 #![cfg_attr(target_os = "none", no_main)]
