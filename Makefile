@@ -82,9 +82,11 @@ $(OUT)/fip.bin: $(OUT)/el2.bin scripts/tfa-fvp.sh
 	bash scripts/tfa-fvp.sh $< $(OUT)
 
 # Bare-metal EL1 payloads the integration tests boot as the host.
-PAYLOADS := abi-probe pmu-probe bench vm-probe power-probe stress-probe
-.SECONDARY: $(PAYLOADS:%=$(OUT)/%.bin) $(OUT)/guest.bin
-payloads: $(PAYLOADS:%=$(OUT)/%.bundle)
+PAYLOADS := abi-probe pmu-probe bench vm-probe power-probe stress-probe workload-probe
+.SECONDARY: $(PAYLOADS:%=$(OUT)/%.bin) $(OUT)/guest.bin $(OUT)/workload.bin
+# workload.bin, the guest that measures a loop on its own counters, is also what a Linux host's
+# runner loads (tests/payloads/workload).
+payloads: $(PAYLOADS:%=$(OUT)/%.bundle) $(OUT)/workload.bin
 $(OUT)/%.bin: FORCE | $(PREREQ_STAMP)
 	@mkdir -p $(OUT)
 	cargo build --release --target $(TARGET) -p $*
@@ -94,6 +96,10 @@ $(OUT)/%.bundle: $(OUT)/%.bin
 # The VM probe, the stress probe and the bench carry the guest they run as their bundle's initrd.
 $(OUT)/vm-probe.bundle $(OUT)/stress-probe.bundle $(OUT)/bench.bundle: $(OUT)/%.bundle: $(OUT)/%.bin $(OUT)/guest.bin
 	cargo run -q -p mkbundle -- --kernel $< --kernel-mem-size 1048576 --initrd $(OUT)/guest.bin \
+		--el2-log info -o $@
+# The workload probe carries the workload guest.
+$(OUT)/workload-probe.bundle: $(OUT)/workload-probe.bin $(OUT)/workload.bin
+	cargo run -q -p mkbundle -- --kernel $< --kernel-mem-size 1048576 --initrd $(OUT)/workload.bin \
 		--el2-log info -o $@
 
 # ---------------------------------------------------------------------------------------------

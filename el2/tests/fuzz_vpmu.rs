@@ -6,8 +6,12 @@
 //!
 //! Invariants (docs/design.md section 11, "Trap and emulate"):
 //! - no access panics, and none touches a physical counter at or above k (the host's, in place or
-//!   parked), the physical PMCR_EL0.E (which gates the host's cycle counter) or the cycle
-//!   counter's bits; HPMN stays k while the partition's PMU is loaded;
+//!   parked), the physical PMCR_EL0.E (which gates the host's cycle counter; the partition's own
+//!   only with direct enables) or the cycle counter's bits; HPMN stays k while the partition's PMU
+//!   is loaded;
+//! - while it is loaded the physical E is on (or the partition's, with direct enables), HPME is
+//!   the host's E, and a host whose E is clear has its cycle counter disabled: nothing of the
+//!   host's counts unless its E says so, and the partition's counters count whatever the host's E;
 //! - reads of counters at or above k, directly or through PMSELR, are undefined; mask registers
 //!   read only bits below k; PMCR_EL0.N reads k; the cycle counter and its filter read 0; EL0
 //!   gets undefined without PMUSERENR_EL0.EN;
@@ -119,20 +123,35 @@ fn host_pmu(s: &Setup) -> FakePmu {
     hw
 }
 
-/// The state of the counters at and above k, the physical E and the cycle counter's bits: what no
-/// emulated access may change.
+/// The state of the counters at and above k, the physical E (unless the partition writes it
+/// itself: direct enables) and the cycle counter's bits: what no emulated access may change.
 type Guarded = (Vec<u64>, Vec<u64>, (u32, u32, u32), u64, u8, bool);
 
-fn beyond_k(hw: &FakePmu, k: u8) -> Guarded {
+fn beyond_k(hw: &FakePmu, k: u8, direct_enables: bool) -> Guarded {
     let above = all(hw.n) & !low(k) | CYCLE;
     (
         hw.values[k as usize..].to_vec(),
         hw.types[k as usize..].to_vec(),
         (hw.cnten & above, hw.inten & above, hw.ovs & above),
-        hw.pmcr_value & 1,
+        if direct_enables { 0 } else { hw.pmcr_value & 1 },
         hw.hpmn_value,
         hw.hpme,
     )
+}
+
+/// Right after `load`: the partition's counters can count whatever the host's E (the physical E
+/// on, or the partition's own with direct enables), and nothing of the host's counts unless its E
+/// is set (HPME is the host's E; its cycle counter is off if its E is clear).
+fn check_loaded(hw: &FakePmu, s: &Setup) -> Result<(), TestCaseError> {
+    let host_e = s.pmcr & 1 != 0;
+    prop_assert_eq!(hw.hpme, host_e, "HPME follows the host's E");
+    if !s.direct_enables {
+        prop_assert_eq!(hw.pmcr_value & 1, 1, "the physical E is on for the partition");
+    }
+    if !host_e {
+        prop_assert_eq!(hw.cnten & CYCLE, 0, "the cycle counter of a host whose E is clear");
+    }
+    Ok(())
 }
 
 /// Everything the host owns: its counters, its registers.
@@ -177,9 +196,10 @@ fn run(s: Setup, steps: Vec<Step>) -> Result<u64, TestCaseError> {
     let before_load = host_view(&hw, s.h);
     let mut g = VPmu::new(s.k);
     let mut host = g.load(&mut hw, reserved, s.h, s.direct_enables);
-    prop_assert_eq!((hw.hpmn_value, hw.hpme), (s.k, true));
+    prop_assert_eq!(hw.hpmn_value, s.k);
+    check_loaded(&hw, &s)?;
     for step in &steps {
-        let guarded = beyond_k(&hw, s.k);
+        let guarded = beyond_k(&hw, s.k, s.direct_enables);
         match *step {
             Step::Access { reg, read, value, from_el0 } => {
                 let (userenr, selr) = (g.userenr, g.selr);
@@ -193,9 +213,10 @@ fn run(s: Setup, steps: Vec<Step>) -> Result<u64, TestCaseError> {
                 prop_assert_eq!(&host_view(&hw, s.h), &before_load, "the host's PMU after put");
                 pmu_model::check_reset(&hw, reserved, "the reserved counters after put")?;
                 host = g.load(&mut hw, reserved, s.h, s.direct_enables);
+                check_loaded(&hw, &s)?;
             }
         }
-        prop_assert_eq!(&beyond_k(&hw, s.k), &guarded, "{:?} reached beyond the partition's counters", step);
+        prop_assert_eq!(&beyond_k(&hw, s.k, s.direct_enables), &guarded, "{:?} reached beyond the partition's counters", step);
     }
     g.put(&mut hw, &host);
     prop_assert_eq!(&host_view(&hw, s.h), &before_load, "the host's PMU after put");

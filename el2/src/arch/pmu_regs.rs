@@ -16,6 +16,8 @@ use core::arch::asm;
 pub struct CpuPmu;
 
 const HPMN_MASK: u64 = 0x1f;
+/// PMCNTENSET_EL0.C.
+const CYCLE_COUNTER: u32 = 1 << 31;
 
 macro_rules! read_pmu_sysreg {
     ($reg:literal) => {{
@@ -267,6 +269,22 @@ impl PmuHw for CpuPmu {
         write_mdcr_el2(MdcrEl2::from_bits_retain(mdcr));
         // SAFETY: a barrier only.
         unsafe { asm!("isb", options(nostack, preserves_flags)) };
+    }
+
+    fn cycle_counter_enabled(&self) -> bool {
+        read_pmu_sysreg!("pmcntenset_el0") & CYCLE_COUNTER != 0
+    }
+
+    fn enable_cycle_counter(&mut self, on: bool) {
+        let bit = u64::from(CYCLE_COUNTER);
+        // SAFETY: the host's cycle counter enable, set aside for a partition's run and given back.
+        unsafe {
+            if on {
+                asm!("msr pmcntenset_el0, {}", in(reg) bit, options(nostack, preserves_flags));
+            } else {
+                asm!("msr pmcntenclr_el0, {}", in(reg) bit, options(nostack, preserves_flags));
+            }
+        }
     }
 
     fn selr(&self) -> u64 {

@@ -37,6 +37,10 @@ pub trait PmuHw {
     fn set_pmcr(&mut self, value: u64);
     /// MDCR_EL2.HPME (counters at and above HPMN count) and MDCR_EL2.HLP (they are 64-bit).
     fn set_el2_counters(&mut self, enabled: bool, long: bool);
+    /// PMCNTENSET_EL0.C (bit 31): the host's cycle counter enable, kept apart from the event
+    /// counter masks above. Only the partition world switch touches it.
+    fn cycle_counter_enabled(&self) -> bool;
+    fn enable_cycle_counter(&mut self, on: bool);
     /// PMSELR_EL0 and PMUSERENR_EL0: EL0/EL1 state a partition owns while its PMU is loaded.
     fn selr(&self) -> u64;
     fn set_selr(&mut self, value: u64);
@@ -61,6 +65,9 @@ pub fn counters_in(mask: u32) -> impl Iterator<Item = u8> {
     (0..31u8).filter(move |n| mask & (1 << n) != 0)
 }
 
+/// PMCNTENSET_EL0.C, the cycle counter's enable.
+const CYCLE_COUNTER: u32 = 1 << 31;
+
 /// A PMU in memory, for tests: registers behave as the architecture says for EL2 (all counters
 /// visible), with counters of `width` bits.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -78,6 +85,8 @@ pub struct FakePmu {
     pub ovs: u32,
     pub hpmn_value: u8,
     pub width: u32,
+    /// The cycle counter's value; its enable is bit 31 of `cnten` (PMCNTENSET_EL0.C).
+    pub ccntr: u64,
 }
 
 impl FakePmu {
@@ -96,6 +105,7 @@ impl FakePmu {
             ovs: 0,
             hpmn_value: n,
             width: 64,
+            ccntr: 0,
         }
     }
 
@@ -110,6 +120,21 @@ impl FakePmu {
             let on = if n < self.hpmn_value { self.pmcr_value & 1 != 0 } else { self.hpme };
             if on && self.types[n as usize] & 0xffff == 0 {
                 self.values[n as usize] = self.values[n as usize].wrapping_add(1);
+            }
+        }
+    }
+
+    /// `cycles` processor cycles at EL1 or EL0 (the host's or a partition's, in tests): the cycle
+    /// counter and every counter of event CPU_CYCLES (0x11) count them when the architecture says
+    /// they count: the cycle counter and [0, HPMN) need PMCR_EL0.E, [HPMN, N) need HPME.
+    pub fn run_cycles(&mut self, cycles: u64) {
+        if self.pmcr_value & 1 != 0 && self.cnten & CYCLE_COUNTER != 0 {
+            self.ccntr = self.ccntr.wrapping_add(cycles);
+        }
+        for n in counters_in(self.valid() & self.cnten) {
+            let on = if n < self.hpmn_value { self.pmcr_value & 1 != 0 } else { self.hpme };
+            if on && self.types[n as usize] & 0xffff == 0x11 {
+                self.values[n as usize] = self.values[n as usize].wrapping_add(cycles);
             }
         }
     }
@@ -182,6 +207,12 @@ impl PmuHw for FakePmu {
     fn set_el2_counters(&mut self, enabled: bool, long: bool) {
         self.hpme = enabled;
         self.hlp = long;
+    }
+    fn cycle_counter_enabled(&self) -> bool {
+        self.cnten & CYCLE_COUNTER != 0
+    }
+    fn enable_cycle_counter(&mut self, on: bool) {
+        self.cnten = (self.cnten & !CYCLE_COUNTER) | if on { CYCLE_COUNTER } else { 0 };
     }
     fn selr(&self) -> u64 {
         self.selr_value

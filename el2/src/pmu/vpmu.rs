@@ -14,9 +14,13 @@
 //! access traps in the trapped mode, so EL2 knows), and put back when the run ends.
 //!
 //! The cycle counter is the host's: a partition has none (its PMCCNTR_EL0, PMCCFILTR_EL0 and bit 31
-//! of its masks read as zero and ignore writes). Because PMCR_EL0.E also gates the cycle counter,
-//! the physical E stays the host's; the partition's E is virtual: its counters are physically
-//! enabled only while its E and its PMCNTENSET bits say so.
+//! of its masks read as zero and ignore writes). The partition's E is virtual: its counters are
+//! physically enabled only while its E and its PMCNTENSET bits say so, and the physical E, which
+//! gates [0, HPMN) = the partition's counters, is on while its PMU is loaded, whatever the host's
+//! E (Linux leaves it clear while perf has no event on the CPU). The physical E also gates the
+//! host's cycle counter, so a host whose E is clear has its cycle counter's enable set aside for
+//! the run, and MDCR_EL2.HPME, which runs the host's events above HPMN, follows the host's E: a
+//! host whose E is clear has nothing counting, before, during and after the run.
 
 use super::hw::{PmuHw, counters_in, scrub};
 
@@ -49,6 +53,8 @@ pub struct VPmu {
     pub irq_masked: u32,
     /// On the CPU now (between `load` and `put`).
     pub loaded: bool,
+    /// Loaded with [`HostPmu::direct_enables`]: the physical E and enables are the partition's.
+    direct_enables: bool,
 }
 
 /// What the host had on the CPU before a partition's PMU was loaded.
@@ -71,6 +77,8 @@ pub struct HostPmu {
     parking: u32,
     /// Parked host events whose filter counted EL2 (NSH), cleared while they are parked.
     nsh: u32,
+    /// The host's cycle counter enable (PMCNTENSET_EL0.C), given back on put.
+    cycles: bool,
 }
 
 impl VPmu {
@@ -92,8 +100,10 @@ impl VPmu {
             userenr: hw.userenr(),
             hpmn: host_counters,
             direct_enables,
+            cycles: hw.cycle_counter_enabled(),
             ..Default::default()
         };
+        let host_counting = host.pmcr & PMCR_E != 0;
         let mask = self.mask();
         // The parking place: reserved counters outside the partition's range. With k > H the
         // lowest reserved counters are the partition's own, so they cannot be it. It is always
@@ -137,8 +147,14 @@ impl VPmu {
             host.moved += 1;
         }
         scrub(hw, mask);
-        // The parked events count above HPMN, with the host's counter width.
-        hw.set_el2_counters(true, host.pmcr & PMCR_LP != 0);
+        // The parked events, and the host's events in place on [k, H), count above HPMN, with the
+        // host's counter width, if the host's E says its events count at all.
+        hw.set_el2_counters(host_counting, host.pmcr & PMCR_LP != 0);
+        // The physical E is about to be on (or the partition's): the host's cycle counter, which
+        // it gates too, must not start counting for a host whose E is clear.
+        if !host_counting {
+            hw.enable_cycle_counter(false);
+        }
         hw.set_hpmn(self.k);
         for n in counters_in(mask) {
             hw.write_type(n, self.types[n as usize]);
@@ -153,13 +169,15 @@ impl VPmu {
             if self.pmcr & PMCR_E != 0 {
                 hw.enable(self.cnten & mask);
             }
-            // The partition's counter width (LP: counters below HPMN); E and the cycle counter's
+            // The partition's counter width (LP: counters below HPMN) and the physical E on, so
+            // that its counters count as its virtual E and its enables say; the cycle counter's
             // bits stay the host's.
-            hw.set_pmcr((host.pmcr & !PMCR_LP) | (self.pmcr & PMCR_LP));
+            hw.set_pmcr((host.pmcr & !PMCR_LP) | (self.pmcr & PMCR_LP) | PMCR_E);
         }
         // The partition's PMSELR and PMUSERENR (live for it in the direct mode).
         hw.set_selr(self.selr);
         hw.set_userenr(self.userenr);
+        self.direct_enables = host.direct_enables;
         self.loaded = true;
         host
     }
@@ -185,6 +203,8 @@ impl VPmu {
         self.userenr = hw.userenr() & 0xf;
         scrub(hw, mask);
         hw.set_pmcr(host.pmcr);
+        // After the host's E is back: its cycle counter counts again only if the host's E says so.
+        hw.enable_cycle_counter(host.cycles);
         hw.set_selr(host.selr);
         hw.set_userenr(host.userenr);
         hw.set_hpmn(host.hpmn);
@@ -209,6 +229,7 @@ impl VPmu {
         // The parking place and the spare reserved counters go back to their reset state.
         scrub(hw, host.parking);
         hw.set_el2_counters(false, false);
+        self.direct_enables = false;
         self.loaded = false;
     }
 }
@@ -376,10 +397,17 @@ impl VPmu {
                         hw.write_counter(n, 0);
                     }
                 }
-                // C (the cycle counter reset) does nothing: the cycle counter is the host's. E is
-                // applied to the partition's counters only (the physical E gates the host's
-                // cycle counter too).
+                // C (the cycle counter reset) does nothing: the cycle counter is the host's.
                 let live = hw.pmcr();
+                if self.direct_enables {
+                    // The run's first access in the direct mode without FGT: from now on the
+                    // partition writes PMCR_EL0 itself, so its bits (E included) go to the
+                    // hardware now, as later writes will; its enables already are physical.
+                    hw.set_pmcr((live & !PMCR_GUEST_BITS) | (self.pmcr & PMCR_GUEST_BITS));
+                    return done(0);
+                }
+                // E is applied to the partition's counters only (the physical E, on while the
+                // partition's PMU is loaded, gates the host's cycle counter too).
                 hw.set_pmcr((live & !PMCR_LP) | (self.pmcr & PMCR_LP));
                 match (was_on, self.pmcr & PMCR_E != 0) {
                     (false, true) => hw.enable(self.cnten & mask),
@@ -391,7 +419,7 @@ impl VPmu {
             (CntenSet | CntenClr, true) => done(u64::from(self.cnten & mask)),
             (CntenSet, false) => {
                 self.cnten |= value as u32 & mask;
-                if self.pmcr & PMCR_E != 0 {
+                if self.pmcr & PMCR_E != 0 || self.direct_enables {
                     hw.enable(value as u32 & mask);
                 }
                 done(0)

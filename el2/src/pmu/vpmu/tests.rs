@@ -390,3 +390,135 @@ fn parked_host_events_do_not_count_el2() {
     g.put(&mut hw, &host);
     assert_eq!(hw.types[0], 0x11 | TYPE_NSH);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The host's PMCR_EL0.E. Linux leaves it clear while perf has no event on the CPU; a partition's
+// counters must count all the same, and a host whose E is clear must have nothing counting.
+
+const CPU_CYCLES: u64 = 0x11;
+
+/// The host of `host_pmu` with CPU_CYCLES on its counters 0 (parked for k = 2) and 3 (in place,
+/// above the partition's HPMN), its cycle counter enabled, and its E as given.
+fn cycles_host(e: bool) -> FakePmu {
+    let mut hw = host_pmu();
+    hw.pmcr_value = if e { PMCR_E | PMCR_LP } else { PMCR_LP };
+    hw.types[0] = CPU_CYCLES;
+    hw.types[3] = CPU_CYCLES;
+    hw.cnten |= 1 << 31;
+    hw.ccntr = 5000;
+    hw.selr_value = 3;
+    hw.userenr_value = 0xd;
+    hw
+}
+
+/// The partition counts CPU_CYCLES on its counter 0 and enables it, through the emulator.
+fn count_cycles(g: &mut VPmu, hw: &mut FakePmu) {
+    emulate(g, hw, PmuReg::EvTyper(0), false, CPU_CYCLES);
+    emulate(g, hw, PmuReg::EvCntr(0), false, 0);
+    emulate(g, hw, PmuReg::CntenSet, false, 0b01);
+    emulate(g, hw, PmuReg::Pmcr, false, PMCR_E);
+}
+
+#[test]
+fn host_e_clear_a_partition_counts_and_the_host_counts_nothing() {
+    let mut hw = cycles_host(false);
+    let before = hw.clone();
+    let mut g = VPmu::new(2);
+    let host = g.load(&mut hw, 0b110000, 4, false);
+    // Nothing of the host's counts with its E clear, HPME included.
+    assert!(!hw.hpme, "HPME follows the host's E");
+    assert_eq!(hw.cnten & 1 << 31, 0, "the host's cycle counter is set aside for the run");
+    count_cycles(&mut g, &mut hw);
+    assert_eq!(hw.pmcr_value & PMCR_E, PMCR_E, "the physical E is on for the partition");
+    let Emulated::Done(pmcr) = emulate(&mut g, &mut hw, PmuReg::Pmcr, true, 0) else { panic!() };
+    assert_eq!(pmcr & PMCR_E, PMCR_E, "the partition reads its own E");
+    hw.run_cycles(50);
+    assert_eq!(emulate(&mut g, &mut hw, PmuReg::EvCntr(0), true, 0), Emulated::Done(50), "the partition counts");
+    assert_eq!(hw.ccntr, 5000, "the host's cycle counter does not count");
+    assert_eq!((hw.values[4], hw.values[3]), (100, 400), "the host's parked and in-place events do not count");
+    // Its E off again: the partition's counter stops, the physical E stays on.
+    emulate(&mut g, &mut hw, PmuReg::Pmcr, false, 0);
+    hw.run_cycles(10);
+    assert_eq!(emulate(&mut g, &mut hw, PmuReg::EvCntr(0), true, 0), Emulated::Done(50));
+    let Emulated::Done(pmcr) = emulate(&mut g, &mut hw, PmuReg::Pmcr, true, 0) else { panic!() };
+    assert_eq!(pmcr & PMCR_E, 0, "the partition reads its own E");
+    g.put(&mut hw, &host);
+    assert_eq!(hw, before, "the host's PMU exactly as it was: PMCR, enables, HPME, cycle counter, events");
+    assert_eq!((g.values[0], g.types[0], g.cnten, g.pmcr & PMCR_E), (50, CPU_CYCLES, 1, 0));
+    // The next run takes up where it left off, the partition's E still its own.
+    let host = g.load(&mut hw, 0b110000, 4, false);
+    emulate(&mut g, &mut hw, PmuReg::Pmcr, false, PMCR_E);
+    hw.run_cycles(7);
+    assert_eq!(emulate(&mut g, &mut hw, PmuReg::EvCntr(0), true, 0), Emulated::Done(57));
+    g.put(&mut hw, &host);
+    assert_eq!(hw, before);
+}
+
+#[test]
+fn host_e_set_everything_counts_as_before() {
+    let mut hw = cycles_host(true);
+    let before = hw.clone();
+    let mut g = VPmu::new(2);
+    let host = g.load(&mut hw, 0b110000, 4, false);
+    assert!(hw.hpme);
+    assert_ne!(hw.cnten & 1 << 31, 0);
+    count_cycles(&mut g, &mut hw);
+    hw.run_cycles(50);
+    assert_eq!(emulate(&mut g, &mut hw, PmuReg::EvCntr(0), true, 0), Emulated::Done(50));
+    assert_eq!(hw.ccntr, 5050, "the host's cycle counter keeps counting");
+    assert_eq!((hw.values[4], hw.values[3]), (150, 450), "the host's parked and in-place events keep counting");
+    // The partition's E off stops its counters only.
+    emulate(&mut g, &mut hw, PmuReg::Pmcr, false, 0);
+    hw.run_cycles(10);
+    assert_eq!(emulate(&mut g, &mut hw, PmuReg::EvCntr(0), true, 0), Emulated::Done(50));
+    assert_eq!((hw.ccntr, hw.values[4], hw.values[3]), (5060, 160, 460));
+    g.put(&mut hw, &host);
+    let mut expected = before;
+    expected.ccntr = 5060;
+    expected.values[0] = 160;
+    expected.values[3] = 460;
+    assert_eq!(hw, expected);
+}
+
+/// The direct mode without FGT: the partition writes PMCR_EL0 and PMCNTEN* itself, so the physical
+/// E is its own while it runs, the run's first (trapped) access included.
+#[test]
+fn host_e_clear_direct_enables() {
+    for first_write in [true, false] {
+        let mut hw = cycles_host(false);
+        let before = hw.clone();
+        let mut g = VPmu::new(2);
+        let host = g.load(&mut hw, 0b110000, 4, true);
+        assert_eq!((hw.hpme, hw.cnten & 1 << 31), (false, 0));
+        if first_write {
+            // The run's first access (trapped): the rest go to the hardware directly.
+            emulate(&mut g, &mut hw, PmuReg::CntenSet, false, 0b01);
+            emulate(&mut g, &mut hw, PmuReg::Pmcr, false, PMCR_E);
+        } else {
+            emulate(&mut g, &mut hw, PmuReg::Pmcr, true, 0);
+            hw.enable(0b01);
+            hw.pmcr_value |= PMCR_E;
+        }
+        hw.types[0] = CPU_CYCLES;
+        hw.run_cycles(50);
+        assert_eq!(hw.values[0], 50, "the partition counts (first access a write: {first_write})");
+        assert_eq!((hw.ccntr, hw.values[4], hw.values[3]), (5000, 100, 400), "the host counts nothing");
+        g.put(&mut hw, &host);
+        assert_eq!(hw, before);
+        assert_eq!((g.values[0], g.cnten, g.pmcr & PMCR_E), (50, 1, PMCR_E));
+    }
+}
+
+/// Whatever the host's PMCR held besides E (D, X, DP, LC) it gets back, whatever the partition
+/// wrote to its own (reset and cycle-counter reset included).
+#[test]
+fn host_e_clear_the_hosts_pmcr_is_given_back() {
+    let mut hw = cycles_host(false);
+    hw.pmcr_value |= 0x8 | 0x10 | 0x20 | 0x40;
+    let before = hw.clone();
+    let mut g = VPmu::new(2);
+    let host = g.load(&mut hw, 0b110000, 4, false);
+    emulate(&mut g, &mut hw, PmuReg::Pmcr, false, PMCR_E | PMCR_P | (1 << 2));
+    g.put(&mut hw, &host);
+    assert_eq!(hw, before);
+}
