@@ -90,7 +90,9 @@ payloads: $(PAYLOADS:%=$(OUT)/%.bundle) $(OUT)/workload.bin
 $(OUT)/%.bin: FORCE | $(PREREQ_STAMP)
 	@mkdir -p $(OUT)
 	cargo build --release --target $(TARGET) -p $*
-	$(OBJCOPY) -O binary target/$(TARGET)/release/$* $@.tmp && mv $@.tmp $@
+	@# Replaced only when it changed, so that what is built from it is not remade for nothing.
+	$(OBJCOPY) -O binary target/$(TARGET)/release/$* $@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
 $(OUT)/%.bundle: $(OUT)/%.bin
 	cargo run -q -p mkbundle -- --kernel $< --kernel-mem-size 1048576 --el2-log info -o $@
 # The VM probe, the stress probe and the bench carry the guest they run as their bundle's initrd.
@@ -126,7 +128,9 @@ LINUX_USER_TARGET := aarch64-unknown-linux-musl
 $(OUT)/pmup-run $(OUT)/pmup-hostile &: FORCE | $(PREREQ_STAMP)
 	@mkdir -p $(OUT)
 	cargo build --release --target $(LINUX_USER_TARGET) -p pmup-run
-	cp target/$(LINUX_USER_TARGET)/release/pmup-run target/$(LINUX_USER_TARGET)/release/pmup-hostile $(OUT)/
+	@for b in pmup-run pmup-hostile; do \
+		cmp -s target/$(LINUX_USER_TARGET)/release/$$b $(OUT)/$$b || cp target/$(LINUX_USER_TARGET)/release/$$b $(OUT)/; \
+	done
 $(OUT)/initramfs.cpio.gz: $(CACHE)/busybox/busybox scripts/initramfs.sh $(OUT)/pmup_probe.ko $(OUT)/perf-check
 	bash scripts/initramfs.sh $@ $(OUT)/pmup_probe.ko $(OUT)/perf-check
 
@@ -144,8 +148,10 @@ $(OUT)/host.bundle: $(LINUX_IMAGE) $(OUT)/initramfs.cpio.gz FORCE
 # (source, ccache, O dirs) is in $PMUP_CACHE, default ~/.cache/pmu-partition.
 
 LINUX612 := $(CACHE)/linux-6.12/Image
+# The partition scenarios of tests/linux/vm, one bundle each (below).
+VM_SCENARIOS := e2e hostile cycles hotplug
 LINUX612_BUILD := $(CACHE)/linux-6.12/build
-linux-6.12: $(OUT)/host-6.12.bundle $(OUT)/host-6.12-cost.bundle
+linux-6.12: $(OUT)/host-6.12.bundle $(OUT)/host-6.12-cost.bundle $(VM_SCENARIOS:%=$(OUT)/host-6.12-vm-%.bundle)
 $(LINUX612): FORCE | $(PREREQ_STAMP)
 	bash scripts/linux-6.12.sh
 # The same probe module, built against the 6.12 O dir in a directory of its own, and with it the
@@ -163,10 +169,13 @@ $(OUT)/pmup_probe-6.12.ko $(OUT)/pmup_cost-6.12.ko &: $(LINUX612) host-driver/li
 $(OUT)/linux-perf.tree: FORCE | $(PREREQ_STAMP)
 	@mkdir -p $(OUT)
 	bash scripts/linux-perf.sh $@ >/dev/null
+# With the partition userspace (pmup-run, pmup-hostile, the workload guest, tests/linux/vm): /init
+# ends its knob section with the end-to-end run, and `pmup.vm=NAME` runs one scenario alone.
+VM_FILES := $(OUT)/pmup-run $(OUT)/pmup-hostile $(OUT)/workload.bin
 $(OUT)/initramfs-6.12.cpio.gz: $(CACHE)/busybox/busybox scripts/initramfs.sh $(OUT)/pmup_probe-6.12.ko $(OUT)/perf-check \
-		$(OUT)/pmup_cost-6.12.ko $(OUT)/linux-perf.tree
-	PERF_TREE=$$(cat $(OUT)/linux-perf.tree) bash scripts/initramfs.sh $@ $(OUT)/pmup_probe-6.12.ko $(OUT)/perf-check \
-		$(OUT)/pmup_cost-6.12.ko
+		$(OUT)/pmup_cost-6.12.ko $(OUT)/linux-perf.tree $(VM_FILES) $(wildcard tests/linux/vm/*.sh)
+	PERF_TREE=$$(cat $(OUT)/linux-perf.tree) VM_FILES="$(VM_FILES)" bash scripts/initramfs.sh $@ \
+		$(OUT)/pmup_probe-6.12.ko $(OUT)/perf-check $(OUT)/pmup_cost-6.12.ko
 # print-fatal-signals=1 puts the PC and registers of a userspace death in the log (it showed
 # Linux 6.12's userspace dying of SIGILL on its first FEAT_MOPS memcpy, before EL2 set
 # HCRX_EL2.MSCEn for the host).
@@ -178,6 +187,11 @@ $(OUT)/host-6.12.bundle: $(LINUX612) $(OUT)/initramfs-6.12.cpio.gz FORCE
 $(OUT)/host-6.12-cost.bundle: $(LINUX612) $(OUT)/initramfs-6.12.cpio.gz FORCE
 	cargo run -q -p mkbundle -- --kernel $(LINUX612) --initrd $(OUT)/initramfs-6.12.cpio.gz \
 		--cmdline "$(HOST612_CMDLINE) pmup.cost" $(if $(LOG),--el2-log $(LOG)) -o $@
+# One partition scenario per bundle (tests/linux/vm/NAME.sh, the linux_vm_* tests): the same
+# kernel and initramfs with `pmup.vm=NAME`.
+$(VM_SCENARIOS:%=$(OUT)/host-6.12-vm-%.bundle): $(OUT)/host-6.12-vm-%.bundle: $(LINUX612) $(OUT)/initramfs-6.12.cpio.gz FORCE
+	cargo run -q -p mkbundle -- --kernel $(LINUX612) --initrd $(OUT)/initramfs-6.12.cpio.gz \
+		--cmdline "$(HOST612_CMDLINE) pmup.vm=$*" $(if $(LOG),--el2-log $(LOG)) -o $@
 # The integration test linux_pmu_series_check runs it too; its result is cached by key.
 linux-series-check: | $(PREREQ_STAMP)
 	bash scripts/linux-series-check.sh
@@ -203,7 +217,7 @@ RUN_QEMU_ARGS ?=
 # handshake live from userspace (reserved_counters, perf multiplexing on the smaller set, the full
 # set back; "HOST: knob" and "PERF:" lines). RUN_HOST=host.bundle runs Debian's stock kernel.
 RUN_HOST ?= host-6.12.bundle
-RUN_EXPECT := $(if $(filter host-6.12.bundle,$(RUN_HOST)),--expect "HOST: knob done")
+RUN_EXPECT := $(if $(filter host-6.12.bundle,$(RUN_HOST)),--expect "HOST: knob done" --expect "VM: e2e done")
 run: $(OUT)/flash.bin $(OUT)/$(RUN_HOST)
 	bash scripts/qemu-run.sh --expect "PMUP: probe cpus=$(SMP) ok=$(SMP)" --expect "HOST: done" $(RUN_EXPECT) \
 		$(TIMEOUT) -- -machine $(QEMU_MACHINE) \
@@ -248,7 +262,8 @@ unit-test: | $(PREREQ_STAMP)
 	cargo test --workspace --exclude abi-probe --exclude integration
 
 integration-test: qemu-only
-integration-test: all $(OUT)/host.bundle $(OUT)/host-6.12.bundle $(OUT)/host-6.12-cost.bundle
+integration-test: all $(OUT)/host.bundle $(OUT)/host-6.12.bundle $(OUT)/host-6.12-cost.bundle \
+		$(VM_SCENARIOS:%=$(OUT)/host-6.12-vm-%.bundle)
 	$(MAKE) --no-print-directory PLAT=fvp DEBUG=$(DEBUG) all
 	PMUP_OUT=$(abspath $(OUT)) PMUP_FVP_OUT=$(abspath target/out/fvp$(if $(filter 1,$(DEBUG)),-debug)) \
 		cargo test -p integration -- --test-threads=2

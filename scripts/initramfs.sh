@@ -41,6 +41,13 @@
 # (perf multiplexes) and after the release, each of perf's lines prefixed "PERFTOOL: ". The
 # tree is some 40 MB (17 MB gzipped): only the 6.12 archive of `make run` takes it. The tree an
 # archive was built with is recorded beside it in OUT.perf-tree.
+#
+# With VM_FILES="PMUP-RUN PMUP-HOSTILE WORKLOAD.bin" in the environment (host-driver/pmup-run and
+# tests/payloads/workload, for the patched 6.12 only), the archive also holds the two programs in
+# /bin, the guest as /vm/workload.bin and the partition scenarios of tests/linux/vm as /vm/*.sh.
+# When the kernel command line carries `pmup.vm=NAME`, /init runs /vm/NAME.sh (its own watchdog:
+# 600 s) after the probe module's lines and powers off; without the switch the archive boots as
+# before, and the knob section ends with the end-to-end scenario (/vm/e2e.sh).
 set -euo pipefail
 NAME=initramfs
 # shellcheck source=common.sh
@@ -62,6 +69,15 @@ for ko in $KO $COST_KO; do
         die "$ko is not an arm64 kernel module"
     fi
 done
+VM_FILES=${VM_FILES:-}
+if [ -n "$VM_FILES" ]; then
+    # shellcheck disable=SC2086 # a list of paths
+    set -- $VM_FILES
+    [ $# = 3 ] || die "VM_FILES needs PMUP-RUN PMUP-HOSTILE WORKLOAD.bin"
+    for f in "$@"; do [ -s "$f" ] || die "no such file: $f"; done
+    VM_RUN=$1 VM_HOSTILE=$2 VM_GUEST=$3
+    [ -n "$KO" ] && [ -n "$PERF_CHECK" ] || die "VM_FILES needs MODULE.ko and PERF-CHECK"
+fi
 PERF_TREE=${PERF_TREE:-}
 if [ -n "$PERF_TREE" ]; then
     [ -x "$PERF_TREE/usr/bin/perf" ] || die "PERF_TREE=$PERF_TREE has no usr/bin/perf"
@@ -77,12 +93,22 @@ if [ ! -s "$BUSYBOX" ]; then
 fi
 # has_module ARCHIVE: true if ARCHIVE was built with a module (only then does it name the file).
 has_module() { [ "$(gzip -dc "$1" 2>/dev/null | grep -caF pmup_probe.ko)" != 0 ]; }
+# vm_up_to_date: the archive holds the VM files exactly when asked, and is newer than them.
+vm_up_to_date() {
+    local f
+    if [ -z "$VM_FILES" ]; then
+        [ "$(gzip -dc "$OUTF" 2>/dev/null | grep -caF vm/workload.bin)" = 0 ]
+        return
+    fi
+    [ "$(gzip -dc "$OUTF" 2>/dev/null | grep -caF vm/workload.bin)" != 0 ] || return 1
+    for f in $VM_FILES "$ROOT"/tests/linux/vm/*.sh; do [ "$OUTF" -nt "$f" ] || return 1; done
+}
 has_cost() { [ "$(gzip -dc "$1" 2>/dev/null | grep -caF pmup_cost.ko)" != 0 ]; }
 if [ -s "$OUTF" ] && [ "$OUTF" -nt "$BUSYBOX" ] && [ "$OUTF" -nt "$SELF" ] &&
    { [ -z "$KO" ] || [ "$OUTF" -nt "$KO" ]; } && { [ -z "$PERF_CHECK" ] || [ "$OUTF" -nt "$PERF_CHECK" ]; } &&
    { [ -z "$COST_KO" ] || [ "$OUTF" -nt "$COST_KO" ]; } &&
    { [ -n "$COST_KO" ] || ! has_cost "$OUTF"; } && { [ -z "$COST_KO" ] || has_cost "$OUTF"; } &&
-   [ "$(cat "$OUTF.perf-tree" 2>/dev/null)" = "$PERF_TREE" ]; then
+   [ "$(cat "$OUTF.perf-tree" 2>/dev/null)" = "$PERF_TREE" ] && vm_up_to_date; then
     if [ -n "$KO" ] && has_module "$OUTF"; then
         say "up to date: $OUTF (with $(basename "$KO"))"
         exit 0
@@ -121,6 +147,15 @@ if [ -n "$PERF_CHECK" ]; then
     cp "$PERF_CHECK" "$stage/bin/perf-check"
     chmod 755 "$stage/bin/perf-check"
 fi
+if [ -n "$VM_FILES" ]; then
+    mkdir -p "$stage/vm"
+    cp "$VM_RUN" "$stage/bin/pmup-run"
+    cp "$VM_HOSTILE" "$stage/bin/pmup-hostile"
+    chmod 755 "$stage/bin/pmup-run" "$stage/bin/pmup-hostile"
+    cp "$VM_GUEST" "$stage/vm/workload.bin"
+    cp "$ROOT"/tests/linux/vm/*.sh "$stage/vm/"
+    chmod 644 "$stage"/vm/*
+fi
 if [ -n "$PERF_TREE" ]; then
     # usr/bin/perf, usr/lib/..., and lib -> usr/lib (perf's interpreter is /lib/ld-linux-aarch64.so.1).
     cp -a "$PERF_TREE/." "$stage/"
@@ -149,6 +184,7 @@ off() {
 
 # Watchdog: never leave the VM running if something below blocks.
 ( sleep 120; echo "HOST: timeout"; off ) &
+watchdog=$!
 
 INIT
 if [ -n "$COST_KO" ]; then
@@ -175,6 +211,22 @@ echo 1 >/proc/sys/kernel/printk
 insmod /pmup_probe.ko || echo "PMUP: insmod failed (status $?)"
 echo "$1" >/proc/sys/kernel/printk
 dmesg | grep -e 'PMUP:' -e 'pmup_probe' | sed 's/^\[[^]]*\] *//'
+
+# `pmup.vm=NAME`: one partition scenario (tests/linux/vm/NAME.sh) and nothing else.
+vm=$(sed -n 's/.*pmup\.vm=\([a-z0-9-]*\).*/\1/p' /proc/cmdline)
+if [ -n "$vm" ]; then
+    kill $watchdog
+    ( sleep 600; echo "VM: timeout"; off ) &
+    if [ -f "/vm/$vm.sh" ]; then
+        echo "VM: scenario $vm"
+        sh "/vm/$vm.sh" 2>&1
+    else
+        echo "VM: no scenario $vm"
+    fi
+    dmesg | grep -e 'pmu-partition' -e 'WARNING' -e 'BUG' -e 'Oops' | sed 's/^\[[^]]*\] *//; s/^/VM: kernel /'
+    echo "VM: end"
+    off
+fi
 
 # CPU hotplug: every secondary off (PSCI CPU_OFF, relayed by EL2) and on again (CPU_ON, through
 # EL2's warm entry), three rounds; then the probe module once more on every CPU.
@@ -273,6 +325,9 @@ if [ -e "$knob" ] && [ -x /bin/perf-check ]; then
     knob_write 0
     wait $span_pid
     cat /tmp/span.out
+    # The partition end to end (tests/linux/vm/e2e.sh): a guest counting on its own counters
+    # on CPU 1 while perf counts on every CPU.
+    [ -f /vm/e2e.sh ] && sh /vm/e2e.sh 2>&1
     echo "HOST: knob done"
 INIT
     # Only an archive with perf's tree carries this part of /init: the others stay as they were.

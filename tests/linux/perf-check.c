@@ -23,14 +23,14 @@
  *                          "PERF: inst loops=L count=X" (exact under QEMU's -icount)
  *   perf-check cpus N [CPU]
  *                          N CPU-cycles events bound to each online CPU (counting whatever runs
- *                          there, not pinned), and with CPU two pinned INST_RETIRED events on that
+ *                          there, not pinned), and with CPU two pinned CPU_CYCLES events on that
  *                          CPU, one excluding the host (:G) and one excluding guests (:H); prints
  *                          "PERF: cpus ready", then for each line read from stdin (a label) the
  *                          change since the previous line, per CPU: "PERF: cpus LABEL cpu=C n=N
  *                          multiplexed=M inconsistent=I", M the events off the PMU part of that
  *                          time (running < enabled), I those whose times make no sense (running >
  *                          enabled, or counted with no time running); and for CPU "PERF: cpus
- *                          LABEL cpu=C guest-only=G host-only=H" (instructions)
+ *                          LABEL cpu=C guest-only=G host-only=H" (cycles)
  *
  * Static, with no library but libc: the test initramfs has only busybox. Debian's perf would
  * need 55 shared libraries (docs/qemu.md).
@@ -354,7 +354,7 @@ static int cpus(int n, int gh_cpu)
 {
 	const uint64_t fmt = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
 	static struct watched ev[MAX_CPUS][32];
-	struct watched gh[2];
+	struct watched gh[2] = { { .fd = -1 }, { .fd = -1 } };
 	int cpu_ids[MAX_CPUS], ncpu = online_cpus(cpu_ids);
 	char label[64];
 
@@ -375,7 +375,7 @@ static int cpus(int n, int gh_cpu)
 		memset(&attr, 0, sizeof(attr));
 		attr.size = sizeof(attr);
 		attr.type = PERF_TYPE_RAW;
-		attr.config = 0x08;
+		attr.config = 0x11;
 		attr.pinned = 1;
 		attr.exclude_host = g == 0;
 		attr.exclude_guest = g == 1;

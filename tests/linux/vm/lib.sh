@@ -3,7 +3,7 @@
 
 # The workload guest's argument: N loop iterations, R rounds (tests/payloads/workload).
 workload_arg() { echo $(( ($2 << 32) | $1 )); }
-FOREVER=$((1 << 63))
+FOREVER=0x8000000000000000
 
 # perf_watch N [CPU]: perf-check cpus in the background, fed labels through fd 3.
 perf_watch() {
