@@ -149,7 +149,7 @@ $(OUT)/host.bundle: $(LINUX_IMAGE) $(OUT)/initramfs.cpio.gz FORCE
 
 LINUX612 := $(CACHE)/linux-6.12/Image
 # The partition scenarios of tests/linux/vm, one bundle each (below).
-VM_SCENARIOS := e2e hostile cycles hotplug
+VM_SCENARIOS := e2e hostile cycles hotplug cost
 LINUX612_BUILD := $(CACHE)/linux-6.12/build
 linux-6.12: $(OUT)/host-6.12.bundle $(OUT)/host-6.12-cost.bundle $(VM_SCENARIOS:%=$(OUT)/host-6.12-vm-%.bundle)
 $(LINUX612): FORCE | $(PREREQ_STAMP)
@@ -233,7 +233,7 @@ run: $(OUT)/flash.bin $(OUT)/$(RUN_HOST)
 # Then the patched Linux 6.12 on one CPU with `pmup.cost` (host-driver/linux/pmup_cost.c): what
 # armpmu_reserve_counters(2) + armpmu_release_counters() cost with 0, 3 and 7 perf events on the
 # CPU, and the bare HVCs, in instructions (EL1 + EL2) from the generic timer under -icount.
-bench: qemu-only $(OUT)/flash.bin $(OUT)/bench.bundle $(OUT)/host-6.12-cost.bundle
+bench: qemu-only $(OUT)/flash.bin $(OUT)/bench.bundle $(OUT)/host-6.12-cost.bundle $(OUT)/host-6.12-vm-cost.bundle
 	@{ for cpu in cortex-a57 max,sme=off,pauth-impdef=on; do \
 		echo "== -cpu $$cpu"; \
 		timeout 120 qemu-system-aarch64 -machine $(QEMU_MACHINE) -cpu $$cpu,cntfrq=62500000 \
@@ -247,6 +247,13 @@ bench: qemu-only $(OUT)/flash.bin $(OUT)/bench.bundle $(OUT)/host-6.12-cost.bund
 			-icount shift=0 -smp 1 -m 1024 -nographic -nic none -no-reboot \
 			-bios $(OUT)/flash.bin -device loader,file=$(OUT)/host-6.12-cost.bundle,addr=0x48000000,force-raw=on \
 			| grep --line-buffered -E '^COST:' ; \
+	done; \
+	for cpu in cortex-a57 max,sme=off,pauth-impdef=on; do \
+		echo "== Linux 6.12 /dev/pmu-partition round trip (tests/linux/vm/cost.sh), -cpu $$cpu"; \
+		timeout 300 qemu-system-aarch64 -machine $(QEMU_MACHINE) -cpu $$cpu,cntfrq=62500000 \
+			-icount shift=0 -smp 1 -m 1024 -nographic -nic none -no-reboot \
+			-bios $(OUT)/flash.bin -device loader,file=$(OUT)/host-6.12-vm-cost.bundle,addr=0x48000000,force-raw=on \
+			| grep --line-buffered -E '^(VM: cost|PMUP-RUN: (bench|error))' ; \
 	done; } | tee target/bench.txt
 
 # ---------------------------------------------------------------------------------------------

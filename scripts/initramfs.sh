@@ -325,9 +325,6 @@ if [ -e "$knob" ] && [ -x /bin/perf-check ]; then
     knob_write 0
     wait $span_pid
     cat /tmp/span.out
-    # The partition end to end (tests/linux/vm/e2e.sh): a guest counting on its own counters
-    # on CPU 1 while perf counts on every CPU.
-    [ -f /vm/e2e.sh ] && sh /vm/e2e.sh 2>&1
     echo "HOST: knob done"
 INIT
     # Only an archive with perf's tree carries this part of /init: the others stay as they were.
@@ -350,6 +347,13 @@ INIT
         done
         echo "PERFTOOL: done"
     fi
+INIT
+    # Only an archive with the partition userspace runs the partition end to end here.
+    [ -z "$VM_FILES" ] || cat >>"$stage/init" <<'INIT'
+
+    # The partition end to end (tests/linux/vm/e2e.sh): a guest counting on its own counters on
+    # CPU 1 while perf counts on every CPU.
+    sh /vm/e2e.sh 2>&1
 INIT
     cat >>"$stage/init" <<'INIT'
 fi

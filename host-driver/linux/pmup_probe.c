@@ -197,11 +197,40 @@ static bool pmup_report_cpu(unsigned int cpu, const struct pmup_cpu_result *r)
 	return ok;
 }
 
+/*
+ * dump_cpu=N: instead of the probe, every PMU event counter of CPU N as the host sees it now
+ * ("PMUP: dump cpu=N counter=I type=T value=V"): after a partition ran there, nothing of the
+ * guest's may be left (the partition tests, tests/linux/vm/e2e.sh).
+ */
+static int dump_cpu = -1;
+module_param(dump_cpu, int, 0444);
+MODULE_PARM_DESC(dump_cpu, "print this CPU's PMU counters instead of probing");
+
+static void pmup_dump(void *unused)
+{
+	unsigned int i, n = (read_sysreg(pmcr_el0) >> 11) & 0x1f;
+
+	/* Through PMSELR: the counter's number is a variable. No perf event is on the CPU. */
+	for (i = 0; i < n; i++) {
+		write_sysreg(i, pmselr_el0);
+		isb();
+		pr_info("dump cpu=%d counter=%u type=%#llx value=%llu\n", smp_processor_id(), i,
+			(unsigned long long)read_sysreg(pmxevtyper_el0),
+			(unsigned long long)read_sysreg(pmxevcntr_el0));
+	}
+}
+
 static int __init pmup_probe_init(void)
 {
 	struct pmup_cpu_result *results, *first = NULL;
 	unsigned int cpu, cpus = 0, ok = 0;
 	unsigned long ver;
+
+	if (dump_cpu >= 0) {
+		if (smp_call_function_single(dump_cpu, pmup_dump, NULL, 1))
+			pr_info("dump cpu=%d offline\n", dump_cpu);
+		return 0;
+	}
 
 	ver = arm_smccc_get_version();
 	pr_info("conduit=%s smccc=%lu.%lu\n", pmup_conduit_name(arm_smccc_1_1_get_conduit()),

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! pmup-run's command line:
-//! `pmup-run [--cpu N] [--counters K] [--memory MIB] [--arg VALUE] [--reports N] [--quiet] GUEST.bin`
+//! `pmup-run [--cpu N] [--counters K] [--memory MIB] [--arg VALUE] [--reports N] [--quiet]
+//! [--bench RUNS] GUEST.bin`
 //! or `pmup-run --info`.
 
-pub const USAGE: &str = "usage: pmup-run [--cpu N] [--counters K] [--memory MIB] [--arg VALUE] [--reports N] [--quiet] GUEST.bin
+pub const USAGE: &str = "usage: pmup-run [--cpu N] [--counters K] [--memory MIB] [--arg VALUE] [--reports N] [--quiet]
+                [--bench RUNS] GUEST.bin
        pmup-run --info
 Runs GUEST.bin (loaded at the start of a partition's memory, entered there) on /dev/pmu-partition.
   --cpu N       pin to CPU N first
@@ -13,6 +15,8 @@ Runs GUEST.bin (loaded at the start of a partition's memory, entered there) on /
   --arg VALUE   the guest's x1 at entry, decimal or 0x hex (default 0)
   --reports N   stop after N reports
   --quiet       do not print the reports
+  --bench RUNS  time RUNS round trips (PMUP_RUN to a report and back) with the generic timer,
+                for a guest that reports all the time
   --info        print what the hypervisor offers";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +34,7 @@ pub struct RunArgs {
     pub arg: u64,
     pub reports: Option<u64>,
     pub quiet: bool,
+    pub bench: Option<u64>,
     pub guest: String,
 }
 
@@ -43,7 +48,7 @@ pub fn number(s: &str) -> Option<u64> {
 
 /// Parses the arguments after the program name.
 pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, String> {
-    let mut run = RunArgs { cpu: None, counters: 0, memory_mib: 2, arg: 0, reports: None, quiet: false, guest: String::new() };
+    let mut run = RunArgs { cpu: None, counters: 0, memory_mib: 2, arg: 0, reports: None, quiet: false, bench: None, guest: String::new() };
     let mut guest = None;
     let mut info = false;
     let mut it = args.iter().map(AsRef::as_ref);
@@ -61,6 +66,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, String> {
             "--memory" => run.memory_mib = value(a)?,
             "--arg" => run.arg = value(a)?,
             "--reports" => run.reports = Some(value(a)?),
+            "--bench" => run.bench = Some(Some(value(a)?).filter(|&n| n > 0).ok_or("--bench: at least 1 run")?),
             _ if a.starts_with('-') => return Err(format!("unknown option {a}")),
             _ if guest.is_some() => return Err(format!("one guest only: {a}")),
             _ => guest = Some(a.to_owned()),
@@ -92,7 +98,7 @@ mod tests {
     fn defaults() {
         assert_eq!(
             run(&["g.bin"]),
-            RunArgs { cpu: None, counters: 0, memory_mib: 2, arg: 0, reports: None, quiet: false, guest: "g.bin".into() }
+            RunArgs { cpu: None, counters: 0, memory_mib: 2, arg: 0, reports: None, quiet: false, bench: None, guest: "g.bin".into() }
         );
     }
 
@@ -101,7 +107,7 @@ mod tests {
         let r = run(&["--cpu", "3", "--counters", "2", "--memory", "8", "--arg", "0x1f", "--reports", "5", "--quiet", "g.bin"]);
         assert_eq!(
             r,
-            RunArgs { cpu: Some(3), counters: 2, memory_mib: 8, arg: 0x1f, reports: Some(5), quiet: true, guest: "g.bin".into() }
+            RunArgs { cpu: Some(3), counters: 2, memory_mib: 8, arg: 0x1f, reports: Some(5), quiet: true, bench: None, guest: "g.bin".into() }
         );
         assert_eq!(run(&["g.bin", "--arg", "18446744073709551615"]).arg, u64::MAX);
         assert_eq!(run(&["--arg", "0XFFFFFFFFFFFFFFFF", "g"]).arg, u64::MAX);

@@ -33,6 +33,40 @@ pub struct LoopOptions {
     pub quiet: bool,
 }
 
+/// `--bench`: one PMUP_RUN to warm up, then `runs` timed ones, each of which must end in a report;
+/// `clock` gives (count, frequency). Prints `bench runs=R ticks=T freq=F ns-per-run=N entries=E
+/// reservations=S` (the last two over the timed runs).
+pub fn bench(
+    mut run: impl FnMut() -> io::Result<PmupRun>,
+    runs: u64,
+    clock: impl Fn() -> (u64, u64),
+    out: &mut dyn Write,
+) -> i32 {
+    let report = |r: io::Result<PmupRun>| match r {
+        Ok(r) if matches!(decode_exit(&r), Some(Exit::Report(_))) => Ok(r),
+        Ok(r) => Err(io::Error::new(io::ErrorKind::InvalidData, format!("exit {} is not a report", r.exit_reason))),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = report(run()) {
+        return fail(out, "bench", &e);
+    }
+    let (mut entries, mut reservations) = (0u64, 0u64);
+    let (start, freq) = clock();
+    for _ in 0..runs {
+        match report(run()) {
+            Ok(r) => {
+                entries += r.entries;
+                reservations += r.reservations;
+            }
+            Err(e) => return fail(out, "bench", &e),
+        }
+    }
+    let ticks = clock().0.wrapping_sub(start);
+    let ns = u128::from(ticks) * 1_000_000_000 / u128::from(freq.max(1)) / u128::from(runs);
+    say(out, format_args!("bench runs={runs} ticks={ticks} freq={freq} ns-per-run={ns} entries={entries} reservations={reservations}"));
+    EXIT_OK
+}
+
 /// Runs until the guest's outcome; `run` is one PMUP_RUN, `interrupted` says whether SIGINT or
 /// SIGTERM arrived. Returns the process's exit code.
 pub fn run_loop(
@@ -171,6 +205,27 @@ mod tests {
         let (code, out) = play(vec![exit(1, [1, 1, 1]), errno(libc::EINTR)], Some(2), ALL);
         assert_eq!(code, 130);
         assert_eq!(out, "PMUP-RUN: report 1 1 1\nPMUP-RUN: interrupted after 1 reports\n");
+    }
+
+    #[test]
+    fn bench_times_the_runs_after_the_first() {
+        let ticks = Cell::new(0u64);
+        let mut script = (0..5).map(|_| exit(1, [0; 3]));
+        let mut out = Vec::new();
+        let clock = || {
+            ticks.set(ticks.get() + 100);
+            (ticks.get(), 62_500_000)
+        };
+        assert_eq!(bench(|| script.next().unwrap(), 4, clock, &mut out), 0);
+        // 100 ticks of 16 ns for 4 runs; each scripted run has 2 entries and 1 reservation.
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "PMUP-RUN: bench runs=4 ticks=100 freq=62500000 ns-per-run=400 entries=8 reservations=4\n"
+        );
+        let mut out = Vec::new();
+        let mut script = vec![exit(1, [0; 3]), exit(2, [0; 3])].into_iter();
+        assert_eq!(bench(|| script.next().unwrap(), 4, || (0, 1), &mut out), EXIT_ERROR);
+        assert_eq!(String::from_utf8(out).unwrap(), "PMUP-RUN: error bench: EIO (exit 2 is not a report)\n");
     }
 
     #[test]

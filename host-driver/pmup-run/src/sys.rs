@@ -57,6 +57,27 @@ pub fn stop_requested() -> bool {
 }
 
 /// MemFree from /proc/meminfo, in KiB.
+/// The generic timer's virtual count and its frequency (CNTVCT_EL0, CNTFRQ_EL0: Linux lets EL0
+/// read both). Under QEMU's `-icount shift=0` one nanosecond is one instruction, so a count is a
+/// path length. Elsewhere (the host's unit tests) the monotonic clock in nanoseconds.
+pub fn counter() -> (u64, u64) {
+    #[cfg(target_arch = "aarch64")]
+    {
+        let (count, freq): (u64, u64);
+        // SAFETY: reads of EL0-accessible timer registers; the ISB keeps the read in order.
+        unsafe {
+            core::arch::asm!("isb", "mrs {c}, cntvct_el0", "mrs {f}, cntfrq_el0", c = out(reg) count, f = out(reg) freq,
+                options(nostack, nomem));
+        }
+        (count, freq)
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        (now.as_nanos() as u64, 1_000_000_000)
+    }
+}
+
 pub fn mem_free_kib() -> io::Result<u64> {
     parse_mem_free(&std::fs::read_to_string("/proc/meminfo")?)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no MemFree in /proc/meminfo"))

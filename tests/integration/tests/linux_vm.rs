@@ -112,6 +112,21 @@ fn check_e2e(out: &Outcome, icount: bool) {
     assert!(out.has_line("VM: e2e gh runner status=0"), "{}", out.log);
     // And every counter is the host's again on every CPU.
     assert!(out.has_line("PERF: fill k=6 cpus=4 ok=4"), "{}", out.log);
+
+    // Nothing of the guest is left in CPU 1's counters once it ran there with no perf event on the
+    // machine: no counter has the guest's INST_RETIRED, and the 2 counters that were reserved
+    // (the top ones) are scrubbed.
+    assert!(out.has_line("VM: e2e residue runner status=0"), "{}", out.log);
+    let dump: Vec<_> = out.lines_with("PMUP: dump cpu=1 ").collect();
+    assert_eq!(dump.len(), 6, "CPU 1's 6 counters: {dump:?}\n{}", out.log);
+    for l in &dump {
+        let ty = l.split_whitespace().find_map(|w| w.strip_prefix("type=")).expect(l);
+        let ty = u64::from_str_radix(ty.trim_start_matches("0x"), 16).expect(l);
+        assert_ne!(ty & 0xffff, 0x08, "the guest's event is left: {l}\n{}", out.log);
+        if field(l, "counter") >= 4 {
+            assert!(ty == 0 && field(l, "value") == 0, "a reserved counter not scrubbed: {l}\n{}", out.log);
+        }
+    }
 }
 
 #[test]
@@ -169,4 +184,25 @@ fn linux_vm_hotplug() {
     assert!(out.has_line("VM: hotplug stopped runner status=0"), "{}", out.log);
     assert!(out.has_line("PERF: fill k=6 cpus=4 ok=4"), "counters left reserved:\n{}", out.log);
     assert!(out.has_line("VM: hotplug after status=0"), "{}", out.log);
+}
+
+/// The cost scenario of `make bench` (there under -icount, one CPU) runs, and shows the model:
+/// without counters no reservation, with 2 one reservation per round trip (the counters are given
+/// back when PMUP_RUN returns), and at least one guest entry per round trip.
+#[test]
+fn linux_vm_cost_scenario() {
+    let out = run("cost", "max", false);
+    let configs: Vec<_> = out.lines_with("VM: cost counters=").collect();
+    let benches: Vec<_> = out.lines_with("PMUP-RUN: bench ").collect();
+    assert_eq!(configs.len(), 4, "{}", out.log);
+    assert_eq!(benches.len(), 4, "{}", out.log);
+    for (c, b) in configs.iter().zip(&benches) {
+        let runs = field(b, "runs");
+        assert_eq!(runs, 2000, "{b}");
+        // A host interrupt while the guest runs is one entry more.
+        assert!(field(b, "entries") >= runs, "{b}");
+        let expected = if field(c, "counters") == 0 { 0 } else { runs };
+        assert_eq!(field(b, "reservations"), expected, "{c}: {b}");
+        assert!(field(b, "ns-per-run") > 0, "{b}");
+    }
 }

@@ -79,6 +79,9 @@ fn run_guest(args: &RunArgs, out: &mut dyn Write) -> i32 {
     if let Err(e) = sys::catch_stop_signals() {
         return fail(out, "signals", &e);
     }
+    if let Some(runs) = args.bench {
+        return runner::bench(|| device.run(vcpu), runs, sys::counter, out);
+    }
     let options = LoopOptions { reports: args.reports, quiet: args.quiet };
     // The device (and with it the VM) is closed when this returns, before the process exits.
     runner::run_loop(|| device.run(vcpu), sys::stop_requested, &options, out)

@@ -18,7 +18,8 @@
 //!
 //! 1. `report(1, k, N)`: k = `PMCR_EL0.N` as the guest sees it, the partition's counter count.
 //!    A vCPU with no PMU (k = 0: reading `PMCR_EL0` is an undefined instruction) reports
-//!    `(1, 0, N)` and then calls `GUEST_DONE(1)` without touching the PMU again.
+//!    `(1, 0, N)` and then calls `GUEST_DONE(1)` without touching the PMU again; in forever mode
+//!    it reports `(1, 0, N)` again and again instead (what `pmup-run --bench` times).
 //! 2. The guest programs counter 0 = INST_RETIRED (0x08), counter 1 = CPU_CYCLES (0x11) and, when
 //!    k >= 3, counter 2 = SW_INCR (0x00), all counting at EL1 and EL0 only (filter bits clear),
 //!    from zero, enabled (`PMCR_EL0.E`). Counters from 3 up are left alone. With k = 1 there is no
