@@ -2,11 +2,11 @@
 
 //! pmup-run's command line:
 //! `pmup-run [--cpu N] [--counters K] [--memory MIB] [--arg VALUE] [--reports N] [--quiet]
-//! [--bench RUNS] GUEST.bin`
+//! [--keep] [--bench RUNS] GUEST.bin`
 //! or `pmup-run --info`.
 
 pub const USAGE: &str = "usage: pmup-run [--cpu N] [--counters K] [--memory MIB] [--arg VALUE] [--reports N] [--quiet]
-                [--bench RUNS] GUEST.bin
+                [--keep] [--bench RUNS] GUEST.bin
        pmup-run --info
 Runs GUEST.bin (loaded at the start of a partition's memory, entered there) on /dev/pmu-partition.
   --cpu N       pin to CPU N first
@@ -15,6 +15,7 @@ Runs GUEST.bin (loaded at the start of a partition's memory, entered there) on /
   --arg VALUE   the guest's x1 at entry, decimal or 0x hex (default 0)
   --reports N   stop after N reports
   --quiet       do not print the reports
+  --keep        keep the counters reserved between runs while on the CPU (PMUP_RUN_KEEP_COUNTERS)
   --bench RUNS  time RUNS round trips (PMUP_RUN to a report and back) with the generic timer,
                 for a guest that reports all the time
   --info        print what the hypervisor offers";
@@ -34,6 +35,7 @@ pub struct RunArgs {
     pub arg: u64,
     pub reports: Option<u64>,
     pub quiet: bool,
+    pub keep: bool,
     pub bench: Option<u64>,
     pub guest: String,
 }
@@ -48,7 +50,7 @@ pub fn number(s: &str) -> Option<u64> {
 
 /// Parses the arguments after the program name.
 pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, String> {
-    let mut run = RunArgs { cpu: None, counters: 0, memory_mib: 2, arg: 0, reports: None, quiet: false, bench: None, guest: String::new() };
+    let mut run = RunArgs { cpu: None, counters: 0, memory_mib: 2, arg: 0, reports: None, quiet: false, keep: false, bench: None, guest: String::new() };
     let mut guest = None;
     let mut info = false;
     let mut it = args.iter().map(AsRef::as_ref);
@@ -61,6 +63,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Command, String> {
             "--help" | "-h" => return Ok(Command::Help),
             "--info" => info = true,
             "--quiet" => run.quiet = true,
+            "--keep" => run.keep = true,
             "--cpu" => run.cpu = Some(usize::try_from(value(a)?).map_err(|_| "--cpu: too large".to_owned())?),
             "--counters" => run.counters = u32::try_from(value(a)?).map_err(|_| "--counters: too large".to_owned())?,
             "--memory" => run.memory_mib = value(a)?,
@@ -98,16 +101,19 @@ mod tests {
     fn defaults() {
         assert_eq!(
             run(&["g.bin"]),
-            RunArgs { cpu: None, counters: 0, memory_mib: 2, arg: 0, reports: None, quiet: false, bench: None, guest: "g.bin".into() }
+            RunArgs { cpu: None, counters: 0, memory_mib: 2, arg: 0, reports: None, quiet: false, keep: false, bench: None, guest: "g.bin".into() }
         );
     }
 
     #[test]
     fn every_option() {
-        let r = run(&["--cpu", "3", "--counters", "2", "--memory", "8", "--arg", "0x1f", "--reports", "5", "--quiet", "g.bin"]);
+        let r = run(&[
+            "--cpu", "3", "--counters", "2", "--memory", "8", "--arg", "0x1f", "--reports", "5", "--quiet", "--keep", "--bench",
+            "100", "g.bin",
+        ]);
         assert_eq!(
             r,
-            RunArgs { cpu: Some(3), counters: 2, memory_mib: 8, arg: 0x1f, reports: Some(5), quiet: true, bench: None, guest: "g.bin".into() }
+            RunArgs { cpu: Some(3), counters: 2, memory_mib: 8, arg: 0x1f, reports: Some(5), quiet: true, keep: true, bench: Some(100), guest: "g.bin".into() }
         );
         assert_eq!(run(&["g.bin", "--arg", "18446744073709551615"]).arg, u64::MAX);
         assert_eq!(run(&["--arg", "0XFFFFFFFFFFFFFFFF", "g"]).arg, u64::MAX);
@@ -133,6 +139,7 @@ mod tests {
             &["--arg", "0x10000000000000000", "g"],
             &["--counters", "0x100000000", "g"],
             &["--bogus", "g"],
+            &["--bench", "0", "g"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} accepted: {:?}", parse(bad));
         }

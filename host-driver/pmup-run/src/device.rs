@@ -73,7 +73,12 @@ impl Device {
 
     /// Runs vCPU `vcpu` on this CPU until its guest exits.
     pub fn run(&self, vcpu: u32) -> io::Result<PmupRun> {
-        let mut run = PmupRun { vcpu, ..Default::default() };
+        self.run_with(vcpu, 0)
+    }
+
+    /// PMUP_RUN with `flags` (PMUP_RUN_KEEP_COUNTERS).
+    pub fn run_with(&self, vcpu: u32, flags: u32) -> io::Result<PmupRun> {
+        let mut run = PmupRun { vcpu, flags, ..Default::default() };
         self.ioctl(PMUP_RUN, &mut run)?;
         Ok(run)
     }

@@ -14,6 +14,8 @@ pub const PMUP_GUEST_RAM_BASE: u64 = vm::GUEST_RAM_BASE;
 pub const PMUP_MEMORY_ALIGN: u64 = vm::VM_MEMORY_GRANULE;
 pub const PMUP_MAX_MEMORY: u64 = vm::MAX_VM_MEMORY;
 pub const PMUP_MAX_VCPUS: u32 = vm::MAX_VCPUS as u32;
+/// PMUP_RUN flag: keep the counters reserved while the thread stays on the CPU.
+pub const PMUP_RUN_KEEP_COUNTERS: u32 = 1 << 0;
 
 /// PMUP_GET_INFO: what the hypervisor offers.
 #[repr(C)]

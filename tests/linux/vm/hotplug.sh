@@ -2,18 +2,23 @@
 # CPU hotplug of the vCPU's CPU while the vCPU runs there, and while a VM only exists.
 . /vm/lib.sh
 cpu1=/sys/devices/system/cpu/cpu1/online
-pmup-run --cpu 1 --counters 2 --arg $FOREVER --quiet /vm/workload.bin &
-pid=$!
-sleep 1
-ok=0
-for round in 1 2 3; do
-    echo 0 >$cpu1 && echo 1 >$cpu1 && [ "$(cat $cpu1)" = 1 ] && ok=$((ok + 1))
+# Once with the counters given back at every report, once kept between reports (--keep): either
+# way the thread leaving CPU 1 gives them back there.
+for mode in running kept; do
+    keep=; [ $mode = kept ] && keep=--keep
+    pmup-run --cpu 1 --counters 2 --arg $FOREVER --quiet $keep /vm/workload.bin &
+    pid=$!
     sleep 1
+    ok=0
+    for round in 1 2 3; do
+        echo 0 >$cpu1 && echo 1 >$cpu1 && [ "$(cat $cpu1)" = 1 ] && ok=$((ok + 1))
+        sleep 1
+    done
+    echo "VM: hotplug $mode rounds-ok=$ok"
+    kill -INT $pid
+    wait $pid
+    echo "VM: hotplug $mode runner status=$?"
 done
-echo "VM: hotplug running rounds-ok=$ok"
-kill -INT $pid
-wait $pid
-echo "VM: hotplug running runner status=$?"
 # A VM that exists but does not run (the runner stopped in userspace) while CPU 1 goes away.
 pmup-run --cpu 1 --counters 2 --arg "$(workload_arg 1000 1)" /vm/workload.bin >/tmp/r.out &
 pid=$!

@@ -8,7 +8,7 @@ use pmup_run::args::{self, Command, RunArgs};
 use pmup_run::device::Device;
 use pmup_run::runner::{self, EXIT_ERROR, LoopOptions, fail, say};
 use pmup_run::sys;
-use pmup_run::uapi::PMUP_GUEST_RAM_BASE;
+use pmup_run::uapi::{PMUP_GUEST_RAM_BASE, PMUP_RUN_KEEP_COUNTERS};
 use std::io::{self, Write};
 
 fn main() {
@@ -79,10 +79,11 @@ fn run_guest(args: &RunArgs, out: &mut dyn Write) -> i32 {
     if let Err(e) = sys::catch_stop_signals() {
         return fail(out, "signals", &e);
     }
+    let flags = if args.keep { PMUP_RUN_KEEP_COUNTERS } else { 0 };
     if let Some(runs) = args.bench {
-        return runner::bench(|| device.run(vcpu), runs, sys::counter, out);
+        return runner::bench(|| device.run_with(vcpu, flags), runs, sys::counter, out);
     }
     let options = LoopOptions { reports: args.reports, quiet: args.quiet };
     // The device (and with it the VM) is closed when this returns, before the process exits.
-    runner::run_loop(|| device.run(vcpu), sys::stop_requested, &options, out)
+    runner::run_loop(|| device.run_with(vcpu, flags), sys::stop_requested, &options, out)
 }

@@ -229,7 +229,7 @@ fn run(report: &mut Report, guest: &[u8]) {
         ("run-vcpu-max", PmupRun { vcpu: PMUP_MAX_VCPUS, ..Default::default() }),
         ("run-vcpu-u32-max", PmupRun { vcpu: u32::MAX, ..Default::default() }),
         ("run-vcpu-not-created", PmupRun { vcpu: unused, ..Default::default() }),
-        ("run-flags", PmupRun { vcpu, flags: 1, ..Default::default() }),
+        ("run-flags", PmupRun { vcpu, flags: 2, ..Default::default() }),
         ("run-flags-top", PmupRun { vcpu, flags: 1 << 31, ..Default::default() }),
         ("run-pad", PmupRun { vcpu, pad: 1, ..Default::default() }),
     ] {
