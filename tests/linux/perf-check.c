@@ -23,14 +23,15 @@
  *                          "PERF: inst loops=L count=X" (exact under QEMU's -icount)
  *   perf-check cpus N [CPU]
  *                          N CPU-cycles events bound to each online CPU (counting whatever runs
- *                          there, not pinned), and with CPU two pinned CPU_CYCLES events on that
- *                          CPU, one excluding the host (:G) and one excluding guests (:H); prints
+ *                          there, not pinned), and with CPU three pinned CPU_CYCLES events on
+ *                          that CPU, one excluding the host (:G), one excluding guests (:H) and
+ *                          one excluding neither; prints
  *                          "PERF: cpus ready", then for each line read from stdin (a label) the
  *                          change since the previous line, per CPU: "PERF: cpus LABEL cpu=C n=N
  *                          multiplexed=M inconsistent=I", M the events off the PMU part of that
  *                          time (running < enabled), I those whose times make no sense (running >
  *                          enabled, or counted with no time running); and for CPU "PERF: cpus
- *                          LABEL cpu=C guest-only=G host-only=H" (cycles)
+ *                          LABEL cpu=C guest-only=G host-only=H both=B" (cycles)
  *
  * Static, with no library but libc: the test initramfs has only busybox. Debian's perf would
  * need 55 shared libraries (docs/qemu.md).
@@ -354,7 +355,7 @@ static int cpus(int n, int gh_cpu)
 {
 	const uint64_t fmt = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
 	static struct watched ev[MAX_CPUS][32];
-	struct watched gh[2] = { { .fd = -1 }, { .fd = -1 } };
+	struct watched gh[3] = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };
 	int cpu_ids[MAX_CPUS], ncpu = online_cpus(cpu_ids);
 	char label[64];
 
@@ -369,7 +370,7 @@ static int cpus(int n, int gh_cpu)
 			}
 		}
 	}
-	for (int g = 0; g < 2 && gh_cpu >= 0; g++) {
+	for (int g = 0; g < 3 && gh_cpu >= 0; g++) {
 		struct perf_event_attr attr;
 
 		memset(&attr, 0, sizeof(attr));
@@ -406,12 +407,14 @@ static int cpus(int n, int gh_cpu)
 			       cpu_ids[i], n, multiplexed, inconsistent);
 		}
 		if (gh_cpu >= 0) {
-			uint64_t g[3], h[3];
+			uint64_t g[3], h[3], b[3];
 
 			delta(&gh[0], g);
 			delta(&gh[1], h);
-			printf("PERF: cpus %s cpu=%d guest-only=%llu host-only=%llu\n", label, gh_cpu,
-			       (unsigned long long)g[0], (unsigned long long)h[0]);
+			delta(&gh[2], b);
+			printf("PERF: cpus %s cpu=%d guest-only=%llu host-only=%llu both=%llu\n", label,
+			       gh_cpu, (unsigned long long)g[0], (unsigned long long)h[0],
+			       (unsigned long long)b[0]);
 		}
 		fflush(stdout);
 	}
