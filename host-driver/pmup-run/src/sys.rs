@@ -56,7 +56,6 @@ pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
-/// MemFree from /proc/meminfo, in KiB.
 /// The generic timer's virtual count and its frequency (CNTVCT_EL0, CNTFRQ_EL0: Linux lets EL0
 /// read both). Under QEMU's `-icount shift=0` one nanosecond is one instruction, so a count is a
 /// path length. Elsewhere (the host's unit tests) the monotonic clock in nanoseconds.
@@ -78,9 +77,19 @@ pub fn counter() -> (u64, u64) {
     }
 }
 
+/// Free memory in KiB: MemFree from /proc/meminfo plus the pages on the per-CPU free lists
+/// (/proc/zoneinfo's `count:`), which MemFree leaves out. Freed pages go to those lists first,
+/// several MiB of them: without them, memory just given back can look lost.
 pub fn mem_free_kib() -> io::Result<u64> {
-    parse_mem_free(&std::fs::read_to_string("/proc/meminfo")?)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no MemFree in /proc/meminfo"))
+    let free = parse_mem_free(&std::fs::read_to_string("/proc/meminfo")?)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no MemFree in /proc/meminfo"))?;
+    let page_kib = 4; // the 4 KiB granule of the test kernels
+    Ok(free + page_kib * parse_pcp_pages(&std::fs::read_to_string("/proc/zoneinfo")?))
+}
+
+/// The pages on every zone's per-CPU lists, from /proc/zoneinfo.
+pub fn parse_pcp_pages(zoneinfo: &str) -> u64 {
+    zoneinfo.lines().filter_map(|l| l.trim().strip_prefix("count:")?.trim().parse::<u64>().ok()).sum()
 }
 
 pub fn parse_mem_free(meminfo: &str) -> Option<u64> {
@@ -96,6 +105,8 @@ mod tests {
         assert_eq!(parse_mem_free("MemTotal:        1000 kB\nMemFree:          812 kB\n"), Some(812));
         assert_eq!(parse_mem_free("MemTotal: 1 kB\n"), None);
         assert!(mem_free_kib().unwrap() > 0);
+        let zoneinfo = "Node 0, zone   Normal\n  pages free     100\n  pagesets\n    cpu: 0\n              count: 12\n              high:  50\n    cpu: 1\n              count: 30\n";
+        assert_eq!(parse_pcp_pages(zoneinfo), 42);
     }
 
     #[test]

@@ -107,10 +107,11 @@ fn check_e2e(out: &Outcome, icount: bool) {
     for label in ["before", "during", "after"] {
         let (g, h, b) = gh(label);
         // Under -icount the events see the same instructions: a :H that went on counting while the
-        // guest ran would be off by the guest's 200 k. Without it, cycles follow the host's clock
-        // and the three are read at slightly different moments.
-        let (sum, slack) = (g + h, if icount { b / 1000 + 5000 } else { b / 100 });
-        assert!(sum + slack >= b && sum <= b + slack, ":G {g} + :H {h} is not {b} ({label}):\n{}", out.log);
+        // guest ran would be off by the guest's 200 k.
+        // Without -icount the events count the host's clock and are read one after the other by
+        // a process that can be preempted in between: only -icount makes the sum a check.
+        let (sum, slack) = (g + h, b / 1000 + 5000);
+        assert!(!icount || (sum + slack >= b && sum <= b + slack), ":G {g} + :H {h} is not {b} ({label}):\n{}", out.log);
         if label == "during" {
             assert!(g >= if icount { loop_count(E2E_N) } else { 1 }, ":G counted {g} of the guest:\n{}", out.log);
         } else {
@@ -168,9 +169,9 @@ fn linux_vm_hostile() {
     assert!(out.has_line("VM: hostile signal=TERM status=130"), "{}", out.log);
     assert_eq!(out.lines_with("VM: hostile killed status=137").count(), 2, "{}", out.log);
     let mem = out.lines_with("VM: hostile killed memfree-").next().expect("memfree line");
-    // Freed pages may sit in per-CPU lists, which MemFree leaves out (some MiB); a VM not given
-    // back would be 16 MiB, each.
-    assert!(field(mem, "memfree-after") + 8192 >= field(mem, "memfree-before"), "VM memory lost: {mem}");
+    // Free memory counts the per-CPU free lists (tests/linux/vm/lib.sh); a VM not given back
+    // would be 16 MiB, each. 2 MiB for the kernel's own noise.
+    assert!(field(mem, "memfree-after") + 2048 >= field(mem, "memfree-before"), "VM memory lost: {mem}");
     assert!(out.has_line("PERF: fill k=6 cpus=4 ok=4"), "counters left reserved:\n{}", out.log);
     assert!(out.has_line("VM: hostile after status=0"), "{}", out.log);
 }

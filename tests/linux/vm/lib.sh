@@ -23,5 +23,9 @@ perf_done() {
     cat /tmp/pc.out
 }
 
-# memfree: MemFree in kB.
-memfree() { sed -n 's/^MemFree: *\([0-9]*\) kB/\1/p' /proc/meminfo; }
+# memfree: free memory in kB: MemFree plus the pages on the per-CPU free lists (/proc/zoneinfo's
+# count:, 4 kB pages), which MemFree leaves out although freed pages land there first.
+memfree() {
+    echo $(( $(sed -n 's/^MemFree: *\([0-9]*\) kB/\1/p' /proc/meminfo) + \
+        4 * $(awk '$1 == "count:" { n += $2 } END { print n + 0 }' /proc/zoneinfo) ))
+}
