@@ -193,7 +193,7 @@ fn linux_vm_hotplug() {
         assert!(out.has_line(&format!("VM: hotplug {mode} rounds-ok=3")), "{}", out.log);
         assert!(out.has_line(&format!("VM: hotplug {mode} runner status=130")), "{}", out.log);
     }
-    assert!(out.has_line("VM: hotplug stopped runner status=0"), "{}", out.log);
+    assert!(out.has_line("VM: hotplug stopped runner status=130"), "{}", out.log);
     assert!(out.has_line("PERF: fill k=6 cpus=4 ok=4"), "counters left reserved:\n{}", out.log);
     assert!(out.has_line("VM: hotplug after status=0"), "{}", out.log);
 }

@@ -19,15 +19,18 @@ for mode in running kept; do
     wait $pid
     echo "VM: hotplug $mode runner status=$?"
 done
-# A VM that exists but does not run (the runner stopped in userspace) while CPU 1 goes away.
-pmup-run --cpu 1 --counters 2 --arg "$(workload_arg 1000 1)" /vm/workload.bin >/tmp/r.out &
+# A VM that exists but does not run while CPU 1 goes away: the runner stopped (SIGSTOP) in the
+# middle of its run, then let go on, then ended.
+pmup-run --cpu 1 --counters 2 --arg $FOREVER --quiet /vm/workload.bin &
 pid=$!
-kill -STOP $pid 2>/dev/null
+sleep 1
+kill -STOP $pid
 echo 0 >$cpu1 && echo 1 >$cpu1
 kill -CONT $pid
+sleep 1
+kill -INT $pid
 wait $pid
 echo "VM: hotplug stopped runner status=$?"
-cat /tmp/r.out
 perf-check fill 6
 pmup-run --cpu 1 --counters 2 --arg "$(workload_arg 1000 1)" /vm/workload.bin
 echo "VM: hotplug after status=$?"
