@@ -21,7 +21,7 @@ pub enum SmcccError {
     NotRequired,
     /// -3: an argument the call uses is out of range.
     InvalidParameter,
-    /// -4: the caller may not make this call. Used by the PMU partition calls from ABI 0.2 on.
+    /// -4: the caller may not make this call now. Used by the VM calls from ABI 0.3 on.
     Denied,
     /// -5: the resource is in use, or the host has not vacated it yet. Used from ABI 0.2 on.
     Busy,

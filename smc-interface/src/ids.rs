@@ -46,8 +46,9 @@ pub const HYP_REVISION: u32 = 0x8600_FF03;
 /// The vendor hypervisor calls that HYP_FEATURES reports as implemented in this revision.
 pub const HYP_CALLS: [u32; 3] = [HYP_FEATURES, HYP_CALL_UID, HYP_REVISION];
 
-/// Function identifiers kept for the PMU partition calls (owner 6, fast SMC64). ABI 0.2 defines
-/// the first four (see `crate::pmu`); the rest answer NOT_SUPPORTED.
+/// Function identifiers kept for the PMU partition calls and partitions (owner 6, fast SMC64).
+/// ABI 0.3 defines the four PMU calls (`crate::pmu`), the five VM calls (`crate::vm`) and the two
+/// guest calls (`crate::vm::guest`, guests only); the rest answer NOT_SUPPORTED.
 pub const PMU_CALLS: RangeInclusive<u32> = 0xC600_0001..=0xC600_00FF;
 
 /// ABI revision, major part. While it is 0 the ABI may change incompatibly from one minor revision

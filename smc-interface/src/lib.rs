@@ -9,6 +9,8 @@
 //! - [`error`]: the status codes returned in x0;
 //! - [`call`]: the calls as typed values, to and from x0..x17;
 //! - [`result`]: the answers as typed values, to and from x0..x3;
+//! - [`pmu`]: the PMU partition calls (ABI 0.2) and their answers;
+//! - [`vm`]: the VM calls, VCPU_RUN's exits and the guests' own calls (ABI 0.3);
 //! - [`boot`]: the header of the host boot bundle the firmware starts the host from.
 
 #![no_std]

@@ -2,9 +2,9 @@
 
 //! What a call returns in x0..x3, as typed values: the firmware encodes them, a client decodes them.
 //!
-//! Every call of this ABI so far is SMC32, so only the low 32 bits of each result register are
-//! meaningful. The firmware still writes all 64 bits in a fixed way, for callers that read the
-//! whole register:
+//! The discovery calls decoded here are SMC32, so only the low 32 bits of each result register are
+//! meaningful (the PMU and VM calls are SMC64: see `crate::pmu` and `crate::vm`). The firmware
+//! still writes all 64 bits in a fixed way, for callers that read the whole register:
 //! - values are zero-extended. A UID word such as 0xfcabab9b must read back as 0xfcabab9b when C
 //!   code compares an `unsigned long` register with a `u32` constant, as Linux does for Call UIDs;
 //! - error codes are sign-extended, so -1 reads as -1 both as a 64-bit `long` and as `(int)` of

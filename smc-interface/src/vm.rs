@@ -7,8 +7,8 @@
 use crate::error::SmcccError;
 use crate::result::RESULT_REGS;
 
-/// x1 = physical address of the donated memory (4 KiB aligned), x2 = its size (4 KiB multiple),
-/// x3 = flags (0). The memory leaves the host's stage-2 and is zeroed; the guest sees it at
+/// x1 = physical address of the donated memory, x2 = its size (both multiples of
+/// [`VM_MEMORY_GRANULE`], size not 0 and at most [`MAX_VM_MEMORY`]), x3 = flags (0). The memory leaves the host's stage-2 and is zeroed; the guest sees it at
 /// [`GUEST_RAM_BASE`]. Returns the VM handle in x1.
 pub const VM_CREATE: u32 = 0xC600_0010;
 /// x1 = handle, x2 = physical address of a host buffer, x3 = size, x4 = offset in the VM's memory.
