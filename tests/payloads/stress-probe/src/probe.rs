@@ -179,8 +179,7 @@ fn cpu_on(cpu: usize) -> u64 {
 
 /// CPU 0 turns every secondary that turned itself off (and has not finished) on again.
 fn wake_secondaries() {
-    for cpu in 1..CPUS {
-        let p = &PROGRESS[cpu];
+    for (cpu, p) in PROGRESS.iter().enumerate().skip(1) {
         let off = raw(&mut Smc, &[PSCI_AFFINITY_INFO_64.into(), cpu as u64, 0])[0] == 1;
         if off && p.done.load(SeqCst) == 0 {
             let r = cpu_on(cpu);
