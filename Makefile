@@ -7,7 +7,8 @@
 #   make run             build everything, boot the patched Linux 6.12 as the host through TF-A on QEMU
 #   make linux-6.12      the patched Linux 6.12 (host-driver/linux/patches) and its host bundle
 #   make linux-series-check   checkpatch and build-after-each-patch for that series
-#   make test            the whole suite: host unit tests, then QEMU integration tests
+#   make test            the whole suite: make lint, host unit tests, then QEMU integration tests
+#   make lint            clippy with -D warnings on the host build and on each aarch64 build
 #   make bench           EL2 path lengths in exact instruction counts (QEMU -icount shift=0)
 #   make fuzz            the property tests (fuzz_*) at length: FUZZ_CASES cases each, on the host
 #   make clean           remove build outputs (keeps the download/TF-A/Linux cache in target/cache)
@@ -38,7 +39,7 @@ OBJCOPY := aarch64-linux-gnu-objcopy
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := all
-.PHONY: all prereqs el2 flash fvp-images payloads bench host-image linux-6.12 linux-series-check run test unit-test integration-test fuzz qemu-only clean FORCE
+.PHONY: all prereqs el2 flash fvp-images payloads bench host-image linux-6.12 linux-series-check run test lint unit-test integration-test fuzz qemu-only clean FORCE
 
 ifeq ($(filter $(PLAT),qemu fvp),)
 $(error PLAT must be qemu or fvp)
@@ -259,11 +260,23 @@ bench: qemu-only $(OUT)/flash.bin $(OUT)/bench.bundle $(OUT)/host-6.12-cost.bund
 # ---------------------------------------------------------------------------------------------
 # Tests
 
-# The whole suite, with one closing line that counts every test of every cargo run.
+# The whole suite, with one closing line that counts every test of every cargo run. Lint first,
+# on its own: a warning fails the suite before any test runs, even under -j.
 test: | $(PREREQ_STAMP)
 	@mkdir -p target
-	$(MAKE) --no-print-directory unit-test integration-test 2>&1 | tee target/test.log
+	{ $(MAKE) --no-print-directory lint && $(MAKE) --no-print-directory unit-test integration-test; } 2>&1 | tee target/test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "%d passed, %d failed\n", p, f; exit f != 0 }' target/test.log
+
+# Clippy, every warning an error, on what ships and what tests it, each as it is built: the host
+# build of the workspace (unit and integration tests included), the firmware for each PLAT
+# (el2/src/arch exists only for the aarch64 target), the bare-metal payloads, the Linux userspace.
+CLIPPY_DENY := -- -D warnings
+lint: | $(PREREQ_STAMP)
+	cargo clippy --workspace --all-targets $(CLIPPY_DENY)
+	cargo clippy $(CARGO_PROFILE) --target $(TARGET) -p el2 --no-default-features --features qemu $(CLIPPY_DENY)
+	cargo clippy $(CARGO_PROFILE) --target $(TARGET) -p el2 --no-default-features --features fvp $(CLIPPY_DENY)
+	cargo clippy --release --target $(TARGET) $(addprefix -p ,$(PAYLOADS) guest workload) $(CLIPPY_DENY)
+	cargo clippy --release --target $(LINUX_USER_TARGET) -p pmup-run --all-targets $(CLIPPY_DENY)
 
 unit-test: | $(PREREQ_STAMP)
 	cargo test --workspace --exclude abi-probe --exclude integration

@@ -132,7 +132,7 @@ mod tests {
     fn bundle_and_dt_do_not_overlap_firmware() {
         let dt = Region::new(Qemu::DT_BASE, Qemu::DT_MAX_SIZE);
         assert!(!dt.overlaps(&Qemu::firmware_region()));
-        assert!(Qemu::HOST_BUNDLE_BASE < Qemu::LOAD_ADDRESS);
+        const { assert!(Qemu::HOST_BUNDLE_BASE < Qemu::LOAD_ADDRESS) };
         let dt = Region::new(Fvp::DT_BASE, Fvp::DT_MAX_SIZE);
         assert!(!dt.overlaps(&Fvp::firmware_region()));
         assert!(Fvp::HOST_BUNDLE_BASE > Fvp::firmware_region().end());

@@ -334,7 +334,7 @@ fn linux_pmu_cost_icount_deterministic() {
 // reservation, with 2 counters reserved and after the release ("PERFTOOL: " lines).
 
 /// The event lines of one `perf stat` run: (count, percentage of the time it counted, if shown).
-fn perf_stat_events<'a>(block: &[&'a str]) -> Vec<(u64, Option<f64>)> {
+fn perf_stat_events(block: &[&str]) -> Vec<(u64, Option<f64>)> {
     block
         .iter()
         .filter(|l| l.contains("armv8_pmuv3/cpu_cycles/") && !l.contains("Performance counter stats"))

@@ -276,8 +276,8 @@ fn secondaries(cpus: usize) {
     for (i, &r) in results.iter().enumerate().take(cpus).skip(1) {
         check("psci cpu_on", r == 0, format_args!("cpu {i}: {r:#x}"));
     }
-    for i in 1..cpus {
-        let s = SECONDARY[i].load(SeqCst);
+    for (i, status) in SECONDARY.iter().enumerate().take(cpus).skip(1) {
+        let s = status.load(SeqCst);
         say!("PROBE: cpu {i} status {s}");
         check("secondary reached EL1 through EL2 and was served", s == SEC_OK, format_args!("cpu {i} status {s}"));
     }

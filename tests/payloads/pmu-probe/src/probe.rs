@@ -413,9 +413,9 @@ extern "C" fn primary_main(dtb: u64) -> ! {
     sequence();
     driver_sequence();
     // One CPU at a time: the checks' bookkeeping is not meant for concurrent CPUs.
-    for cpu in 1..CPUS {
+    for (cpu, cpu_done) in DONE.iter().enumerate().take(CPUS).skip(1) {
         let r = psci_cpu_on(cpu);
-        let done = r == 0 && wait_until(20, || DONE[cpu].load(SeqCst) != 0);
+        let done = r == 0 && wait_until(20, || cpu_done.load(SeqCst) != 0);
         check("cpu ran the sequence", done, format_args!("cpu {cpu}: CPU_ON {r:#x}"));
     }
     finish()

@@ -77,7 +77,19 @@ macro_rules! wr {
 
 // ---------------------------------------------------------------------------------------------
 // Bookkeeping. Plain loads and stores only: the payload runs with its MMU off (Device memory),
-// where exclusive accesses are not guaranteed to work.
+// where exclusive accesses are not guaranteed to work. So every counter has one writer at a time:
+// a CPU other than CPU 0 makes checks only while CPU 0 waits for it (should the wait time out,
+// both may count, and a lost update still leaves FAIL non-zero); the exception handler's own
+// counters (IRQS, ABORTS) have no other writer, and where it counts a FAIL it never returns to the
+// code it interrupted.
+
+/// Adds one to a counter that has one writer at a time. Not `fetch_add`: with the MMU off every
+/// data access is to Device memory, where whether exclusive (LDXR/STXR) or atomic (LSE) accesses
+/// work is IMPLEMENTATION DEFINED (they may fault, or a store-exclusive may never succeed); QEMU
+/// allows them, hardware need not.
+pub fn bump(counter: &AtomicU64) {
+    counter.store(counter.load(SeqCst) + 1, SeqCst);
+}
 
 static PASS: AtomicU64 = AtomicU64::new(0);
 static FAIL: AtomicU64 = AtomicU64::new(0);
@@ -86,10 +98,10 @@ static SKIP: AtomicU64 = AtomicU64::new(0);
 /// Records and prints one check.
 pub fn check(name: &str, ok: bool, detail: fmt::Arguments<'_>) {
     if ok {
-        PASS.store(PASS.load(SeqCst) + 1, SeqCst);
+        bump(&PASS);
         say!("PROBE: ok   {name}");
     } else {
-        FAIL.store(FAIL.load(SeqCst) + 1, SeqCst);
+        bump(&FAIL);
         say!("PROBE: FAIL {name}: {detail}");
     }
 }
@@ -97,7 +109,7 @@ pub fn check(name: &str, ok: bool, detail: fmt::Arguments<'_>) {
 /// Records a check this configuration cannot make, and why: a skip is never a pass. Printed as
 /// `PROBE: SKIP name: reason` and counted on the `PROBE: SKIPPED n` line that [`finish`] prints.
 pub fn skip(name: &str, reason: &str) {
-    SKIP.store(SKIP.load(SeqCst) + 1, SeqCst);
+    bump(&SKIP);
     say!("PROBE: SKIP {name}: {reason}");
 }
 
@@ -126,7 +138,7 @@ pub fn finish() -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     say!("PROBE: FAIL panic: {info}");
-    FAIL.store(FAIL.load(SeqCst) + 1, SeqCst);
+    bump(&FAIL);
     finish()
 }
 
@@ -164,7 +176,7 @@ extern "C" fn el1_exception(frame: &mut Frame, kind: u64) {
             unsafe { asm!("msr S3_0_C12_C12_1, {}", "isb", in(reg) intid) };
         }
         LAST_INTID.store(intid, SeqCst);
-        IRQS.store(IRQS.load(SeqCst) + 1, SeqCst);
+        bump(&IRQS);
         return;
     }
     let (esr, far): (u64, u64);
@@ -173,7 +185,7 @@ extern "C" fn el1_exception(frame: &mut Frame, kind: u64) {
     LAST_ESR.store(esr, SeqCst);
     LAST_FAR.store(far, SeqCst);
     LAST_ELR.store(frame.elr, SeqCst);
-    ABORTS.store(ABORTS.load(SeqCst) + 1, SeqCst);
+    bump(&ABORTS);
     match (kind, esr >> 26) {
         // Data abort or undefined instruction (EL2 reflects both) at EL1: skip the instruction.
         (4, 0x25) | (4, 0x00) => frame.elr += 4,
@@ -181,7 +193,7 @@ extern "C" fn el1_exception(frame: &mut Frame, kind: u64) {
         (4, 0x21) => frame.elr = frame.regs[30],
         _ => {
             say!("PROBE: FAIL unexpected exception kind={kind} esr={esr:#x} far={far:#x} elr={:#x}", frame.elr);
-            FAIL.store(FAIL.load(SeqCst) + 1, SeqCst);
+            bump(&FAIL);
             finish();
         }
     }

@@ -7,7 +7,7 @@
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use host_driver::Client;
 use host_driver::conduit::{Hvc, Smc};
-use payload_rt::{ABORTS, check, finish, raw, say, secondary_start, wait_until};
+use payload_rt::{ABORTS, bump, check, finish, raw, say, secondary_start, wait_until};
 use platform::{Current, Platform};
 use smc_interface::vm::{Exit, GUEST_RAM_BASE, HostEvents};
 use smc_interface::{HostBundleHeader, SmcccError};
@@ -69,7 +69,7 @@ fn bad(cpu: usize, what: u64, x0: u64) {
     if p.errors.load(SeqCst) == 0 {
         p.first_error.store(what << 56 | (x0 & 0x00ff_ffff_ffff_ffff), SeqCst);
     }
-    p.errors.store(p.errors.load(SeqCst) + 1, SeqCst);
+    bump(&p.errors);
 }
 
 fn err_code(e: SmcccError) -> u64 {
@@ -90,7 +90,7 @@ fn finish_round(cpu: usize, el2: &mut Client<Hvc>) {
     if let Err(e) = el2.pmu_unreserve() {
         bad(cpu, 7, err_code(e));
     }
-    p.rounds.store(p.rounds.load(SeqCst) + 1, SeqCst);
+    bump(&p.rounds);
 }
 
 /// The rounds of one CPU, from wherever it left off. A secondary returns `true` when it should
@@ -114,7 +114,7 @@ fn rounds(cpu: usize) -> bool {
         let mut tries = 0;
         while create == Err(SmcccError::Denied) && tries < 100_000 {
             tries += 1;
-            p.denied.store(p.denied.load(SeqCst) + 1, SeqCst);
+            bump(&p.denied);
             create = el2.vm_create(donation(cpu), MB2);
         }
         let vm = match create {
@@ -147,7 +147,7 @@ fn rounds(cpu: usize) -> bool {
         // DENIED while it does; if the donation goes through, give it straight back.
         match el2.vm_create(donation((cpu + 1) % CPUS), MB2) {
             Ok(h) => {
-                p.stolen.store(p.stolen.load(SeqCst) + 1, SeqCst);
+                bump(&p.stolen);
                 if let Err(e) = el2.vm_destroy(h) {
                     bad(cpu, 8, err_code(e));
                 }
@@ -156,7 +156,7 @@ fn rounds(cpu: usize) -> bool {
             Err(e) => bad(cpu, 8, err_code(e)),
         }
         if cpu != 0 && round % OFF_EVERY == OFF_EVERY / 2 && p.offs.load(SeqCst) <= round / OFF_EVERY {
-            p.offs.store(p.offs.load(SeqCst) + 1, SeqCst);
+            bump(&p.offs);
             return true;
         }
         finish_round(cpu, &mut el2);
@@ -179,8 +179,7 @@ fn cpu_on(cpu: usize) -> u64 {
 
 /// CPU 0 turns every secondary that turned itself off (and has not finished) on again.
 fn wake_secondaries() {
-    for cpu in 1..CPUS {
-        let p = &PROGRESS[cpu];
+    for (cpu, p) in PROGRESS.iter().enumerate().skip(1) {
         let off = raw(&mut Smc, &[PSCI_AFFINITY_INFO_64.into(), cpu as u64, 0])[0] == 1;
         if off && p.done.load(SeqCst) == 0 {
             let r = cpu_on(cpu);

@@ -44,13 +44,17 @@ fn run_with(handle: u64, vcpu: u64, host_only: u64, guest_only: u64) -> Result<E
     host_driver::Client::new(Hvc).vcpu_run(handle, vcpu, smc_interface::vm::HostEvents { host_only, guest_only })
 }
 
+/// What one exit of the hostile guest must look like, given the guest's UID word 0, NOT_SUPPORTED,
+/// the sum the guest computes over its memory and the end of its RAM.
+type ExitCheck = fn(&Exit, u64, u64, u64, u64) -> bool;
+
 /// Runs vCPU 0 of the guest to completion and checks every exit as the guest's steps say.
 fn run_hostile_guest(handle: u64) {
     let uid0 = u64::from(ids::HYP_CALL_UID_WORDS[0]);
     let ns = SmcccError::NotSupported.to_register();
     let pattern: u64 = (0..(1u64 << 17)).map(|i| i * 3 + 1).sum();
     let guest_ram_end = vm::GUEST_RAM_BASE + SIZE;
-    let expected: [(&str, fn(&Exit, u64, u64, u64, u64) -> bool); 12] = [
+    let expected: [(&str, ExitCheck); 12] = [
         ("guest's own calls answered", |e, uid0, _, _, _| *e == Exit::Report([1, 0x1_0002, uid0])),
         ("host calls and EL3 refused to the guest", |e, _, ns, _, _| *e == Exit::Report([2, ns, 0])),
         ("guest's memory works", |e, _, _, pattern, _| *e == Exit::Report([3, pattern, 16 << 20])),

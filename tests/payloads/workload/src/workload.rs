@@ -113,8 +113,10 @@ extern "C" fn primary_main(_memory_size: u64, arg: u64) -> ! {
     report(1, k, n);
     if k == 0 {
         // Forever without a PMU: a guest that reports and nothing else (the runner's cost).
-        while forever {
-            report(1, 0, n);
+        if forever {
+            loop {
+                report(1, 0, n);
+            }
         }
         done(1)
     }
