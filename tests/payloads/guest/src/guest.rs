@@ -159,7 +159,7 @@ fn overflow_and_rounds(arg: u64) -> ! {
     if arg & 0b1_0001 != 0b0_0001 {
         cycle_counter_is_the_hosts();
     }
-    finish()
+    read_cost()
 }
 
 fn cycle_counter_is_the_hosts() {
@@ -182,6 +182,34 @@ fn cycle_counter_is_the_hosts() {
     wr!("pmevtyper0_el0", 0x11u64 | 1 << 27);
     let nsh = rd!("pmevtyper0_el0") & (1 << 27);
     report(18, nsh, (rd!("pmintenset_el1") | rd!("pmovsset_el0")) >> 31);
+}
+
+/// 19: what 1000 reads of counter 0 cost, in ticks of the virtual count (CNTVCT_EL0, which EL2
+/// does not trap), and the count's frequency. Under QEMU's `-icount shift=0` the count follows
+/// every instruction executed, EL2's included: in the trapped mode each read is a trap to EL2 and
+/// its emulation, in the direct mode a read is one instruction of the loop. The run's first PMU
+/// access (which traps in both modes) comes before the measurement.
+fn read_cost() -> ! {
+    let _ = rd!("pmevcntr0_el0");
+    let (t0, t1): (u64, u64);
+    // SAFETY: counter and virtual count reads around a register-only loop.
+    unsafe {
+        asm!(
+            "isb",
+            "mrs {t0}, cntvct_el0",
+            "mov {n}, #1000",
+            "1:",
+            "mrs {x}, pmevcntr0_el0",
+            "subs {n}, {n}, #1",
+            "b.ne 1b",
+            "isb",
+            "mrs {t1}, cntvct_el0",
+            t0 = out(reg) t0, t1 = out(reg) t1, n = out(reg) _, x = out(reg) _,
+            options(nostack, nomem),
+        )
+    };
+    report(19, t1 - t0, rd!("cntfrq_el0"));
+    finish()
 }
 
 #[unsafe(no_mangle)]
