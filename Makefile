@@ -234,28 +234,21 @@ run: $(OUT)/flash.bin $(OUT)/$(RUN_HOST)
 # Then the patched Linux 6.12 on one CPU with `pmup.cost` (host-driver/linux/pmup_cost.c): what
 # armpmu_reserve_counters(2) + armpmu_release_counters() cost with 0, 3 and 7 perf events on the
 # CPU, and the bare HVCs, in instructions (EL1 + EL2) from the generic timer under -icount.
+BENCH_CPUS := cortex-a57 max,sme=off,pauth-impdef=on
+# $(call bench_runs,TITLE,BUNDLE,SECONDS,LINES): BUNDLE on one CPU of each model under -icount,
+# the lines matching LINES.
+bench_runs = for cpu in $(BENCH_CPUS); do \
+		echo "== $(1)-cpu $$cpu"; \
+		timeout $(3) qemu-system-aarch64 -machine $(QEMU_MACHINE) -cpu $$cpu,cntfrq=62500000 \
+			-icount shift=0 -smp 1 -m 1024 -nographic -nic none -no-reboot \
+			-bios $(OUT)/flash.bin -device loader,file=$(OUT)/$(2),addr=0x48000000,force-raw=on \
+			| grep --line-buffered -E '$(4)' ; \
+	done
 bench: qemu-only $(OUT)/flash.bin $(OUT)/bench.bundle $(OUT)/host-6.12-cost.bundle $(OUT)/host-6.12-vm-cost.bundle
-	@{ for cpu in cortex-a57 max,sme=off,pauth-impdef=on; do \
-		echo "== -cpu $$cpu"; \
-		timeout 120 qemu-system-aarch64 -machine $(QEMU_MACHINE) -cpu $$cpu,cntfrq=62500000 \
-			-icount shift=0 -smp 1 -m 1024 -nographic -nic none -no-reboot \
-			-bios $(OUT)/flash.bin -device loader,file=$(OUT)/bench.bundle,addr=0x48000000,force-raw=on \
-			| grep --line-buffered -E '^BENCH:' ; \
-	done; \
-	for cpu in cortex-a57 max,sme=off,pauth-impdef=on; do \
-		echo "== Linux 6.12 pmup_cost, -cpu $$cpu"; \
-		timeout 300 qemu-system-aarch64 -machine $(QEMU_MACHINE) -cpu $$cpu,cntfrq=62500000 \
-			-icount shift=0 -smp 1 -m 1024 -nographic -nic none -no-reboot \
-			-bios $(OUT)/flash.bin -device loader,file=$(OUT)/host-6.12-cost.bundle,addr=0x48000000,force-raw=on \
-			| grep --line-buffered -E '^COST:' ; \
-	done; \
-	for cpu in cortex-a57 max,sme=off,pauth-impdef=on; do \
-		echo "== Linux 6.12 /dev/pmu-partition round trip (tests/linux/vm/cost.sh), -cpu $$cpu"; \
-		timeout 300 qemu-system-aarch64 -machine $(QEMU_MACHINE) -cpu $$cpu,cntfrq=62500000 \
-			-icount shift=0 -smp 1 -m 1024 -nographic -nic none -no-reboot \
-			-bios $(OUT)/flash.bin -device loader,file=$(OUT)/host-6.12-vm-cost.bundle,addr=0x48000000,force-raw=on \
-			| grep --line-buffered -E '^(VM: cost|PMUP-RUN: (bench|error))' ; \
-	done; } | tee target/bench.txt
+	@{ $(call bench_runs,,bench.bundle,120,^BENCH:); \
+	$(call bench_runs,Linux 6.12 pmup_cost$(comma) ,host-6.12-cost.bundle,300,^COST:); \
+	$(call bench_runs,Linux 6.12 /dev/pmu-partition round trip (tests/linux/vm/cost.sh)$(comma) ,host-6.12-vm-cost.bundle,300,^(VM: cost|PMUP-RUN: (bench|error))); \
+	} | tee target/bench.txt
 
 # ---------------------------------------------------------------------------------------------
 # Tests

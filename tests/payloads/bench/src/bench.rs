@@ -81,14 +81,11 @@ extern "C" fn primary_main(_dtb: u64) -> ! {
 /// VCPU_RUN round trips into a guest that exits straight back (GUEST_REPORT): the world switch
 /// both ways, without and with the partition's PMU (loaded on its first access, put at the exit).
 fn world_switch() {
-    use smc_interface::{HostBundleHeader, vm};
-    // SAFETY: the bundle the platform loaded, validated by EL2.
-    let header = unsafe { core::slice::from_raw_parts(0x4800_0000 as *const u8, 4096) };
-    let Some(initrd) = HostBundleHeader::parse(header).ok().and_then(|h| h.initrd_range()) else {
+    use smc_interface::vm;
+    let Some((image, size)) = payload_rt::bundle_initrd() else {
         say!("BENCH: no guest image in the bundle");
         return;
     };
-    let (image, size) = (0x4800_0000 + initrd.start, initrd.end - initrd.start);
     let handle = raw(&mut Hvc, &[vm::VM_CREATE.into(), 0x5000_0000, 2 << 20, 0])[1];
     raw(&mut Hvc, &[vm::VM_LOAD.into(), handle, image, size, 0]);
     let plain = raw(&mut Hvc, &[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 0, 0b100])[1];

@@ -203,6 +203,16 @@ extern "C" fn el1_exception(frame: &mut Frame, kind: u64) {
 // Helpers
 
 /// An SMCCC call with `args` in x0.. and the other registers zero.
+/// The initrd of the bundle the platform loaded (the guest image the VM payloads run): its address
+/// and size, if the bundle has one.
+#[cfg(not(feature = "guest"))]
+pub fn bundle_initrd() -> Option<(u64, u64)> {
+    // SAFETY: the platform loaded the bundle here, and EL2 validated it before booting us.
+    let header = unsafe { core::slice::from_raw_parts(Current::HOST_BUNDLE_BASE as *const u8, 4096) };
+    let initrd = smc_interface::HostBundleHeader::parse(header).ok()?.initrd_range()?;
+    Some((Current::HOST_BUNDLE_BASE + initrd.start, initrd.end - initrd.start))
+}
+
 pub fn raw(conduit: &mut impl Conduit, args: &[u64]) -> [u64; 18] {
     let mut regs = [0; 18];
     regs[..args.len()].copy_from_slice(args);

@@ -7,10 +7,9 @@
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use host_driver::Client;
 use host_driver::conduit::{Hvc, Smc};
-use payload_rt::{ABORTS, bump, check, finish, raw, say, secondary_start, wait_until};
-use platform::{Current, Platform};
+use payload_rt::{ABORTS, bump, bundle_initrd, check, finish, raw, say, secondary_start, wait_until};
 use smc_interface::vm::{Exit, GUEST_RAM_BASE, HostEvents};
-use smc_interface::{HostBundleHeader, SmcccError};
+use smc_interface::SmcccError;
 use smccc::psci::{PSCI_AFFINITY_INFO_64, PSCI_CPU_ON_64};
 
 pub const ROUNDS: u64 = 1000;
@@ -193,14 +192,12 @@ fn wake_secondaries() {
 #[unsafe(no_mangle)]
 extern "C" fn primary_main(_dtb: u64) -> ! {
     say!("PROBE: start");
-    // SAFETY: the platform loaded the bundle here, and EL2 validated it before booting us.
-    let header = unsafe { core::slice::from_raw_parts(Current::HOST_BUNDLE_BASE as *const u8, 4096) };
-    let Some(initrd) = HostBundleHeader::parse(header).ok().and_then(|h| h.initrd_range()) else {
+    let Some((image, size)) = bundle_initrd() else {
         check("guest image in the bundle", false, format_args!(""));
         finish()
     };
-    IMAGE[0].store(Current::HOST_BUNDLE_BASE + initrd.start, SeqCst);
-    IMAGE[1].store(initrd.end - initrd.start, SeqCst);
+    IMAGE[0].store(image, SeqCst);
+    IMAGE[1].store(size, SeqCst);
     STATUS_BEFORE[0].store(status_word(&mut Client::new(Hvc)), SeqCst);
 
     for cpu in 1..CPUS {

@@ -4,9 +4,8 @@
 
 use core::sync::atomic::Ordering::SeqCst;
 use host_driver::conduit::Hvc;
-use payload_rt::{ABORTS, LAST_ESR, check, finish, raw, say, skip};
-use platform::{Current, Platform};
-use smc_interface::{HostBundleHeader, SmcccError, ids, vm, vm::Exit};
+use payload_rt::{ABORTS, LAST_ESR, bundle_initrd, check, finish, raw, say, skip};
+use smc_interface::{SmcccError, ids, vm, vm::Exit};
 
 const MB: u64 = 1 << 20;
 /// The memory the host gives the VM: its own RAM, 2 MiB aligned.
@@ -83,17 +82,10 @@ fn run_hostile_guest(handle: u64) {
 extern "C" fn primary_main(_dtb: u64) -> ! {
     say!("PROBE: start");
     // The guest image: the bundle's initrd.
-    // SAFETY: the platform loaded the bundle here, and EL2 validated it before booting us.
-    let header = unsafe { core::slice::from_raw_parts(Current::HOST_BUNDLE_BASE as *const u8, 4096) };
-    let Ok(h) = HostBundleHeader::parse(header) else {
-        check("bundle header", false, format_args!(""));
-        finish()
-    };
-    let Some(initrd) = h.initrd_range() else {
+    let Some((image, image_size)) = bundle_initrd() else {
         check("guest image in the bundle", false, format_args!(""));
         finish()
     };
-    let (image, image_size) = (Current::HOST_BUNDLE_BASE + initrd.start, initrd.end - initrd.start);
     say!("PROBE: guest image {image:#x} ({image_size} bytes)");
 
     // Refusals: nothing is created, nothing moves.

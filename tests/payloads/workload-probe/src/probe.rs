@@ -3,9 +3,8 @@
 //! The workload probe itself (aarch64 only).
 
 use host_driver::{Client, conduit::Hvc};
-use payload_rt::{check, finish, rd, say, wr};
-use platform::{Current, Platform};
-use smc_interface::{HostBundleHeader, vm, vm::Exit, vm::HostEvents};
+use payload_rt::{bundle_initrd, check, finish, rd, say, wr};
+use smc_interface::{vm, vm::Exit, vm::HostEvents};
 
 const MB: u64 = 1 << 20;
 /// The memory the host gives each VM: its own RAM, 2 MiB aligned.
@@ -106,13 +105,10 @@ fn done(handle: u64, vcpu: u64, status: u64) {
 #[unsafe(no_mangle)]
 extern "C" fn primary_main(_dtb: u64) -> ! {
     say!("PROBE: start");
-    // SAFETY: the platform loaded the bundle here, and EL2 validated it before booting us.
-    let header = unsafe { core::slice::from_raw_parts(Current::HOST_BUNDLE_BASE as *const u8, 4096) };
-    let Some(initrd) = HostBundleHeader::parse(header).ok().and_then(|h| h.initrd_range()) else {
+    let Some(image) = bundle_initrd() else {
         check("workload image in the bundle", false, format_args!(""));
         finish()
     };
-    let image = (Current::HOST_BUNDLE_BASE + initrd.start, initrd.end - initrd.start);
     let reserved = el2().pmu_reserve(3);
     check("PMU_RESERVE(3)", reserved.is_ok(), format_args!("{reserved:?}"));
     let host = host_pmu_idle();
