@@ -36,7 +36,7 @@ fn run(scenario: &str, cpu: &'static str, icount: bool) -> Outcome {
     out
 }
 
-/// The numbers after `prefix` on the one line that starts with it, split at spaces.
+/// The numbers after `prefix` on each line that starts with it, split at spaces.
 fn values(out: &Outcome, prefix: &str) -> Vec<Vec<u64>> {
     out.lines_with(prefix)
         .map(|l| l[prefix.len()..].split_whitespace().map(|v| v.parse().expect(l)).collect())
