@@ -204,8 +204,8 @@ extern "C" fn el1_exception(frame: &mut Frame, kind: u64) {
 
 /// An SMCCC call with `args` in x0.. and the other registers zero.
 /// The initrd of the bundle the platform loaded (the guest image the VM payloads run): its address
-/// and size, if the bundle has one.
-#[cfg(not(feature = "guest"))]
+/// and size, if the bundle has one. Host payloads only: a guest has no bundle. (Not behind
+/// `not(feature = "guest")`: building host and guest payloads together unifies the feature.)
 pub fn bundle_initrd() -> Option<(u64, u64)> {
     // SAFETY: the platform loaded the bundle here, and EL2 validated it before booting us.
     let header = unsafe { core::slice::from_raw_parts(Current::HOST_BUNDLE_BASE as *const u8, 4096) };
