@@ -4,6 +4,8 @@
 //! stage-2 is, what the host may use directly. Computed from the CPU's ID registers so that the
 //! choices are unit-tested; written to the CPU by `arch`.
 
+use arm_sysregs::el2::registers::{CnthctlEl2, CptrEl2, HcrEl2, HcrxEl2, MdcrEl2};
+
 /// The ID register values the configuration depends on.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuIds {
@@ -82,37 +84,18 @@ impl CpuIds {
 /// Register values for running the host.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct HostConfig {
-    pub hcr: u64,
-    pub mdcr: u64,
-    pub cptr: u64,
-    pub cnthctl: u64,
+    pub hcr: HcrEl2,
+    pub mdcr: MdcrEl2,
+    pub cptr: CptrEl2,
+    pub cnthctl: CnthctlEl2,
     pub icc_sre: Option<u64>,
     /// HCRX_EL2, where EL2 can write it.
-    pub hcrx: Option<u64>,
+    pub hcrx: Option<HcrxEl2>,
     /// ZCR_EL2, when the CPU has SVE: the host may use the largest vector length.
     pub zcr: Option<u64>,
     /// SCTLR_EL1 for a host entered fresh: MMU and caches off, as the arm64 boot protocol wants.
     pub sctlr_el1: u64,
 }
-
-pub const HCR_VM: u64 = 1 << 0;
-pub const HCR_TSC: u64 = 1 << 19;
-pub const HCR_RW: u64 = 1 << 31;
-pub const HCR_APK: u64 = 1 << 40;
-pub const HCR_API: u64 = 1 << 41;
-
-pub const MDCR_HPMN_MASK: u64 = 0x1f;
-pub const MDCR_HPMD: u64 = 1 << 17;
-pub const MDCR_HCCD: u64 = 1 << 23;
-pub const MDCR_E2PB_EL1: u64 = 3 << 12;
-pub const MDCR_E2TB_EL1: u64 = 3 << 24;
-
-/// HCRX_EL2.MSCEn: FEAT_MOPS instructions run at EL1 and EL0 (they UNDEF there otherwise).
-pub const HCRX_MSCEN: u64 = 1 << 11;
-
-pub const CPTR_RES1: u64 = (1 << 13) | (1 << 9) | 0xff;
-pub const CPTR_TZ: u64 = 1 << 8;
-pub const CPTR_TSM: u64 = 1 << 12;
 
 impl HostConfig {
     /// `host_counters`: the PMU event counters the host owns (MDCR_EL2.HPMN).
@@ -120,7 +103,7 @@ impl HostConfig {
         // The host is an AArch64 EL1 under stage-2, with its SMCs trapped so EL2 can relay PSCI
         // and answer its own service's calls. Pointer authentication keys and instructions are
         // the host's own business (no trap). Interrupts stay with the host: IMO/FMO/AMO clear.
-        let hcr = HCR_RW | HCR_VM | HCR_TSC | HCR_API | HCR_APK;
+        let hcr = HcrEl2::RW | HcrEl2::VM | HcrEl2::TSC | HcrEl2::API | HcrEl2::APK;
 
         // The host sees the counters it owns (HPMN; the partition manager decides how many), and
         // the counters above are EL2's. EL2's own execution is not counted, so that EL2's work
@@ -128,40 +111,38 @@ impl HostConfig {
         // counters, HCCD (PMUv3p5 and later) for the cycle counter, which HPMD does not stop
         // there (before PMUv3p5 it does only with PMCR_EL0.DP, the host's bit). Statistical
         // profiling and trace buffers, if present, are the host's.
-        let mut mdcr = u64::from(host_counters).min(ids.pmu_counters()) & MDCR_HPMN_MASK;
-        if ids.pmu_version() >= 4 && ids.has_pmuv3() {
-            mdcr |= MDCR_HPMD;
-        }
-        if ids.pmu_version() >= 6 && ids.has_pmuv3() {
-            mdcr |= MDCR_HCCD;
-        }
+        let mut mdcr = MdcrEl2::empty().with_hpmn(host_counters.min(ids.pmu_counters() as u8));
+        mdcr.set(MdcrEl2::HPMD, ids.pmu_version() >= 4 && ids.has_pmuv3());
+        mdcr.set(MdcrEl2::HCCD, ids.pmu_version() >= 6 && ids.has_pmuv3());
+        // E2PB and E2TB = 0b11: the buffers are owned by EL1, which may use them.
         if ids.has_spe() {
-            mdcr |= MDCR_E2PB_EL1;
+            mdcr.set_e2pb(0b11);
         }
         if ids.has_trbe() {
-            mdcr |= MDCR_E2TB_EL1;
+            mdcr.set_e2tb(0b11);
         }
 
         // FP/SIMD, SVE and trace are not trapped: EL2 never uses them, so the host's state stays
         // in the registers. SME stays trapped (TSM): enabling it would need EL3's cooperation that
         // TF-A 2.8 does not give, so the host is better off without it (run QEMU with sme=off).
-        let mut cptr = CPTR_RES1 | CPTR_TSM;
+        let mut cptr = CptrEl2::RES1 | CptrEl2::TSM;
         if !ids.has_sve() {
-            cptr |= CPTR_TZ; // RES1 without SVE
+            cptr |= CptrEl2::TZ; // RES1 without SVE
         }
         let zcr = ids.has_sve().then_some(0xf);
 
-        // EL1 may read the physical counter and use the physical timer.
-        let cnthctl = 0b11;
+        // EL1 may read the physical counter and use the physical timer (bits 0 and 1: EL1PCTEN
+        // and EL1PCEN with HCR_EL2.E2H clear; arm-sysregs names bit 0 by its E2H = 1 meaning).
+        let cnthctl = CnthctlEl2::EL0PCTEN | CnthctlEl2::EL1PCEN;
         // GIC system registers enabled for EL2 and EL1, with the bypasses disabled.
         let icc_sre = ids.has_gicv3_sysregs().then_some(0xf);
 
         // HCRX_EL2 resets to UNKNOWN: set what the host may use, nothing else. FEAT_MOPS needs
         // MSCEn, or every CPY*/SET* of the host (Linux 6.5 on uses them in userspace's memcpy)
         // is UNDEF; MCE2 stays clear, so their exceptions go to the host, not to EL2.
-        let hcrx = ids.hcrx_usable().then(|| if ids.has_mops() { HCRX_MSCEN } else { 0 });
+        let hcrx = ids.hcrx_usable().then(|| if ids.has_mops() { HcrxEl2::MSCEN } else { HcrxEl2::empty() });
 
-        Self { hcr, mdcr, cptr, cnthctl, icc_sre, hcrx, zcr, sctlr_el1: 0x30d0_0800 }
+        Self { hcr, mdcr, cptr, cnthctl, icc_sre, hcrx, zcr, sctlr_el1: crate::vm::vcpu::SCTLR_EL1_RESET }
     }
 }
 
@@ -185,10 +166,10 @@ mod tests {
     #[test]
     fn host_owns_all_counters_and_runs_under_stage2() {
         let c = HostConfig::new(&cortex_a57_like(), 6);
-        assert_eq!(c.mdcr & MDCR_HPMN_MASK, 6);
-        assert_eq!(c.mdcr & MDCR_HPMD, 0, "PMUv3 has no HPMD");
-        assert_eq!(c.hcr & (HCR_VM | HCR_TSC | HCR_RW), HCR_VM | HCR_TSC | HCR_RW);
-        assert_eq!(c.cptr & CPTR_TZ, CPTR_TZ);
+        assert_eq!(c.mdcr.hpmn(), 6);
+        assert!(!c.mdcr.contains(MdcrEl2::HPMD), "PMUv3 has no HPMD");
+        assert!(c.hcr.contains(HcrEl2::VM | HcrEl2::TSC | HcrEl2::RW));
+        assert!(c.cptr.contains(CptrEl2::TZ));
         assert_eq!(c.zcr, None);
         assert_eq!(c.icc_sre, Some(0xf));
     }
@@ -206,10 +187,10 @@ mod tests {
             el3_enables_hcrx: true,
         };
         let c = HostConfig::new(&ids, 4);
-        assert_eq!(c.mdcr & MDCR_HPMN_MASK, 4);
-        assert_eq!(c.mdcr & MDCR_HPMD, MDCR_HPMD);
-        assert_eq!(c.cptr & CPTR_TZ, 0);
-        assert_eq!(c.cptr & CPTR_TSM, CPTR_TSM);
+        assert_eq!(c.mdcr.hpmn(), 4);
+        assert!(c.mdcr.contains(MdcrEl2::HPMD));
+        assert!(!c.cptr.contains(CptrEl2::TZ));
+        assert!(c.cptr.contains(CptrEl2::TSM));
         assert_eq!(c.zcr, Some(0xf));
     }
 
@@ -222,7 +203,7 @@ mod tests {
         for (pmuver, hpmd, hccd) in [(1, false, false), (4, true, false), (5, true, false), (6, true, true), (8, true, true), (0xf, false, false)] {
             ids.id_aa64dfr0 = pmuver << 8;
             let mdcr = HostConfig::new(&ids, 6).mdcr;
-            assert_eq!((mdcr & MDCR_HPMD != 0, mdcr & MDCR_HCCD != 0), (hpmd, hccd), "PMUVer {pmuver:#x}");
+            assert_eq!((mdcr.contains(MdcrEl2::HPMD), mdcr.contains(MdcrEl2::HCCD)), (hpmd, hccd), "PMUVer {pmuver:#x}");
         }
     }
 
@@ -230,7 +211,7 @@ mod tests {
     fn no_pmu() {
         let mut ids = cortex_a57_like();
         ids.id_aa64dfr0 = 0xf << 8;
-        assert_eq!(HostConfig::new(&ids, 6).mdcr & MDCR_HPMN_MASK, 0);
+        assert_eq!(HostConfig::new(&ids, 6).mdcr.hpmn(), 0);
     }
 
     /// A host on a CPU with FEAT_MOPS gets HCRX_EL2.MSCEn, or its memcpy instructions UNDEF:
@@ -242,12 +223,12 @@ mod tests {
         assert_eq!(HostConfig::new(&ids, 6).hcrx, None, "no FEAT_HCX");
         ids.id_aa64mmfr1 = 1 << 40;
         ids.id_aa64isar2 = 1 << 16;
-        assert_eq!(HostConfig::new(&ids, 6).hcrx, Some(HCRX_MSCEN), "no EL3: HCRX is EL2's");
+        assert_eq!(HostConfig::new(&ids, 6).hcrx, Some(HcrxEl2::MSCEN), "no EL3: HCRX is EL2's");
         ids.id_aa64pfr0 |= 1 << 12;
         assert_eq!(HostConfig::new(&ids, 6).hcrx, None, "an EL3 that does not enable HCRX_EL2");
         ids.el3_enables_hcrx = true;
-        assert_eq!(HostConfig::new(&ids, 6).hcrx, Some(HCRX_MSCEN));
+        assert_eq!(HostConfig::new(&ids, 6).hcrx, Some(HcrxEl2::MSCEN));
         ids.id_aa64isar2 = 0;
-        assert_eq!(HostConfig::new(&ids, 6).hcrx, Some(0), "FEAT_HCX without FEAT_MOPS");
+        assert_eq!(HostConfig::new(&ids, 6).hcrx, Some(HcrxEl2::empty()), "FEAT_HCX without FEAT_MOPS");
     }
 }

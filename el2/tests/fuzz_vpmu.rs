@@ -24,7 +24,7 @@
 mod pmu_model;
 mod support;
 
-use el2::pmu::FakePmu;
+use el2::pmu::{Access, FakePmu};
 use el2::pmu::hw::PmuHw;
 use el2::pmu::vpmu::{Emulated, PmuReg, VPmu};
 use pmu_model::{CYCLE, all, counter_value, low};
@@ -61,6 +61,13 @@ fn setup(k_up_to_h: bool) -> impl Strategy<Value = Setup> {
             let k = 1 + k % most;
             Setup { n, h, k, direct_enables, width32, pmcr, values, types, cnten, inten, ovs }
         })
+}
+
+impl Setup {
+    /// `direct_enables` is the direct mode on a CPU without FGT.
+    fn access(&self) -> Access {
+        if self.direct_enables { Access::Direct { fgt: false } } else { Access::Trapped }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -195,7 +202,7 @@ fn run(s: Setup, steps: Vec<Step>) -> Result<u64, TestCaseError> {
     let reserved = all(s.n) & !low(s.h);
     let before_load = host_view(&hw, s.h);
     let mut g = VPmu::new(s.k);
-    let mut host = g.load(&mut hw, reserved, s.h, s.direct_enables);
+    let mut host = g.load(&mut hw, reserved, s.h, s.access());
     prop_assert_eq!(hw.hpmn_value, s.k);
     check_loaded(&hw, &s)?;
     for step in &steps {
@@ -212,7 +219,7 @@ fn run(s: Setup, steps: Vec<Step>) -> Result<u64, TestCaseError> {
                 g.put(&mut hw, &host);
                 prop_assert_eq!(&host_view(&hw, s.h), &before_load, "the host's PMU after put");
                 pmu_model::check_reset(&hw, reserved, "the reserved counters after put")?;
-                host = g.load(&mut hw, reserved, s.h, s.direct_enables);
+                host = g.load(&mut hw, reserved, s.h, s.access());
                 check_loaded(&hw, &s)?;
             }
         }

@@ -10,8 +10,8 @@ use crate::host_image::{self, HEADER_BYTES};
 use crate::host_stage2;
 use crate::logger;
 use crate::percpu::{PerCpu, STACK_SIZE};
+use crate::pmu::enforcement::{self, Probe, Requested};
 use crate::pmu::{CpuPartition, PmuConfig, PmuHw};
-use smc_interface::Enforcement;
 use aarch64_paging::{idmap::IdMap, paging::Stage2};
 use arm_sysregs::el1::accessors::read_mpidr_el1;
 use arm_sysregs::el2::accessors::write_tpidr_el2;
@@ -119,17 +119,14 @@ fn configure_pmu(ids: &CpuIds, dtb: &[u8]) -> Option<PmuConfig> {
     // Whether the CPU itself keeps EL1 out of the counters at and above HPMN, measured. The direct
     // mode relies on it; the trapped mode is right everywhere. The device tree may choose.
     let probe = super::enforcement::probe();
-    let enforcement = match devicetree::chosen_str(dtb, DT_ENFORCEMENT).as_ref().map(|v| v.as_deref()) {
-        Ok(Some("direct")) => Enforcement::Direct,
-        Ok(Some("trapped")) => Enforcement::Trapped,
-        Ok(Some(other)) => fail(format_args!("/chosen/{DT_ENFORCEMENT} = {other:?}: want direct or trapped")),
-        // The direct mode also needs FGT, to keep the host's cycle counter and PMCR_EL0.C/P away.
-        Ok(None) if probe == super::enforcement::Probe::Enforced && ids.has_fgt() => Enforcement::Direct,
-        Ok(None) => Enforcement::Trapped,
+    let requested = match devicetree::chosen_str(dtb, DT_ENFORCEMENT) {
+        Ok(value) => Requested::parse(value.as_deref())
+            .unwrap_or_else(|| fail(format_args!("/chosen/{DT_ENFORCEMENT} = {value:?}: want direct or trapped"))),
         Err(e) => fail(format_args!("/chosen/{DT_ENFORCEMENT}: {e:?}")),
     };
+    let (enforcement, unsafe_direct) = enforcement::choose(requested, probe, ids.has_fgt());
     info!("PMU: HPMN enforced by the CPU at EL1: {probe:?}; partitions use the {enforcement:?} mode");
-    if enforcement == Enforcement::Direct && (probe != super::enforcement::Probe::Enforced || !ids.has_fgt()) {
+    if unsafe_direct {
         log::warn!("PMU: direct mode without HPMN enforcement and FGT: partitions can reach the host's counters");
     }
     let cfg = PmuConfig::new(
@@ -137,7 +134,7 @@ fn configure_pmu(ids: &CpuIds, dtb: &[u8]) -> Option<PmuConfig> {
         ids.pmu_version() as u8,
         ids.has_hpmn0(),
         ids.has_fgt(),
-        probe == super::enforcement::Probe::Enforced,
+        probe == Probe::Enforced,
         enforcement,
         Current::PMU_HOST_MINIMUM,
         boot_reserved,

@@ -3,13 +3,12 @@
 //! Data cache maintenance for memory that a CPU with its MMU (and so its caches) off will read:
 //! the device tree for the host, and what the warm entry code reads before turning its MMU on.
 
+use arm_sysregs::el0::accessors::read_ctr_el0;
 use core::arch::asm;
 
+/// The smallest data cache line, in bytes (CTR_EL0.DminLine is its log2 in words).
 fn line_size() -> usize {
-    let ctr: u64;
-    // SAFETY: reading CTR_EL0 has no side effects.
-    unsafe { asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags)) };
-    4 << ((ctr >> 16) & 0xf)
+    4 << read_ctr_el0().dminline()
 }
 
 /// Cleans [start, start + len) to the point of coherency.

@@ -35,15 +35,15 @@ pub fn configure_for_host(ids: &CpuIds, vtcr: u64, vttbr: u64, host_counters: u8
     // execution does not depend on them. The host is not running on this CPU yet.
     unsafe {
         write_vtcr_el2(VtcrEl2::from_bits_retain(vtcr));
-        asm!("msr vttbr_el2, {}", in(reg) vttbr, options(nostack, preserves_flags));
-        write_hcr_el2(HcrEl2::from_bits_retain(cfg.hcr));
-        write_cptr_el2(CptrEl2::from_bits_retain(cfg.cptr));
+        write_vttbr_el2(VttbrEl2::from_bits_retain(vttbr));
+        write_hcr_el2(cfg.hcr);
+        write_cptr_el2(cfg.cptr);
         if let Some(sre) = cfg.icc_sre {
             write_icc_sre_el2(IccSreEl2::from_bits_retain(sre));
             write_ich_hcr_el2(IchHcrEl2::from_bits_retain(0));
         }
         if let Some(hcrx) = cfg.hcrx {
-            write_hcrx_el2(HcrxEl2::from_bits_retain(hcrx));
+            write_hcrx_el2(hcrx);
         }
         if let Some(zcr) = cfg.zcr {
             // ZCR_EL2 (not in arm-sysregs 0.5): the host may use the CPU's largest vector length.
@@ -51,8 +51,8 @@ pub fn configure_for_host(ids: &CpuIds, vtcr: u64, vttbr: u64, host_counters: u8
         }
         write_sctlr_el1(SctlrEl1::from_bits_retain(cfg.sctlr_el1));
     }
-    write_mdcr_el2(MdcrEl2::from_bits_retain(cfg.mdcr));
-    write_cnthctl_el2(CnthctlEl2::from_bits_retain(cfg.cnthctl));
+    write_mdcr_el2(cfg.mdcr);
+    write_cnthctl_el2(cfg.cnthctl);
     write_cntvoff_el2(CntvoffEl2::from_bits_retain(0));
     write_cnthp_ctl_el2(CnthpCtlEl2::from_bits_retain(0));
     write_hstr_el2(0);

@@ -2,8 +2,6 @@
 
 //! The aarch64 side: entry points, vectors, and the glue between them and the portable logic.
 
-#[macro_use]
-mod sysreg;
 mod boot;
 mod cache;
 mod console;
@@ -12,6 +10,7 @@ mod enforcement;
 mod heap;
 mod pmu_regs;
 mod redist_mmio;
+mod sysregs;
 mod world;
 
 use crate::esr::Esr;
@@ -90,8 +89,7 @@ fn host_call(regs: SmcRegs, conduit: Conduit) -> Reply {
         let hw = world::ArchVmHw {
             reserved: cfg.map_or(0, |c| pmu.cpu.reserved_mask(c)),
             host_counters: pmu.cpu.host_counters(),
-            direct: cfg.is_some_and(|c| c.enforcement == smc_interface::Enforcement::Direct),
-            fgt: cfg.is_some_and(|c| c.fgt),
+            access: cfg.map_or(crate::pmu::Access::Trapped, |c| c.access()),
         };
         let mut vms = VmCalls { vms: Vms { slots: &VM_SLOTS, donations: &DONATIONS }, hw, max_counters };
         host_calls::own_call(regs, monitor, &mut pmu, Some(&mut vms))

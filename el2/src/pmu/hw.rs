@@ -46,6 +46,10 @@ pub trait PmuHw {
     fn set_selr(&mut self, value: u64);
     fn userenr(&self) -> u64;
     fn set_userenr(&mut self, value: u64);
+    /// Whether a partition's PMU accesses trap (MDCR_EL2.TPM and TPMCR) or, in the direct mode,
+    /// reach its counters; `fgt`: the CPU has FEAT_FGT, whose traps (`pmu::fgt`) are on exactly
+    /// when the others are off.
+    fn trap_partition(&mut self, trap: bool, fgt: bool);
 }
 
 /// Returns every counter in `mask` to its reset state: not counting, no interrupt, no overflow,
@@ -87,6 +91,10 @@ pub struct FakePmu {
     pub width: u32,
     /// The cycle counter's value; its enable is bit 31 of `cnten` (PMCNTENSET_EL0.C).
     pub ccntr: u64,
+    /// MDCR_EL2.TPM and TPMCR (set while a guest runs, until a direct-mode load clears them).
+    pub partition_trapped: bool,
+    /// The direct mode's fine-grained traps are on.
+    pub fgt_traps: bool,
 }
 
 impl FakePmu {
@@ -106,6 +114,8 @@ impl FakePmu {
             hpmn_value: n,
             width: 64,
             ccntr: 0,
+            partition_trapped: true,
+            fgt_traps: false,
         }
     }
 
@@ -225,5 +235,9 @@ impl PmuHw for FakePmu {
     }
     fn set_userenr(&mut self, value: u64) {
         self.userenr_value = value;
+    }
+    fn trap_partition(&mut self, trap: bool, fgt: bool) {
+        self.partition_trapped = trap;
+        self.fgt_traps = fgt && !trap;
     }
 }

@@ -68,6 +68,11 @@ impl PmuConfig {
         }))
     }
 
+    /// How partitions on this machine reach their counters once loaded.
+    pub fn access(&self) -> super::Access {
+        super::enforcement::access(self.enforcement, self.fgt)
+    }
+
     /// What the host owns when nothing is reserved dynamically.
     pub fn host_counters_at_boot(&self) -> u8 {
         self.counters - self.boot_reserved

@@ -24,6 +24,18 @@
 
 use super::hw::{PmuHw, counters_in, scrub};
 
+/// How a loaded partition reaches its counters: the enforcement mode as applied on a CPU.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Access {
+    /// Every PMU access traps (MDCR_EL2.TPM, TPMCR) and is emulated.
+    #[default]
+    Trapped,
+    /// Its counters below HPMN are its own, with no trap; `fgt`: the CPU has FEAT_FGT, and
+    /// what HPMN does not fence traps through it (`pmu::fgt`). Without FGT, PMCR_EL0 and PMCNTEN*
+    /// are the partition's too ([`HostPmu::direct_enables`]).
+    Direct { fgt: bool },
+}
+
 /// PMEVTYPER bits a partition may not set: counting at EL2 (NSH), at EL3 (M), or in Secure state
 /// (SH). Its events count at EL1 and EL0 only.
 const TYPE_FORBIDDEN: u64 = TYPE_NSH | (1 << 26) | (1 << 24);
@@ -70,6 +82,8 @@ pub struct HostPmu {
     /// without FGT to trap them): its E is then the physical E, which also gates the host's cycle
     /// counter, a documented limit of that configuration.
     direct_enables: bool,
+    /// How the partition reached its counters while loaded: undone on put.
+    access: Access,
     /// Where host counter i went: `parked[i]`, for i < moved.
     parked: [u8; 31],
     moved: u8,
@@ -91,15 +105,19 @@ impl VPmu {
     }
 
     /// Puts the partition's counters on the CPU. `reserved` is the CPU's reserved mask (the
-    /// parking place); `host_counters` the host's share H; `direct_enables`: see [`HostPmu`].
+    /// parking place); `host_counters` the host's share H; `access` how the partition reaches
+    /// them from now until `put` (the enforcement mode, applied here and nowhere else).
     /// Returns what `put` needs.
-    pub fn load(&mut self, hw: &mut impl PmuHw, reserved: u32, host_counters: u8, direct_enables: bool) -> HostPmu {
+    pub fn load(&mut self, hw: &mut impl PmuHw, reserved: u32, host_counters: u8, access: Access) -> HostPmu {
+        // Without FGT, the direct mode cannot keep PMCR_EL0 and PMCNTEN* trapped.
+        let direct_enables = access == (Access::Direct { fgt: false });
         let mut host = HostPmu {
             pmcr: hw.pmcr(),
             selr: hw.selr(),
             userenr: hw.userenr(),
             hpmn: host_counters,
             direct_enables,
+            access,
             cycles: hw.cycle_counter_enabled(),
             ..Default::default()
         };
@@ -177,6 +195,11 @@ impl VPmu {
         // The partition's PMSELR and PMUSERENR (live for it in the direct mode).
         hw.set_selr(self.selr);
         hw.set_userenr(self.userenr);
+        if let Access::Direct { fgt } = access {
+            // From now on the partition's own counters are its to touch: HPMN = k, and the CPU
+            // keeps it out of the rest. What HPMN does not fence keeps trapping (`pmu::fgt`).
+            hw.trap_partition(false, fgt);
+        }
         self.direct_enables = host.direct_enables;
         self.loaded = true;
         host
@@ -185,6 +208,9 @@ impl VPmu {
     /// Takes the partition's counters off the CPU (saved here, scrubbed there) and gives the host
     /// back exactly what it had.
     pub fn put(&mut self, hw: &mut impl PmuHw, host: &HostPmu) {
+        if let Access::Direct { fgt } = host.access {
+            hw.trap_partition(true, fgt);
+        }
         let mask = self.mask();
         for n in counters_in(mask) {
             self.values[n as usize] = hw.read_counter(n);

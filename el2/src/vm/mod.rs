@@ -13,6 +13,7 @@
 //! activation, the world switch) comes through [`VmHw`].
 
 pub mod exits;
+pub mod switch;
 pub mod vcpu;
 
 use aarch64_paging::{

@@ -39,8 +39,9 @@ pub mod reg {
     pub const SPSR_EL1: usize = 19;
 }
 
-/// SCTLR_EL1 at reset for a guest: MMU and caches off, RES1 bits set.
-const SCTLR_EL1_RESET: u64 = 0x30d0_0800;
+/// SCTLR_EL1 for an EL1 entered fresh (a guest, the host, EL2's probe): MMU and caches off,
+/// RES1 bits set.
+pub const SCTLR_EL1_RESET: u64 = 0x30d0_0800;
 /// Guests start at EL1h with every exception masked.
 const PSTATE_EL1H_MASKED: u64 = 0x3c5;
 

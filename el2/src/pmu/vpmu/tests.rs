@@ -25,7 +25,7 @@ fn load_parks_host_events_and_put_brings_them_back() {
     g.types[0] = 0x08;
     g.cnten = 1;
     g.pmcr = PMCR_E;
-    let host = g.load(&mut hw, 0b110000, 4, false);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
     // The partition's counters are its own; the host's 0 and 1 went to 4 and 5.
     assert_eq!(hw.hpmn_value, 2);
     assert_eq!((hw.values[0], hw.types[0], hw.cnten & 0b11), (7, 0x08, 1));
@@ -55,7 +55,7 @@ fn pmselr_and_pmuserenr_are_switched() {
     hw.selr_value = 3;
     hw.userenr_value = 0xd;
     let mut g = VPmu::new(2);
-    let host = g.load(&mut hw, 0b110000, 4, false);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
     assert_eq!((hw.selr_value, hw.userenr_value), (0, 0));
     // The partition writes them directly (direct mode) or through EL2.
     hw.selr_value = 1;
@@ -73,7 +73,7 @@ fn emulate(g: &mut VPmu, hw: &mut FakePmu, reg: PmuReg, read: bool, value: u64) 
 fn a_partition_cannot_reach_the_hosts_counters() {
     let mut hw = host_pmu();
     let mut g = VPmu::new(2);
-    let host = g.load(&mut hw, 0b110000, 4, false);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
     let before = (hw.values, hw.types, hw.cnten & !0b11, hw.inten & !0b11, hw.ovs & !0b11);
     // N reads as k.
     let Emulated::Done(pmcr) = emulate(&mut g, &mut hw, PmuReg::Pmcr, true, 0) else { panic!() };
@@ -117,7 +117,7 @@ fn a_partition_cannot_reach_the_hosts_counters() {
 fn a_partition_counts_on_its_counters() {
     let mut hw = host_pmu();
     let mut g = VPmu::new(2);
-    let host = g.load(&mut hw, 0b110000, 4, false);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
     emulate(&mut g, &mut hw, PmuReg::EvTyper(1), false, TYPE_FORBIDDEN); // event 0x00 with every forbidden bit
     assert_eq!(hw.types[1], 0, "no counting at EL2, EL3 or Secure for a partition");
     emulate(&mut g, &mut hw, PmuReg::EvCntr(1), false, 10);
@@ -139,7 +139,7 @@ fn a_partition_counts_on_its_counters() {
     g.put(&mut hw, &host);
     // Nothing of the partition's is left for the host to see.
     assert_eq!((hw.values[1], hw.values[4], hw.values[5]), (200, 0, 0));
-    let again = g.load(&mut hw, 0b110000, 4, false);
+    let again = g.load(&mut hw, 0b110000, 4, Access::Trapped);
     assert_eq!(emulate(&mut g, &mut hw, PmuReg::CntenSet, true, 0), Emulated::Done(0b11));
     g.put(&mut hw, &again);
 }
@@ -148,7 +148,7 @@ fn a_partition_counts_on_its_counters() {
 fn el0_needs_pmuserenr() {
     let mut hw = host_pmu();
     let mut g = VPmu::new(2);
-    g.load(&mut hw, 0b110000, 4, false);
+    g.load(&mut hw, 0b110000, 4, Access::Trapped);
     assert_eq!(g.emulate(&mut hw, PmuReg::EvCntr(0), true, 0, true), Emulated::Undefined);
     emulate(&mut g, &mut hw, PmuReg::Userenr, false, 1);
     assert!(matches!(g.emulate(&mut hw, PmuReg::EvCntr(0), true, 0, true), Emulated::Done(_)));
@@ -176,7 +176,7 @@ fn decodes_the_encodings_of_the_reference_table() {
 fn a_partitions_overflow_interrupt_is_its_own() {
     let mut hw = host_pmu();
     let mut g = VPmu::new(2);
-    let host = g.load(&mut hw, 0b110000, 4, false);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
     assert!(!g.take_overflow_interrupt(&mut hw), "nothing pending");
     emulate(&mut g, &mut hw, PmuReg::IntenSet, false, 0b01);
     emulate(&mut g, &mut hw, PmuReg::OvsSet, false, 0b01);
@@ -248,7 +248,7 @@ fn every_layout_keeps_the_hosts_events_across_load_and_put() {
             g.values[i as usize] = 50 + u64::from(i);
             g.types[i as usize] = 0x11;
         }
-        let host = g.load(&mut hw, reserved(n, h), h, false);
+        let host = g.load(&mut hw, reserved(n, h), h, Access::Trapped);
         let at = format!("N={n} H={h} k={k}");
         assert_eq!(hw.hpmn_value, k, "{at}");
         for i in 0..k as usize {
@@ -296,7 +296,7 @@ fn reserved_counters_not_used_for_parking_are_disabled_and_scrubbed() {
         let reserved = reserved(n, h);
         junk_reserved(&mut hw, reserved);
         let mut g = VPmu::new(k);
-        let host = g.load(&mut hw, reserved, h, false);
+        let host = g.load(&mut hw, reserved, h, Access::Trapped);
         let at = format!("N={n} H={h} k={k}");
         // Reserved counters above the partition's range either hold a parked host event or are
         // in their reset state: nothing counts the partition for the host with HPME on.
@@ -324,7 +324,7 @@ fn host_junk_in_reserved_counters_never_reaches_host_counters() {
         let reserved = reserved(n, h);
         junk_reserved(&mut hw, reserved);
         let mut g = VPmu::new(k);
-        let host = g.load(&mut hw, reserved, h, false);
+        let host = g.load(&mut hw, reserved, h, Access::Trapped);
         g.put(&mut hw, &host);
         let at = format!("N={n} H={h} k={k}");
         assert_eq!(
@@ -346,7 +346,7 @@ fn issue_8_3_more_partition_counters_than_host_counters() {
     hw.pmcr_value = PMCR_E;
     hw.program(0, 0x08, 1000);
     let mut g = VPmu::new(3);
-    let host = g.load(&mut hw, 0b111100, 2, false);
+    let host = g.load(&mut hw, 0b111100, 2, Access::Trapped);
     g.put(&mut hw, &host);
     assert_eq!((hw.types[0], hw.values[0], hw.cnten & 1), (0x08, 1000, 1));
 }
@@ -358,7 +358,7 @@ fn issue_8_4_spare_reserved_counter_does_not_count_the_partition() {
     let mut hw = host_pmu();
     hw.program(5, 0x00, 0);
     let mut g = VPmu::new(1);
-    let host = g.load(&mut hw, 0b110000, 4, false);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
     hw.software_increment(1 << 5);
     assert_eq!((hw.values[5], hw.cnten & 1 << 5, hw.inten & 1 << 5), (0, 0, 0));
     g.put(&mut hw, &host);
@@ -373,7 +373,7 @@ fn issue_8_5_parking_place_junk_stays_off_host_counters() {
     hw.inten = 0b001000 | 0b110000;
     hw.ovs = 0b110000;
     let mut g = VPmu::new(2);
-    let host = g.load(&mut hw, 0b110000, 4, false);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
     g.put(&mut hw, &host);
     assert_eq!((hw.inten, hw.ovs), (0b001000, 0));
 }
@@ -385,7 +385,7 @@ fn parked_host_events_do_not_count_el2() {
     let mut hw = host_pmu();
     hw.types[0] = 0x11 | TYPE_NSH;
     let mut g = VPmu::new(2);
-    let host = g.load(&mut hw, 0b110000, 4, false);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
     assert_eq!(hw.types[4], 0x11);
     g.put(&mut hw, &host);
     assert_eq!(hw.types[0], 0x11 | TYPE_NSH);
@@ -424,7 +424,7 @@ fn host_e_clear_a_partition_counts_and_the_host_counts_nothing() {
     let mut hw = cycles_host(false);
     let before = hw.clone();
     let mut g = VPmu::new(2);
-    let host = g.load(&mut hw, 0b110000, 4, false);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
     // Nothing of the host's counts with its E clear, HPME included.
     assert!(!hw.hpme, "HPME follows the host's E");
     assert_eq!(hw.cnten & 1 << 31, 0, "the host's cycle counter is set aside for the run");
@@ -446,7 +446,7 @@ fn host_e_clear_a_partition_counts_and_the_host_counts_nothing() {
     assert_eq!(hw, before, "the host's PMU exactly as it was: PMCR, enables, HPME, cycle counter, events");
     assert_eq!((g.values[0], g.types[0], g.cnten, g.pmcr & PMCR_E), (50, CPU_CYCLES, 1, 0));
     // The next run takes up where it left off, the partition's E still its own.
-    let host = g.load(&mut hw, 0b110000, 4, false);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
     emulate(&mut g, &mut hw, PmuReg::Pmcr, false, PMCR_E);
     hw.run_cycles(7);
     assert_eq!(emulate(&mut g, &mut hw, PmuReg::EvCntr(0), true, 0), Emulated::Done(57));
@@ -459,7 +459,7 @@ fn host_e_set_everything_counts_as_before() {
     let mut hw = cycles_host(true);
     let before = hw.clone();
     let mut g = VPmu::new(2);
-    let host = g.load(&mut hw, 0b110000, 4, false);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
     assert!(hw.hpme);
     assert_ne!(hw.cnten & 1 << 31, 0);
     count_cycles(&mut g, &mut hw);
@@ -488,7 +488,7 @@ fn host_e_clear_direct_enables() {
         let mut hw = cycles_host(false);
         let before = hw.clone();
         let mut g = VPmu::new(2);
-        let host = g.load(&mut hw, 0b110000, 4, true);
+        let host = g.load(&mut hw, 0b110000, 4, Access::Direct { fgt: false });
         assert_eq!((hw.hpme, hw.cnten & 1 << 31), (false, 0));
         if first_write {
             // The run's first access (trapped): the rest go to the hardware directly.
@@ -517,7 +517,7 @@ fn host_e_clear_the_hosts_pmcr_is_given_back() {
     hw.pmcr_value |= 0x8 | 0x10 | 0x20 | 0x40;
     let before = hw.clone();
     let mut g = VPmu::new(2);
-    let host = g.load(&mut hw, 0b110000, 4, false);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
     emulate(&mut g, &mut hw, PmuReg::Pmcr, false, PMCR_E | PMCR_P | (1 << 2));
     g.put(&mut hw, &host);
     assert_eq!(hw, before);
