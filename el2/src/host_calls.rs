@@ -171,6 +171,7 @@ fn vm_call(call: HostCall, vms: &mut dyn VmService) -> Reply {
 /// Answers one call in process, as EL2 would on a CPU with this PMU state, with no VMs and an EL3
 /// that implements nothing (NOT_SUPPORTED): the registers the caller gets back. For host-side
 /// tests that need EL2's own answers (host-driver's model of EL2).
+#[cfg(any(test, feature = "fakes"))]
 pub fn answer_in_process<H: PmuHw>(regs: SmcRegs, conduit: Conduit, pmu: &mut PmuCalls<'_, H>) -> SmcRegs {
     struct NoEl3;
     impl Monitor for NoEl3 {

@@ -171,7 +171,7 @@ impl CpuPartition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pmu::hw::FakePmu;
+    use crate::pmu::FakePmu;
 
     fn cfg(boot: u8) -> PmuConfig {
         PmuConfig::new(6, 6, true, true, false, Enforcement::Trapped, 1, boot).unwrap()

@@ -3,7 +3,7 @@
 //! The partition PMU on a fake PMU: parking, isolation, emulation.
 
 use super::*;
-use crate::pmu::hw::FakePmu;
+use crate::pmu::FakePmu;
 
 /// Host: 4 counters (0..3) with 2 reserved (4, 5), events on 0, 1 and 3.
 fn host_pmu() -> FakePmu {
