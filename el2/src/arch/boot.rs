@@ -2,6 +2,7 @@
 
 //! Bringing EL2 up: the boot CPU's one-time set-up, and every CPU's way into the host.
 
+use super::reserved::Reserved;
 use super::{CPUS, SPSR_EL1H_MASKED, cache, console, cpu_setup, el2_enable_mmu, enter_host, heap, pmu_regs::CpuPmu};
 use crate::devicetree::{self, Fixups};
 use crate::el2_mmu::{self, ImageLayout};
@@ -32,27 +33,36 @@ unsafe extern "C" {
 #[unsafe(no_mangle)]
 static EL2_MMU_CONFIG: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
 
-/// Root of the host's stage-2 and its VTCR_EL2, shared by every CPU; the map itself changes when
-/// RAM moves between the host and VMs.
-struct HostStage2 {
-    vttbr: u64,
-    vtcr: u64,
-    map: spin::mutex::SpinMutex<IdMap<Stage2>>,
+/// What the boot CPU found and built, for every CPU and every later call: set once, before any
+/// CPU enters the host, and only read afterwards (the host stage-2 map has its own lock).
+struct Machine {
+    /// RAM, from the device tree.
+    ram: alloc::vec::Vec<Region>,
+    /// The GIC's redistributor regions, whose LPI register pages EL2 emulates for the host.
+    redistributors: alloc::vec::Vec<Region>,
+    /// The host's stage-2 (root in `host_vttbr`), changed when RAM moves between the host and VMs.
+    host_stage2: spin::mutex::SpinMutex<IdMap<Stage2>>,
+    host_vttbr: u64,
+    host_vtcr: u64,
+    /// EL2's own page tables, live for good once the MMU uses them.
+    _el2_map: IdMap<aarch64_paging::paging::El2>,
+    /// The PMU and the partitioning policy; `None` when the CPU has no PMUv3.
+    pmu: Option<PmuConfig>,
 }
-// SAFETY: the map is only modified under the boot CPU's exclusive set-up; afterwards it is
-// only read (its root address) from any CPU.
-unsafe impl Send for HostStage2 {}
-unsafe impl Sync for HostStage2 {}
-static HOST_STAGE2: Once<HostStage2> = Once::new();
 
-/// RAM, from the device tree.
-static RAM: Once<alloc::vec::Vec<Region>> = Once::new();
+// SAFETY: the page tables are reached only through the lock (`host_stage2`) or not at all
+// (`_el2_map`, kept alive for the MMU); everything else is plain data, read-only once set.
+unsafe impl Send for Machine {}
+unsafe impl Sync for Machine {}
 
-/// The GIC's redistributor regions, whose LPI register pages EL2 emulates for the host.
-static REDISTRIBUTORS: Once<alloc::vec::Vec<Region>> = Once::new();
+static MACHINE: Once<Machine> = Once::new();
+
+fn machine() -> &'static Machine {
+    MACHINE.get().expect("the machine is set up before any CPU enters the host")
+}
 
 pub fn redistributors() -> &'static [Region] {
-    REDISTRIBUTORS.get().map_or(&[], |r| r.as_slice())
+    MACHINE.get().map_or(&[], |m| m.redistributors.as_slice())
 }
 
 /// The GIC frames kept from the host, from the device tree with the platform's facts as the
@@ -72,14 +82,13 @@ fn gic_layout(dtb: &[u8]) -> devicetree::GicLayout {
 }
 
 pub fn host_ram() -> &'static [Region] {
-    RAM.get().map_or(&[], |r| r.as_slice())
+    MACHINE.get().map_or(&[], |m| m.ram.as_slice())
 }
 
 /// Gives RAM to the host's stage-2 or takes it away, and drops the TLB entries that could still
 /// reach it. Called while handling a host call, so VTTBR_EL2 is the host's.
 pub fn host_stage2_set(region: Region, present: bool) -> Result<(), aarch64_paging::MapError> {
-    let s2 = HOST_STAGE2.get().expect("host stage-2 exists once the host runs");
-    let mut map = s2.map.lock();
+    let mut map = machine().host_stage2.lock();
     crate::host_stage2::set_ram(&mut map, region, present)?;
     // SAFETY: TLB maintenance for the host's VMID (stage-1 entries that combined the old stage-2
     // ones included), on every CPU.
@@ -87,17 +96,8 @@ pub fn host_stage2_set(region: Region, present: bool) -> Result<(), aarch64_pagi
     Ok(())
 }
 
-struct El2Map(#[allow(dead_code)] IdMap<aarch64_paging::paging::El2>);
-// SAFETY: as for HostStage2.
-unsafe impl Send for El2Map {}
-unsafe impl Sync for El2Map {}
-static EL2_MAP: Once<El2Map> = Once::new();
-
-/// The PMU and the partitioning policy; `None` when the CPU has no PMUv3.
-static PMU_CONFIG: Once<Option<PmuConfig>> = Once::new();
-
 pub fn pmu_config() -> Option<&'static PmuConfig> {
-    PMU_CONFIG.get().and_then(Option::as_ref)
+    MACHINE.get().and_then(|m| m.pmu.as_ref())
 }
 
 /// The device-tree property that overrides the platform's boot reservation.
@@ -149,7 +149,7 @@ fn configure_pmu(ids: &CpuIds, dtb: &[u8]) -> Option<PmuConfig> {
 
 #[repr(C, align(16))]
 struct Stacks([[u8; STACK_SIZE]; Current::MAX_CPUS]);
-static mut STACKS: Stacks = Stacks([[0; STACK_SIZE]; Current::MAX_CPUS]);
+static STACKS: Reserved<Stacks> = Reserved::new(Stacks([[0; STACK_SIZE]; Current::MAX_CPUS]));
 
 /// Refuses to boot the host: the reason goes out as the run's last line, in the one form runners
 /// look for (`EL2 FATAL: ...`, see scripts/qemu-run.sh), then the machine powers off.
@@ -208,7 +208,6 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     // SAFETY: the map covers everything EL2 touches: its image, stacks, heap, RAM and UART.
     unsafe { el2_enable_mmu(config[0], config[1], config[2], config[3]) };
     el2_map.mark_active();
-    EL2_MAP.call_once(|| El2Map(el2_map));
     for (slot, value) in EL2_MMU_CONFIG.iter().zip(config) {
         slot.store(value, Ordering::Relaxed);
     }
@@ -233,15 +232,8 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     let mut s2 = host_stage2::build(&ram, Current::DEVICE_REGIONS, &holes)
         .unwrap_or_else(|e| fail(format_args!("host stage-2: {e:?}")));
     info!("GIC: ITS {:x?} hidden from the host; LPI registers emulated in {:x?}", gic.its, gic.redistributors);
-    REDISTRIBUTORS.call_once(|| gic.redistributors);
     drop(lpi_pages);
     s2.mark_active();
-    HOST_STAGE2.call_once(|| HostStage2 {
-        vttbr: s2.root_address().0 as u64,
-        vtcr: host_stage2::vtcr(ids.parange()),
-        map: spin::mutex::SpinMutex::new(s2),
-    });
-    RAM.call_once(|| ram.clone());
 
     // PMU partitioning: the layout every CPU starts with. (The enforcement probe runs through the
     // guest entry code, which keeps EL2's registers in this CPU's PerCpu: TPIDR_EL2 first.)
@@ -249,7 +241,7 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
         // SAFETY: TPIDR_EL2 is EL2's own; it names this CPU's `PerCpu`.
         unsafe { write_tpidr_el2(TpidrEl2::from_bits_retain(me as *const PerCpu as u64)) };
     }
-    let pmu = *PMU_CONFIG.call_once(|| configure_pmu(&ids, dtb));
+    let pmu = configure_pmu(&ids, dtb);
     if let Some(cfg) = pmu {
         for cpu in 0..Current::MAX_CPUS {
             *CPUS.get(cpu).unwrap().pmu.lock() = CpuPartition::new(&cfg);
@@ -271,13 +263,23 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     drop(new_dtb);
 
     // Per-CPU stacks, readable by warm-booting CPUs with their MMU off.
-    let stacks = &raw mut STACKS;
+    let stacks = STACKS.as_mut_ptr();
     for cpu in CPUS.iter() {
         // SAFETY: only the address of the CPU's stack is taken, never a reference.
         let base = unsafe { &raw mut (*stacks).0[cpu.index] } as u64;
         cpu.stack_top.store(base + STACK_SIZE as u64, Ordering::Relaxed);
     }
     cache::clean_object(&CPUS);
+
+    MACHINE.call_once(|| Machine {
+        ram,
+        redistributors: gic.redistributors,
+        host_vttbr: s2.root_address().0 as u64,
+        host_vtcr: host_stage2::vtcr(ids.parange()),
+        host_stage2: spin::mutex::SpinMutex::new(s2),
+        _el2_map: el2_map,
+        pmu,
+    });
 
     let Some(me) = CPUS.by_mpidr(read_mpidr_el1().bits()) else {
         fail(format_args!("boot CPU MPIDR {:#x} unknown to the platform", read_mpidr_el1().bits()));
@@ -306,9 +308,9 @@ fn fdt_at(addr: u64) -> Option<&'static [u8]> {
 fn enter_host_on_this_cpu(cpu: &'static PerCpu, ids: &CpuIds, entry: u64, arg0: u64) -> ! {
     // SAFETY: TPIDR_EL2 is EL2's own; it names this CPU's `PerCpu` for the trap handlers.
     unsafe { write_tpidr_el2(TpidrEl2::from_bits_retain(cpu as *const PerCpu as u64)) };
-    let s2 = HOST_STAGE2.get().expect("host stage-2 is built before any CPU enters the host");
+    let m = machine();
     let partition = cpu.pmu.lock();
-    cpu_setup::configure_for_host(ids, s2.vtcr, s2.vttbr, partition.host_counters());
+    cpu_setup::configure_for_host(ids, m.host_vtcr, m.host_vttbr, partition.host_counters());
     if let Some(cfg) = pmu_config() {
         partition.apply(cfg, &mut CpuPmu);
     }

@@ -10,6 +10,7 @@ mod enforcement;
 mod heap;
 mod pmu_regs;
 mod redist_mmio;
+mod reserved;
 mod sysregs;
 mod world;
 
@@ -20,7 +21,7 @@ use crate::monitor::{El3, SmcRegs};
 use crate::percpu::{CpuTable, PerCpu};
 use crate::psci_relay::{PsciRelay, WarmEntries};
 use crate::trap_frame::TrapFrame;
-use crate::vm::{Donations, MAX_VMS, VmCalls, VmSlot, Vms};
+use crate::vm::{VmCalls, VmStore};
 use arm_sysregs::el2::accessors::{read_esr_el2, read_far_el2, read_hpfar_el2, read_tpidr_el2};
 
 core::arch::global_asm!(
@@ -44,8 +45,7 @@ unsafe extern "C" {
 pub static CPUS: CpuTable = CpuTable::new();
 
 /// The VMs, and the memory they own.
-static VM_SLOTS: [VmSlot; MAX_VMS] = [const { VmSlot::new() }; MAX_VMS];
-static DONATIONS: Donations = Donations::new();
+static VMS: VmStore = VmStore::new();
 
 /// The CPU running this code. Valid once the CPU has been through `enter_host_on_this_cpu`'s
 /// set-up (TPIDR_EL2 holds its `PerCpu`).
@@ -91,7 +91,7 @@ fn host_call(regs: SmcRegs, conduit: Conduit) -> Reply {
             host_counters: pmu.cpu.host_counters(),
             access: cfg.map_or(crate::pmu::Access::Trapped, |c| c.access()),
         };
-        let mut vms = VmCalls { vms: Vms { slots: &VM_SLOTS, donations: &DONATIONS }, hw, max_counters };
+        let mut vms = VmCalls { vms: VMS.vms(), hw, max_counters };
         host_calls::own_call(regs, monitor, &mut pmu, Some(&mut vms))
     })
 }
@@ -102,7 +102,7 @@ fn host_owns(pa: u64) -> bool {
     let byte = platform::Region::new(pa, 1);
     boot::host_ram().iter().any(|r| r.contains(pa))
         && !<platform::Current as platform::Platform>::firmware_region().contains(pa)
-        && !DONATIONS.overlaps(byte)
+        && !VMS.donations().overlaps(byte)
 }
 
 /// Called by the vectors that must never be taken: an exception inside EL2, or a physical

@@ -147,6 +147,33 @@ fn within(r: Region, ram: &[Region]) -> bool {
     ram.iter().any(|m| r.base >= m.base && r.end() <= m.end())
 }
 
+/// Every VM slot and the memory the VMs own: EL2's one store of VM state.
+pub struct VmStore {
+    slots: [VmSlot; MAX_VMS],
+    donations: Donations,
+}
+
+impl VmStore {
+    pub const fn new() -> Self {
+        Self { slots: [const { VmSlot::new() }; MAX_VMS], donations: Donations::new() }
+    }
+
+    /// The calls on the store.
+    pub fn vms(&self) -> Vms<'_> {
+        Vms { slots: &self.slots, donations: &self.donations }
+    }
+
+    pub fn donations(&self) -> &Donations {
+        &self.donations
+    }
+}
+
+impl Default for VmStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The table of VMs and the calls on it.
 pub struct Vms<'a> {
     pub slots: &'a [VmSlot; MAX_VMS],
