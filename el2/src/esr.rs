@@ -24,10 +24,12 @@ pub enum ExceptionClass {
 pub struct Esr(pub u64);
 
 impl Esr {
+    #[inline]
     pub fn ec(self) -> u8 {
         ((self.0 >> 26) & 0x3f) as u8
     }
 
+    #[inline]
     pub fn class(self) -> ExceptionClass {
         match self.ec() {
             0x16 => ExceptionClass::Hvc64,
@@ -40,26 +42,31 @@ impl Esr {
     }
 
     /// ISS, bits 24:0.
+    #[inline]
     pub fn iss(self) -> u64 {
         self.0 & 0x1ff_ffff
     }
 
     /// IL: the trapped instruction was 32 bits wide.
+    #[inline]
     pub fn il(self) -> bool {
         self.0 & (1 << 25) != 0
     }
 
     /// For HVC/SMC: the 16-bit immediate.
+    #[inline]
     pub fn imm16(self) -> u16 {
         (self.0 & 0xffff) as u16
     }
 
     /// For aborts: the fault status code (xFSC, bits 5:0).
+    #[inline]
     pub fn fault_status(self) -> u8 {
         (self.0 & 0x3f) as u8
     }
 
     /// For data aborts: WnR, the access was a write.
+    #[inline]
     pub fn is_write(self) -> bool {
         self.0 & (1 << 6) != 0
     }

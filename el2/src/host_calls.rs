@@ -20,6 +20,7 @@ use smc_interface::{
     HostCall, SmcccError,
     function_id::{FunctionId, Owner},
     ids,
+    CounterMask,
     result::{CallUid, Features, RESULT_REGS, Revision, Version, encode_error},
 };
 
@@ -30,34 +31,30 @@ pub enum Conduit {
     Smc,
 }
 
-/// The registers to write back to the host.
+/// What a call answers, for the host's registers.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub enum Reply {
     /// x0..x3; x4..x17 keep the host's values (SMCCC 1.1+ preserves them).
     Short([u64; RESULT_REGS]),
-    /// x0..x17 as EL3 returned them.
-    Full(SmcRegs),
     /// x0..x4: VCPU_RUN's exit.
     Run([u64; 5]),
+    /// Already in the registers: x0..x17 as EL3 (or the PSCI relay) left them.
+    InPlace,
 }
 
 impl Reply {
-    /// The registers the reply writes, from x0 up; the others keep the caller's values.
-    pub fn results(&self) -> &[u64] {
+    /// Writes the reply into the caller's x0..x17: its results from x0 up, the others untouched.
+    pub fn apply(self, regs: &mut SmcRegs) {
         match self {
-            Reply::Short(r) => r,
-            Reply::Full(r) => r,
-            Reply::Run(r) => r,
+            Reply::Short(r) => regs[..r.len()].copy_from_slice(&r),
+            Reply::Run(r) => regs[..r.len()].copy_from_slice(&r),
+            Reply::InPlace => {}
         }
     }
+}
 
-    pub fn x0(&self) -> u64 {
-        match self {
-            Reply::Short(r) => r[0],
-            Reply::Full(r) => r[0],
-            Reply::Run(r) => r[0],
-        }
-    }
+fn error(e: SmcccError) -> Reply {
+    Reply::Short(encode_error(e))
 }
 
 /// The calling CPU's PMU partition state, for the PMU calls.
@@ -68,61 +65,116 @@ pub struct PmuCalls<'a, H: PmuHw> {
     pub hw: &'a mut H,
 }
 
-/// Routes and answers one host call, with no VMs.
+/// Routes and answers one host call in `regs`, with no VMs.
 pub fn handle<M: Monitor, H: PmuHw>(
-    regs: SmcRegs,
+    regs: &mut SmcRegs,
     conduit: Conduit,
     psci: &mut PsciRelay<'_, M>,
     pmu: &mut PmuCalls<'_, H>,
-) -> Reply {
-    route(regs, conduit, psci, |monitor| own_call(regs, monitor, pmu, None))
+) {
+    route(regs, conduit, psci, |call, monitor| own_call(call, monitor, pmu, None));
 }
 
-/// Routes one host call: EL2's own calls go to `own` (given the monitor, for the calls EL2 passes
-/// on), PSCI to the relay, other SMCs to EL3.
+/// Where routed calls go: the machine's answer to each kind.
+pub trait Callee {
+    type Monitor: Monitor;
+    /// EL3, for the calls EL2 passes on unchanged.
+    fn monitor(&mut self) -> &mut Self::Monitor;
+    /// A PSCI call by SMC (the relay), answered in `regs`.
+    fn psci(&mut self, regs: &mut SmcRegs);
+    /// One of EL2's own calls, decoded, answered in `regs`.
+    fn own(&mut self, call: HostCall, regs: &mut SmcRegs);
+}
+
+/// Routes one host call and writes its answer into `regs` (the host's x0..x17, in its trap
+/// frame: nothing is copied out and back). EL2's own calls, decoded, go to `own`, PSCI to the
+/// relay, other SMCs to EL3.
 ///
 /// `own` is where the per-CPU state (PMU partition, VMs) is taken, so that PSCI and forwarded
 /// calls run with no EL2 lock held: CPU_OFF and power-down suspends never return to the caller,
 /// and a lock held across them would be held forever, so the CPU could never come back.
 pub fn route<M: Monitor>(
-    regs: SmcRegs,
+    regs: &mut SmcRegs,
     conduit: Conduit,
     psci: &mut PsciRelay<'_, M>,
-    own: impl FnOnce(&mut M) -> Reply,
-) -> Reply {
+    own: impl FnOnce(HostCall, &mut M) -> Reply,
+) {
+    struct Relay<'r, 'p, M: Monitor, F> {
+        psci: &'r mut PsciRelay<'p, M>,
+        own: Option<F>,
+    }
+    impl<M: Monitor, F: FnOnce(HostCall, &mut M) -> Reply> Callee for Relay<'_, '_, M, F> {
+        type Monitor = M;
+        fn monitor(&mut self) -> &mut M {
+            self.psci.monitor
+        }
+        fn psci(&mut self, regs: &mut SmcRegs) {
+            self.psci.handle(regs);
+        }
+        fn own(&mut self, call: HostCall, regs: &mut SmcRegs) {
+            let own = self.own.take().expect("one call, routed once");
+            own(call, self.psci.monitor).apply(regs);
+        }
+    }
+    route_to(regs, conduit, &mut Relay { psci, own: Some(own) });
+}
+
+/// [`route`], to any [`Callee`]: what the firmware's trap path uses, so that nothing is built
+/// for a call that does not need it.
+#[inline]
+pub fn route_to(regs: &mut SmcRegs, conduit: Conduit, callee: &mut impl Callee) {
     let Some(id) = FunctionId::from_register(regs[0]) else {
-        return Reply::Short(encode_error(SmcccError::NotSupported));
+        return set_error(regs, SmcccError::NotSupported);
     };
     match (id.owner(), conduit) {
-        (Owner::VendorHyp, _) | (Owner::Arch, Conduit::Hvc) => own(psci.monitor),
-        (_, Conduit::Smc) if psci_relay::is_psci(id.raw()) => Reply::Full(psci.handle(regs)),
-        (_, Conduit::Smc) => Reply::Full(psci.monitor.smc(regs)),
-        (_, Conduit::Hvc) => Reply::Short(encode_error(SmcccError::NotSupported)),
+        (Owner::VendorHyp, _) | (Owner::Arch, Conduit::Hvc) => match HostCall::decode(regs) {
+            // The CPU workaround calls are EL3's, by either conduit: x0..x3 from it, the rest
+            // the host's (SMCCC 1.1).
+            Ok(HostCall::ArchWorkaround(_)) => {
+                let mut out = *regs;
+                callee.monitor().smc(&mut out);
+                regs[..RESULT_REGS].copy_from_slice(&out[..RESULT_REGS]);
+            }
+            Ok(call) => callee.own(call, regs),
+            Err(e) => set_error(regs, e),
+        },
+        (_, Conduit::Smc) if psci_relay::is_psci(id.raw()) => callee.psci(regs),
+        (_, Conduit::Smc) => callee.monitor().smc(regs),
+        (_, Conduit::Hvc) => set_error(regs, SmcccError::NotSupported),
     }
 }
 
-/// The calls EL2 is the callee for.
-pub fn own_call<M: Monitor, H: PmuHw>(
-    regs: SmcRegs,
+/// x0..x3 of an error answer.
+#[inline]
+pub fn set_error(regs: &mut SmcRegs, e: SmcccError) {
+    regs[..RESULT_REGS].copy_from_slice(&encode_error(e));
+}
+
+/// Which of EL2's services this CPU has: what HYP_FEATURES answers for them.
+#[derive(Clone, Copy, Debug)]
+pub struct Services {
+    pub pmu: bool,
+    pub vms: bool,
+}
+
+/// The calls that need no per-CPU state (version, features, identity): answered in x0..x3 of
+/// `regs` without taking any lock. False (and `regs` untouched) for the PMU and VM calls.
+/// `services` is asked only by the calls whose answer depends on it.
+#[inline]
+pub fn stateless_call<M: Monitor>(
+    call: &HostCall,
     monitor: &mut M,
-    pmu: &mut PmuCalls<'_, H>,
-    vms: Option<&mut dyn VmService>,
-) -> Reply {
-    let call = match HostCall::decode(&regs) {
-        Ok(call) => call,
-        Err(e) => return Reply::Short(encode_error(e)),
-    };
+    services: impl Fn() -> Services,
+    regs: &mut [u64],
+) -> bool {
     let not_supported = encode_error(SmcccError::NotSupported);
-    Reply::Short(match call {
+    let answer = match *call {
         HostCall::SmcccVersion => Version::CURRENT.encode(),
         HostCall::ArchFeatures { function_id } => arch_features(function_id, monitor),
-        HostCall::ArchWorkaround(_) => {
-            let out = monitor.smc(regs);
-            [out[0], out[1], out[2], out[3]]
-        }
         HostCall::HypFeatures { function_id } => {
-            if pmu.cfg.is_none() && smc_interface::pmu::PMU_CALLS.contains(&function_id)
-                || vms.is_none() && smc_interface::vm::VM_CALLS.contains(&function_id)
+            let services = services();
+            if !services.pmu && smc_interface::pmu::PMU_CALLS.contains(&function_id)
+                || !services.vms && smc_interface::vm::VM_CALLS.contains(&function_id)
             {
                 Features::NOT_SUPPORTED.encode()
             } else {
@@ -131,25 +183,51 @@ pub fn own_call<M: Monitor, H: PmuHw>(
         }
         HostCall::HypCallUid => CallUid::HYP.encode(),
         HostCall::HypRevision => Revision::CURRENT.encode(),
-        HostCall::PmuInfo => pmu.cfg.map_or(not_supported, |cfg| cfg.info().encode()),
-        HostCall::PmuStatus => pmu.cfg.map_or(not_supported, |cfg| pmu.cpu.status(cfg).encode()),
-        HostCall::PmuReserve { count } => match pmu.cfg {
-            Some(cfg) => pmu.cpu.reserve(cfg, pmu.hw, count).map_or_else(encode_error, |m| m.encode()),
-            None => not_supported,
+        HostCall::PmuInfo
+        | HostCall::PmuStatus
+        | HostCall::PmuReserve { .. }
+        | HostCall::PmuUnreserve
+            if !services().pmu =>
+        {
+            not_supported
+        }
+        _ => return false,
+    };
+    regs[..RESULT_REGS].copy_from_slice(&answer);
+    true
+}
+
+/// The calls EL2 is the callee for.
+pub fn own_call<M: Monitor, H: PmuHw>(
+    call: HostCall,
+    monitor: &mut M,
+    pmu: &mut PmuCalls<'_, H>,
+    vms: Option<&mut dyn VmService>,
+) -> Reply {
+    let mut answer = [0; RESULT_REGS];
+    let services = Services { pmu: pmu.cfg.is_some(), vms: vms.is_some() };
+    if stateless_call(&call, monitor, || services, &mut answer) {
+        return Reply::Short(answer);
+    }
+    let encode = |r: Result<CounterMask, SmcccError>| Reply::Short(r.map_or_else(encode_error, |m| m.encode()));
+    match (call, pmu.cfg) {
+        (HostCall::PmuInfo, Some(cfg)) => Reply::Short(cfg.info().encode()),
+        (HostCall::PmuStatus, Some(cfg)) => Reply::Short(pmu.cpu.status(cfg).encode()),
+        (HostCall::PmuReserve { count }, Some(cfg)) => encode(pmu.cpu.reserve(cfg, pmu.hw, count)),
+        (HostCall::PmuUnreserve, Some(_)) => encode(pmu.cpu.unreserve(pmu.hw)),
+        (
+            HostCall::VmCreate { .. }
+            | HostCall::VmLoad { .. }
+            | HostCall::VcpuCreate { .. }
+            | HostCall::VcpuRun { .. }
+            | HostCall::VmDestroy { .. },
+            _,
+        ) => match vms {
+            Some(vms) => vm_call(call, vms),
+            None => error(SmcccError::NotSupported),
         },
-        HostCall::PmuUnreserve => match pmu.cfg {
-            Some(_) => pmu.cpu.unreserve(pmu.hw).map_or_else(encode_error, |m| m.encode()),
-            None => not_supported,
-        },
-        HostCall::VmCreate { .. }
-        | HostCall::VmLoad { .. }
-        | HostCall::VcpuCreate { .. }
-        | HostCall::VcpuRun { .. }
-        | HostCall::VmDestroy { .. } => match vms {
-            Some(vms) => return vm_call(call, vms),
-            None => not_supported,
-        },
-    })
+        _ => error(SmcccError::NotSupported),
+    }
 }
 
 /// The VM calls.
@@ -161,10 +239,10 @@ fn vm_call(call: HostCall, vms: &mut dyn VmService) -> Reply {
         HostCall::VcpuCreate { handle, entry, pmu_counters, arg } => value(vms.vcpu_create(handle, entry, pmu_counters, arg)),
         HostCall::VcpuRun { handle, vcpu, events } => match vms.vcpu_run(handle, vcpu, events) {
             Ok(exit) => Reply::Run(exit.encode()),
-            Err(e) => Reply::Short(encode_error(e)),
+            Err(e) => error(e),
         },
         HostCall::VmDestroy { handle } => value(vms.destroy(handle).map(|()| 0)),
-        _ => Reply::Short(encode_error(SmcccError::NotSupported)),
+        _ => error(SmcccError::NotSupported),
     }
 }
 
@@ -175,10 +253,9 @@ fn vm_call(call: HostCall, vms: &mut dyn VmService) -> Reply {
 pub fn answer_in_process<H: PmuHw>(regs: SmcRegs, conduit: Conduit, pmu: &mut PmuCalls<'_, H>) -> SmcRegs {
     struct NoEl3;
     impl Monitor for NoEl3 {
-        fn smc(&mut self, _: SmcRegs) -> SmcRegs {
-            let mut r = [0; 18];
-            r[0] = SmcccError::NotSupported.to_register();
-            r
+        fn smc(&mut self, regs: &mut SmcRegs) {
+            *regs = [0; 18];
+            regs[0] = SmcccError::NotSupported.to_register();
         }
     }
     let cpus = crate::percpu::CpuTable::new();
@@ -190,9 +267,8 @@ pub fn answer_in_process<H: PmuHw>(regs: SmcRegs, conduit: Conduit, pmu: &mut Pm
         this_cpu: 0,
         host_owns: &|_| true,
     };
-    let reply = handle(regs, conduit, &mut relay, pmu);
     let mut out = regs;
-    out[..reply.results().len()].copy_from_slice(reply.results());
+    handle(&mut out, conduit, &mut relay, pmu);
     out
 }
 
@@ -220,7 +296,8 @@ mod tests {
     const NOT_SUPPORTED: u64 = -1i64 as u64;
     const INVALID_PARAMETER: u64 = -3i64 as u64;
 
-    fn call(mon: &mut FakeMonitor, conduit: Conduit, args: &[u64]) -> Reply {
+    /// x0..x17 after the call.
+    fn call(mon: &mut FakeMonitor, conduit: Conduit, args: &[u64]) -> SmcRegs {
         let cpus = CpuTable::new();
         let mut regs = [0; 18];
         regs[..args.len()].copy_from_slice(args);
@@ -234,7 +311,14 @@ mod tests {
         let cfg = PmuConfig::new(6, 6, true, true, false, smc_interface::Enforcement::Trapped, 1, 0).unwrap();
         let mut cpu = CpuPartition::new(&cfg);
         let mut hw = crate::pmu::FakePmu::new(6);
-        handle(regs, conduit, &mut relay, &mut PmuCalls { cfg: Some(&cfg), cpu: &mut cpu, hw: &mut hw })
+        handle(&mut regs, conduit, &mut relay, &mut PmuCalls { cfg: Some(&cfg), cpu: &mut cpu, hw: &mut hw });
+        regs
+    }
+
+    fn short(r: [u64; RESULT_REGS]) -> SmcRegs {
+        let mut regs = [0; 18];
+        regs[..4].copy_from_slice(&r);
+        regs
     }
 
     #[test]
@@ -243,15 +327,15 @@ mod tests {
         let pmu = |id: u32| u64::from(id);
         use smc_interface::pmu::*;
         let info = call(&mut mon, Conduit::Hvc, &[pmu(PMU_INFO)]);
-        assert_eq!(info.x0(), 0);
+        assert_eq!(info[0], 0);
         let r = call(&mut mon, Conduit::Smc, &[pmu(PMU_RESERVE), 2]);
-        assert_eq!(r, Reply::Short([0, 0b110000, 0, 0]));
+        assert_eq!(r, short([0, 0b110000, 0, 0]));
         let r = call(&mut mon, Conduit::Hvc, &[pmu(PMU_RESERVE), 2, 1]);
-        assert_eq!(r.x0(), INVALID_PARAMETER, "unknown flag bits are refused");
+        assert_eq!(r[0], INVALID_PARAMETER, "unknown flag bits are refused");
         let r = call(&mut mon, Conduit::Hvc, &[pmu(PMU_UNRESERVE)]);
-        assert_eq!(r.x0(), SmcccError::NotReserved.to_register());
+        assert_eq!(r[0], SmcccError::NotReserved.to_register());
         let f = call(&mut mon, Conduit::Hvc, &[ids::HYP_FEATURES.into(), pmu(PMU_RESERVE)]);
-        assert_eq!(f.x0(), 0);
+        assert_eq!(f[0], 0);
         assert!(mon.calls.is_empty());
     }
 
@@ -260,13 +344,13 @@ mod tests {
         for conduit in [Conduit::Hvc, Conduit::Smc] {
             let mut mon = FakeMonitor::default();
             let uid = call(&mut mon, conduit, &[ids::HYP_CALL_UID.into()]);
-            assert_eq!(uid, Reply::Short(CallUid::HYP.encode()));
+            assert_eq!(uid, short(CallUid::HYP.encode()));
             let rev = call(&mut mon, conduit, &[ids::HYP_REVISION.into()]);
-            assert_eq!(rev, Reply::Short(Revision::CURRENT.encode()));
+            assert_eq!(rev, short(Revision::CURRENT.encode()));
             let f = call(&mut mon, conduit, &[ids::HYP_FEATURES.into(), ids::HYP_CALL_UID.into()]);
-            assert_eq!(f.x0(), 0);
+            assert_eq!(f[0], 0);
             let f = call(&mut mon, conduit, &[ids::HYP_FEATURES.into(), 0x8600_0042]);
-            assert_eq!(f.x0(), NOT_SUPPORTED);
+            assert_eq!(f[0], NOT_SUPPORTED);
             assert!(mon.calls.is_empty(), "EL2 answers its own calls without EL3");
         }
     }
@@ -276,11 +360,11 @@ mod tests {
         let mut mon = FakeMonitor::default();
         for fid in [0x8600_0042u64, 0xc600_0000, 0xc600_0005, 0x8600_ff00, 0x8600_ff02, 0x1_8600_ff01] {
             let r = call(&mut mon, Conduit::Hvc, &[fid]);
-            assert_eq!(r, Reply::Short([NOT_SUPPORTED, 0, 0, 0]), "{fid:#x}");
+            assert_eq!(r, short([NOT_SUPPORTED, 0, 0, 0]), "{fid:#x}");
         }
         // By HVC, nobody else's calls are EL2's business.
         for fid in [0x8400_0000u64, 0xc200_0001, 0x8300_0000] {
-            assert_eq!(call(&mut mon, Conduit::Hvc, &[fid]).x0(), NOT_SUPPORTED);
+            assert_eq!(call(&mut mon, Conduit::Hvc, &[fid])[0], NOT_SUPPORTED);
         }
         assert!(mon.calls.is_empty());
     }
@@ -289,21 +373,21 @@ mod tests {
     fn bad_arguments_are_invalid() {
         let mut mon = FakeMonitor::default();
         let r = call(&mut mon, Conduit::Hvc, &[ids::HYP_FEATURES.into(), 1 << 32]);
-        assert_eq!(r.x0(), INVALID_PARAMETER);
+        assert_eq!(r[0], INVALID_PARAMETER);
     }
 
     #[test]
     fn sve_hint_is_ignored() {
         let mut mon = FakeMonitor::default();
         let r = call(&mut mon, Conduit::Hvc, &[u64::from(ids::HYP_CALL_UID) | 1 << 16]);
-        assert_eq!(r, Reply::Short(CallUid::HYP.encode()));
+        assert_eq!(r, short(CallUid::HYP.encode()));
     }
 
     #[test]
     fn arch_calls_by_hvc() {
         let mut mon = FakeMonitor::answering(&[0]);
-        assert_eq!(call(&mut mon, Conduit::Hvc, &[ids::SMCCC_VERSION.into()]).x0(), 0x1_0002);
-        let f = |m: &mut FakeMonitor, id: u32| call(m, Conduit::Hvc, &[ids::SMCCC_ARCH_FEATURES.into(), id.into()]).x0();
+        assert_eq!(call(&mut mon, Conduit::Hvc, &[ids::SMCCC_VERSION.into()])[0], 0x1_0002);
+        let f = |m: &mut FakeMonitor, id: u32| call(m, Conduit::Hvc, &[ids::SMCCC_ARCH_FEATURES.into(), id.into()])[0];
         assert_eq!(f(&mut mon, ids::SMCCC_ARCH_FEATURES), 0);
         assert_eq!(f(&mut mon, 0x8000_0002), NOT_SUPPORTED);
         assert!(mon.calls.is_empty());
@@ -317,10 +401,10 @@ mod tests {
         let mut mon = FakeMonitor::answering(&[0x1_0001, 7]);
         // SMCCC_VERSION by SMC is EL3's.
         let r = call(&mut mon, Conduit::Smc, &[ids::SMCCC_VERSION.into()]);
-        assert_eq!(r.x0(), 0x1_0001);
+        assert_eq!(r[0], 0x1_0001);
         // A SiP call with arguments goes through with all of them.
         let r = call(&mut mon, Conduit::Smc, &[0xc200_0001, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
-        assert_eq!(r.x0(), 7);
+        assert_eq!(r[0], 7);
         assert_eq!(mon.calls[1][17], 17);
     }
 }

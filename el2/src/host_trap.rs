@@ -9,41 +9,45 @@ use crate::esr::{Esr, ExceptionClass};
 use crate::host_calls::{Conduit, Reply};
 use crate::inject::{self, HostFault, Injection};
 use crate::monitor::SmcRegs;
-use crate::trap_frame::TrapFrame;
+use crate::trap_frame::{CallFrame, TrapFrame};
 use arm_sysregs::el1::accessors::{
     read_sctlr_el1, read_vbar_el1, write_elr_el1, write_esr_el1, write_far_el1, write_spsr_el1,
 };
 use arm_sysregs::el1::registers::{ElrEl1, EsrEl1, FarEl1, SpsrEl1};
 use smc_interface::{SmcccError, result::encode_error};
 
+/// Handles an HVC or a trapped SMC from the host (`esr` says which); `frame` holds the host's
+/// registers and is what the host resumes with. `calls` answers an SMCCC call in place (see
+/// `host_calls::route`).
+pub fn handle_call(frame: &mut CallFrame, esr: Esr, calls: impl FnOnce(&mut SmcRegs, Conduit)) {
+    let conduit = if esr.class() == ExceptionClass::Smc64 {
+        // A trapped SMC has not executed: resume after it.
+        frame.elr += 4;
+        Conduit::Smc
+    } else {
+        Conduit::Hvc
+    };
+    // SMCCC calls use immediate 0; other immediates are not calls of this hypervisor.
+    if esr.imm16() == 0 {
+        calls(&mut frame.smccc, conduit);
+    } else {
+        Reply::Short(encode_error(SmcccError::NotSupported)).apply(&mut frame.smccc);
+    }
+}
+
 /// Handles one host trap; `frame` holds the host's registers and is what the host resumes with.
-/// `calls` answers an SMCCC call (see `host_calls::route`); `mmio` emulates a data abort on a
-/// device page EL2 keeps out of the host's stage-2, and says whether it did (otherwise the access
-/// is refused with an abort).
+/// Calls go to [`handle_call`] (the trap path sends them there directly); `mmio` emulates a data
+/// abort on a device page EL2 keeps out of the host's stage-2, and says whether it did (otherwise
+/// the access is refused with an abort).
 pub fn handle(
     frame: &mut TrapFrame,
     esr: Esr,
     far: u64,
-    calls: impl FnOnce(SmcRegs, Conduit) -> Reply,
+    calls: impl FnOnce(&mut SmcRegs, Conduit),
     mmio: impl FnOnce(&mut TrapFrame) -> bool,
 ) {
     match esr.class() {
-        class @ (ExceptionClass::Hvc64 | ExceptionClass::Smc64) => {
-            let conduit = if class == ExceptionClass::Smc64 {
-                // A trapped SMC has not executed: resume after it.
-                frame.elr += 4;
-                Conduit::Smc
-            } else {
-                Conduit::Hvc
-            };
-            // SMCCC calls use immediate 0; other immediates are not calls of this hypervisor.
-            let reply = if esr.imm16() == 0 {
-                calls(frame.smccc_regs(), conduit)
-            } else {
-                Reply::Short(encode_error(SmcccError::NotSupported))
-            };
-            write_reply(frame, reply);
-        }
+        ExceptionClass::Hvc64 | ExceptionClass::Smc64 => handle_call(frame.as_call_frame(), esr, calls),
         ExceptionClass::DataAbortLower if mmio(frame) => {}
         ExceptionClass::DataAbortLower | ExceptionClass::InstructionAbortLower => {
             log::debug!("host access refused: esr={:#x} far={far:#x} pc={:#x}", esr.0, frame.elr);
@@ -54,10 +58,6 @@ pub fn handle(
             apply(frame, inject::undefined(&host_fault(frame, esr, far)));
         }
     }
-}
-
-fn write_reply(frame: &mut TrapFrame, reply: Reply) {
-    frame.set_smccc_results(reply.results());
 }
 
 fn host_fault(frame: &TrapFrame, esr: Esr, far: u64) -> HostFault {

@@ -53,8 +53,8 @@ pub struct PsciRelay<'a, M: Monitor> {
 }
 
 impl<M: Monitor> PsciRelay<'_, M> {
-    /// Handles a PSCI call from the host; returns x0..x17 for the host.
-    pub fn handle(&mut self, regs: SmcRegs) -> SmcRegs {
+    /// Handles a PSCI call from the host in `regs` (x0..x17 for the host afterwards).
+    pub fn handle(&mut self, regs: &mut SmcRegs) {
         // Bit 16 (SMCCC 1.3's SVE hint) is no part of the call's identity, and EL3 masks it
         // before dispatching: a CPU_ON with it set is a CPU_ON, and must not reach EL3 with the
         // host's entry point (the CPU would enter the host at EL2).
@@ -66,11 +66,9 @@ impl<M: Monitor> PsciRelay<'_, M> {
             PSCI_SYSTEM_SUSPEND_32 | PSCI_SYSTEM_SUSPEND_64 => self.suspend(fid, &[], a(1), a(2)),
             _ => return self.monitor.smc(regs),
         };
-        let mut out = regs;
-        out[0] = x0;
         // x1..x3 are not results of these calls; SMCCC 1.1 lets them be anything, and EL2 keeps
         // the host's own values rather than whatever EL3 left.
-        out
+        regs[0] = x0;
     }
 
     fn cpu_on(&mut self, fid: u32, target: u64, entry: u64, context: u64) -> u64 {
@@ -126,6 +124,14 @@ mod tests {
         (0x4000_0000..0x6000_0000).contains(&pa)
     }
 
+    impl<M: Monitor> PsciRelay<'_, M> {
+        /// `handle`, on a copy: x0..x17 afterwards.
+        fn call(&mut self, mut regs: SmcRegs) -> SmcRegs {
+            self.handle(&mut regs);
+            regs
+        }
+    }
+
     fn regs(fid: u32, args: &[u64]) -> SmcRegs {
         let mut r = [0; 18];
         r[0] = fid.into();
@@ -147,7 +153,7 @@ mod tests {
         let cpus = CpuTable::new();
         let mut mon = FakeMonitor::answering(&[0]);
         let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
-        let out = relay.handle(regs(PSCI_CPU_ON_64, &[0x8000_0002, 0x4020_0000, 0xabcd]));
+        let out = relay.call(regs(PSCI_CPU_ON_64, &[0x8000_0002, 0x4020_0000, 0xabcd]));
         assert_eq!(out[0], 0);
         let cpu2 = cpus.get(2).unwrap();
         assert_eq!(mon.calls.len(), 1);
@@ -155,7 +161,7 @@ mod tests {
         assert_eq!(cpu2.on_entry.get(), (0x4020_0000, 0xabcd));
         // A second CPU_ON before the CPU has come up is refused by EL2 without asking EL3.
         let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
-        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[2, 0x4000_0000, 0x2]))[0], PSCI_ALREADY_ON);
+        assert_eq!(relay.call(regs(PSCI_CPU_ON_64, &[2, 0x4000_0000, 0x2]))[0], PSCI_ALREADY_ON);
         assert_eq!(mon.calls.len(), 1);
         assert_eq!(cpu2.on_entry.get(), (0x4020_0000, 0xabcd));
     }
@@ -165,8 +171,8 @@ mod tests {
         let cpus = CpuTable::new();
         let mut mon = FakeMonitor::answering(&[PSCI_ALREADY_ON, 0]);
         let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
-        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[1, 0x4000_0010, 0x20]))[0], PSCI_ALREADY_ON);
-        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[1, 0x4000_0030, 0x40]))[0], 0);
+        assert_eq!(relay.call(regs(PSCI_CPU_ON_64, &[1, 0x4000_0010, 0x20]))[0], PSCI_ALREADY_ON);
+        assert_eq!(relay.call(regs(PSCI_CPU_ON_64, &[1, 0x4000_0030, 0x40]))[0], 0);
         assert_eq!(cpus.get(1).unwrap().on_entry.get(), (0x4000_0030, 0x40));
     }
 
@@ -175,7 +181,7 @@ mod tests {
         let cpus = CpuTable::new();
         let mut mon = FakeMonitor::default();
         let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
-        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[0xff, 0x4000_0000, 0x20]))[0], PSCI_INVALID_PARAMETERS);
+        assert_eq!(relay.call(regs(PSCI_CPU_ON_64, &[0xff, 0x4000_0000, 0x20]))[0], PSCI_INVALID_PARAMETERS);
         assert!(mon.calls.is_empty());
     }
 
@@ -184,7 +190,7 @@ mod tests {
         let cpus = CpuTable::new();
         let mut mon = FakeMonitor::default();
         let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
-        relay.handle(regs(PSCI_CPU_ON_32, &[0xdead_0000_0000_0001, 0xffff_ffff_4000_1000, 0x1_0000_0007]));
+        relay.call(regs(PSCI_CPU_ON_32, &[0xdead_0000_0000_0001, 0xffff_ffff_4000_1000, 0x1_0000_0007]));
         assert_eq!(cpus.get(1).unwrap().on_entry.get(), (0x4000_1000, 7));
     }
 
@@ -193,8 +199,8 @@ mod tests {
         let cpus = CpuTable::new();
         let mut mon = FakeMonitor::answering(&[0, 0]);
         let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 3, host_owns: &host_ram };
-        relay.handle(regs(PSCI_CPU_SUSPEND_64, &[0x1_0000, 0x4100_0000, 0x55]));
-        relay.handle(regs(PSCI_SYSTEM_SUSPEND_64, &[0x4200_0000, 0x66]));
+        relay.call(regs(PSCI_CPU_SUSPEND_64, &[0x1_0000, 0x4100_0000, 0x55]));
+        relay.call(regs(PSCI_SYSTEM_SUSPEND_64, &[0x4200_0000, 0x66]));
         let cpu3 = cpus.get(3).unwrap();
         assert_eq!(&mon.calls[0][..4], &[PSCI_CPU_SUSPEND_64.into(), 0x1_0000, ENTRIES.resume, cpu3.context_id()]);
         assert_eq!(&mon.calls[1][..3], &[PSCI_SYSTEM_SUSPEND_64.into(), ENTRIES.resume, cpu3.context_id()]);
@@ -206,9 +212,9 @@ mod tests {
         let cpus = CpuTable::new();
         let mut mon = FakeMonitor::answering(&[0x1_0001]);
         let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
-        assert_eq!(relay.handle(regs(PSCI_VERSION, &[]))[0], 0x1_0001);
-        relay.handle(regs(PSCI_CPU_OFF, &[]));
-        relay.handle(regs(PSCI_SYSTEM_OFF, &[]));
+        assert_eq!(relay.call(regs(PSCI_VERSION, &[]))[0], 0x1_0001);
+        relay.call(regs(PSCI_CPU_OFF, &[]));
+        relay.call(regs(PSCI_SYSTEM_OFF, &[]));
         assert_eq!(mon.calls.len(), 3);
         assert_eq!(mon.calls[2][0], u64::from(PSCI_SYSTEM_OFF));
     }
@@ -221,14 +227,14 @@ mod tests {
         let mut mon = FakeMonitor::default();
         let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
         for bad in [0, ENTRIES.cpu_on, 0x6000_0000, 0x0900_0000, 0x3fff_fffc, u64::MAX] {
-            assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[1, bad, 0]))[0], PSCI_INVALID_ADDRESS, "{bad:#x}");
-            assert_eq!(relay.handle(regs(PSCI_CPU_SUSPEND_64, &[0x1_0000, bad, 0]))[0], PSCI_INVALID_ADDRESS);
-            assert_eq!(relay.handle(regs(PSCI_SYSTEM_SUSPEND_64, &[bad, 0]))[0], PSCI_INVALID_ADDRESS);
+            assert_eq!(relay.call(regs(PSCI_CPU_ON_64, &[1, bad, 0]))[0], PSCI_INVALID_ADDRESS, "{bad:#x}");
+            assert_eq!(relay.call(regs(PSCI_CPU_SUSPEND_64, &[0x1_0000, bad, 0]))[0], PSCI_INVALID_ADDRESS);
+            assert_eq!(relay.call(regs(PSCI_SYSTEM_SUSPEND_64, &[bad, 0]))[0], PSCI_INVALID_ADDRESS);
         }
         assert!(mon.calls.is_empty());
         // The slot was never claimed: a valid CPU_ON goes through.
         let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
-        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[1, 0x4000_0000, 0]))[0], 0);
+        assert_eq!(relay.call(regs(PSCI_CPU_ON_64, &[1, 0x4000_0000, 0]))[0], 0);
     }
 
     /// Defect 9 of issue 8: a CPU_ON aimed at a CPU that has a power-down suspend pending (EL3
@@ -239,10 +245,10 @@ mod tests {
         let mut mon = FakeMonitor::answering(&[0, PSCI_ALREADY_ON]);
         // CPU 2 suspends itself...
         let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 2, host_owns: &host_ram };
-        relay.handle(regs(PSCI_CPU_SUSPEND_64, &[0x1_0002, 0x4100_0000, 0x77]));
+        relay.call(regs(PSCI_CPU_SUSPEND_64, &[0x1_0002, 0x4100_0000, 0x77]));
         // ...and CPU 0 aims a CPU_ON at it before it is back.
         let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
-        assert_eq!(relay.handle(regs(PSCI_CPU_ON_64, &[2, 0x4200_0000, 0x99]))[0], PSCI_ALREADY_ON);
+        assert_eq!(relay.call(regs(PSCI_CPU_ON_64, &[2, 0x4200_0000, 0x99]))[0], PSCI_ALREADY_ON);
         assert_eq!(cpus.get(2).unwrap().resume_entry.get(), (0x4100_0000, 0x77));
     }
 
@@ -263,14 +269,14 @@ mod tests {
             let cpus = CpuTable::new();
             let mut mon = FakeMonitor::default();
             let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
-            assert_eq!(relay.handle(regs(fid | HINT, args))[0], 0);
+            assert_eq!(relay.call(regs(fid | HINT, args))[0], 0);
             assert_eq!(mon.calls.len(), 1);
             assert_eq!(mon.calls[0][at], ours, "{fid:#x}: EL3 must get EL2's entry point");
             // And outside the host's memory it is refused like any other.
             let mut relay = PsciRelay { monitor: &mut mon, cpus: &cpus, entries: ENTRIES, this_cpu: 0, host_owns: &host_ram };
             let mut bad = args.to_vec();
             bad[at - 1] = 0x6000_0000;
-            assert_eq!(relay.handle(regs(fid | HINT, &bad))[0], PSCI_INVALID_ADDRESS, "{fid:#x}");
+            assert_eq!(relay.call(regs(fid | HINT, &bad))[0], PSCI_INVALID_ADDRESS, "{fid:#x}");
             assert_eq!(mon.calls.len(), 1);
         }
     }

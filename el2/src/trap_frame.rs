@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! The host's registers as the trap entry code saved them on the EL2 stack.
+//! The host's registers as the trap entry code saved them on the EL2 stack: all of them for most
+//! traps ([`TrapFrame`]), fewer for a call ([`CallFrame`]).
+
+use crate::monitor::SmcRegs;
+use core::mem::MaybeUninit;
 
 /// Layout shared with `arch/vectors.S` (FRAME_SIZE, FRAME_ELR, FRAME_SPSR).
 #[repr(C)]
@@ -22,17 +26,34 @@ const _: () = assert!(core::mem::offset_of!(TrapFrame, spsr) == 256);
 /// Registers of an SMCCC call: x0 is the function ID, x1..x17 the arguments.
 pub const SMCCC_REGS: usize = 18;
 
-impl TrapFrame {
-    /// x0..x17, as an SMCCC call sees them.
-    pub fn smccc_regs(&self) -> [u64; SMCCC_REGS] {
-        let mut regs = [0; SMCCC_REGS];
-        regs.copy_from_slice(&self.regs[..SMCCC_REGS]);
-        regs
-    }
+/// The frame of an HVC or SMC from the host (`arch/vectors.S`, `host_call_path`), laid out as a
+/// [`TrapFrame`] but with x19..x28 not saved: the code a call runs preserves them (they are
+/// callee-saved in the AAPCS64), and no call reads or writes them. The hot path saves and
+/// restores ten registers fewer for it.
+#[repr(C)]
+pub struct CallFrame {
+    /// x0..x17: the call's function ID, arguments, and results.
+    pub smccc: SmcRegs,
+    pub x18: u64,
+    _x19_x28: [MaybeUninit<u64>; 10],
+    pub x29_x30: [u64; 2],
+    pub elr: u64,
+    pub spsr: u64,
+    _pad: u64,
+}
 
-    /// Writes an SMCCC result: `results` go to x0 upwards, the other registers are untouched.
-    pub fn set_smccc_results(&mut self, results: &[u64]) {
-        self.regs[..results.len()].copy_from_slice(results);
+const _: () = assert!(size_of::<CallFrame>() == size_of::<TrapFrame>());
+const _: () = assert!(core::mem::offset_of!(CallFrame, x18) == 144);
+const _: () = assert!(core::mem::offset_of!(CallFrame, x29_x30) == 232);
+const _: () = assert!(core::mem::offset_of!(CallFrame, elr) == 248);
+const _: () = assert!(core::mem::offset_of!(CallFrame, spsr) == 256);
+
+impl TrapFrame {
+    /// The frame as a call sees it.
+    pub fn as_call_frame(&mut self) -> &mut CallFrame {
+        // SAFETY: the two types have the same size and layout (asserted above), and every field
+        // of CallFrame accepts any initialised u64.
+        unsafe { &mut *(self as *mut TrapFrame).cast::<CallFrame>() }
     }
 }
 
@@ -41,11 +62,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn results_leave_other_registers_alone() {
+    fn a_trap_frame_is_a_call_frame_with_every_register() {
         let mut frame = TrapFrame::default();
         frame.regs.iter_mut().enumerate().for_each(|(i, r)| *r = i as u64 + 100);
-        frame.set_smccc_results(&[1, 2, 3, 4]);
-        assert_eq!(&frame.regs[..5], &[1, 2, 3, 4, 104]);
-        assert_eq!(frame.smccc_regs()[17], 117);
+        (frame.elr, frame.spsr) = (0x4000, 0x3c5);
+        let call = frame.as_call_frame();
+        assert_eq!((call.smccc[17], call.x18, call.x29_x30, call.elr, call.spsr), (117, 118, [129, 130], 0x4000, 0x3c5));
+        call.smccc[..2].copy_from_slice(&[1, 2]);
+        assert_eq!(&frame.regs[..3], &[1, 2, 102]);
     }
 }

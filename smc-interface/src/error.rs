@@ -37,6 +37,7 @@ pub enum SmcccError {
 
 impl SmcccError {
     /// The signed code.
+    #[inline]
     pub const fn code(self) -> i64 {
         match self {
             Self::NotSupported => -1,
@@ -51,11 +52,13 @@ impl SmcccError {
     }
 
     /// The code as x0 carries it: two's complement, sign-extended to 64 bits.
+    #[inline]
     pub const fn to_register(self) -> u64 {
         self.code() as u64
     }
 
     /// Interprets a full 64-bit x0. `None` means x0 is not negative, i.e. not an error.
+    #[inline]
     pub const fn from_register(x0: u64) -> Option<Self> {
         let code = x0 as i64;
         Some(match code {
@@ -73,6 +76,7 @@ impl SmcccError {
 
     /// Interprets w0 of an SMC32 call, where only the low 32 bits are meaningful. This accepts
     /// both a sign-extended code (what this firmware returns) and a zero-extended one.
+    #[inline]
     pub const fn from_register32(x0: u64) -> Option<Self> {
         Self::from_register(x0 as u32 as i32 as i64 as u64)
     }

@@ -23,6 +23,7 @@ impl FunctionId {
     pub const SVE_HINT: u32 = 1 << 16;
 
     /// Wraps a 32-bit function identifier, dropping the SVE hint.
+    #[inline]
     pub const fn new(raw: u32) -> Self {
         Self(raw & !Self::SVE_HINT)
     }
@@ -32,6 +33,7 @@ impl FunctionId {
     /// Returns `None` when any of bits 63:32 is set: a function identifier is a 32-bit unsigned
     /// value, and a caller that sign-extended it (as Linux did before v4.16) or left garbage there
     /// is refused rather than guessed at. The firmware answers such a call with NOT_SUPPORTED.
+    #[inline]
     pub const fn from_register(x0: u64) -> Option<Self> {
         if x0 >> 32 != 0 {
             None
@@ -41,33 +43,39 @@ impl FunctionId {
     }
 
     /// The identifier without the SVE hint, as it appears in [`crate::ids`].
+    #[inline]
     pub const fn raw(self) -> u32 {
         self.0
     }
 
     /// Fast calls (bit 31) are atomic from the caller's point of view; yielding calls may be
     /// pre-empted. Every call of this ABI is fast.
+    #[inline]
     pub const fn is_fast(self) -> bool {
         self.0 & Self::FAST_CALL != 0
     }
 
     /// SMC64/HVC64 calls (bit 30) take and return 64-bit values; SMC32/HVC32 calls use only the
     /// low 32 bits of each register.
+    #[inline]
     pub const fn is_smc64(self) -> bool {
         self.0 & Self::SMC64 != 0
     }
 
     /// The owning entity number, bits 29:24.
+    #[inline]
     pub const fn owner_number(self) -> u8 {
         ((self.0 >> Self::OWNER_SHIFT) & Self::OWNER_MASK) as u8
     }
 
     /// The owning entity, decoded.
+    #[inline]
     pub const fn owner(self) -> Owner {
         Owner::from_number(self.owner_number())
     }
 
     /// The function number within the owner's range, bits 15:0.
+    #[inline]
     pub const fn number(self) -> u16 {
         self.0 as u16
     }
@@ -127,6 +135,7 @@ pub enum Owner {
 impl Owner {
     /// Decodes an owner number; numbers above 63 cannot come from a function identifier and
     /// are reported as reserved.
+    #[inline]
     pub const fn from_number(number: u8) -> Self {
         match number {
             0 => Self::Arch,
@@ -143,6 +152,7 @@ impl Owner {
     }
 
     /// The raw owner number.
+    #[inline]
     pub const fn number(self) -> u8 {
         match self {
             Self::Arch => 0,

@@ -21,6 +21,7 @@ use crate::ids;
 pub const RESULT_REGS: usize = 4;
 
 /// The registers of a call that failed.
+#[inline]
 pub const fn encode_error(error: SmcccError) -> [u64; RESULT_REGS] {
     [error.to_register(), 0, 0, 0]
 }
@@ -42,16 +43,19 @@ impl Version {
     pub const CURRENT: Self = Self(ids::SMCCC_VERSION_1_2 as u32);
 
     /// The major version.
+    #[inline]
     pub const fn major(self) -> u16 {
         ((self.0 >> 16) & 0x7fff) as u16
     }
 
     /// The minor version.
+    #[inline]
     pub const fn minor(self) -> u16 {
         self.0 as u16
     }
 
     /// x0..x3 as EL2 returns them.
+    #[inline]
     pub const fn encode(&self) -> [u64; RESULT_REGS] {
         [self.0 as u64, 0, 0, 0]
     }
@@ -91,11 +95,13 @@ impl Features {
     }
 
     /// Whether the queried call may be made.
+    #[inline]
     pub const fn is_supported(&self) -> bool {
         self.0.is_ok()
     }
 
     /// x0..x3 as EL2 returns them.
+    #[inline]
     pub const fn encode(&self) -> [u64; RESULT_REGS] {
         match self.0 {
             Ok(value) => [value as u64, 0, 0, 0],
@@ -118,16 +124,19 @@ impl CallUid {
     pub const HYP: Self = Self(ids::HYP_CALL_UID_WORDS);
 
     /// From the UUID in the order its string form is written.
+    #[inline]
     pub const fn from_uuid(bytes: [u8; 16]) -> Self {
         Self(ids::uuid_to_words(bytes))
     }
 
     /// The UUID in the order its string form is written.
+    #[inline]
     pub const fn to_uuid(self) -> [u8; 16] {
         ids::words_to_uuid(self.0)
     }
 
     /// x0..x3 as EL2 returns them.
+    #[inline]
     pub const fn encode(&self) -> [u64; RESULT_REGS] {
         let [w0, w1, w2, w3] = self.0;
         [w0 as u64, w1 as u64, w2 as u64, w3 as u64]
@@ -161,6 +170,7 @@ impl Revision {
     /// Whether a firmware answering `self` provides the ABI a client written for `required`
     /// expects. Before 1.0 any minor revision may break the previous one, so the revisions must
     /// be equal; from 1.0 on, the majors must be equal and the firmware's minor at least as high.
+    #[inline]
     pub const fn is_compatible_with(self, required: Self) -> bool {
         if self.major != required.major {
             false
@@ -172,6 +182,7 @@ impl Revision {
     }
 
     /// x0..x3 as EL2 returns them.
+    #[inline]
     pub const fn encode(&self) -> [u64; RESULT_REGS] {
         [self.major as u64, self.minor as u64, 0, 0]
     }

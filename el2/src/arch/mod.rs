@@ -15,12 +15,13 @@ mod sysregs;
 mod world;
 
 use crate::esr::Esr;
-use crate::host_calls::{self, Conduit, PmuCalls, Reply};
+use crate::host_calls::{self, Conduit, PmuCalls, Reply, Services};
+use smc_interface::HostCall;
 use crate::host_trap;
 use crate::monitor::{El3, SmcRegs};
 use crate::percpu::{CpuTable, PerCpu};
 use crate::psci_relay::{PsciRelay, WarmEntries};
-use crate::trap_frame::TrapFrame;
+use crate::trap_frame::{CallFrame, TrapFrame};
 use crate::vm::{VmCalls, VmStore};
 use arm_sysregs::el2::accessors::{read_esr_el2, read_far_el2, read_hpfar_el2, read_tpidr_el2};
 
@@ -62,7 +63,14 @@ fn warm_entries() -> WarmEntries {
 /// SPSR for entering the host: EL1h with D, A, I, F masked, as the arm64 boot protocol asks.
 const SPSR_EL1H_MASKED: u64 = 0x3c5;
 
-/// Called by the trap vectors for every synchronous exception from the host.
+/// Called by the trap vectors for an HVC or SMC from the host (`esr` is ESR_EL2), with only the
+/// registers a call uses saved.
+#[unsafe(no_mangle)]
+extern "C" fn handle_host_call(frame: &mut CallFrame, esr: u64) {
+    host_trap::handle_call(frame, Esr(esr), host_call);
+}
+
+/// Called by the trap vectors for every other synchronous exception from the host.
 #[unsafe(no_mangle)]
 extern "C" fn handle_host_trap(frame: &mut TrapFrame) {
     let esr = Esr(read_esr_el2().bits());
@@ -74,26 +82,53 @@ extern "C" fn handle_host_trap(frame: &mut TrapFrame) {
     });
 }
 
-/// One SMCCC call from the host on this CPU. The PSCI relay and forwarded SMCs run with no lock
-/// held (CPU_OFF never returns); the PMU partition and the VMs are taken only for EL2's own calls.
-fn host_call(regs: SmcRegs, conduit: Conduit) -> Reply {
-    let cpu = this_cpu();
-    let mut monitor = El3;
-    let mut relay =
-        PsciRelay { monitor: &mut monitor, cpus: &CPUS, entries: warm_entries(), this_cpu: cpu.index, host_owns: &host_owns };
-    host_calls::route(regs, conduit, &mut relay, |monitor| {
-        let mut partition = cpu.pmu.lock();
-        let cfg = boot::pmu_config();
-        let mut pmu = PmuCalls { cfg, cpu: &mut partition, hw: &mut pmu_regs::CpuPmu };
-        let max_counters = cfg.map_or(0, |c| c.counters - c.host_minimum);
-        let hw = world::ArchVmHw {
-            reserved: cfg.map_or(0, |c| pmu.cpu.reserved_mask(c)),
-            host_counters: pmu.cpu.host_counters(),
-            access: cfg.map_or(crate::pmu::Access::Trapped, |c| c.access()),
-        };
-        let mut vms = VmCalls { vms: VMS.vms(), hw, max_counters };
-        host_calls::own_call(regs, monitor, &mut pmu, Some(&mut vms))
-    })
+/// One SMCCC call from the host on this CPU, answered in `regs`.
+fn host_call(regs: &mut SmcRegs, conduit: Conduit) {
+    host_calls::route_to(regs, conduit, &mut HostCalls(El3));
+}
+
+/// Where the host's calls go on this CPU. The PSCI relay and forwarded SMCs run with no lock
+/// held (CPU_OFF never returns); the PMU partition and the VMs are taken only for the calls that
+/// use them, and each kind of call is built out of line, so the hot path (a call answered from
+/// constants) pays for none of it.
+struct HostCalls(El3);
+
+impl host_calls::Callee for HostCalls {
+    type Monitor = El3;
+
+    fn monitor(&mut self) -> &mut El3 {
+        &mut self.0
+    }
+
+    #[inline(never)]
+    fn psci(&mut self, regs: &mut SmcRegs) {
+        let this_cpu = this_cpu().index;
+        PsciRelay { monitor: &mut self.0, cpus: &CPUS, entries: warm_entries(), this_cpu, host_owns: &host_owns }
+            .handle(regs);
+    }
+
+    fn own(&mut self, call: HostCall, regs: &mut SmcRegs) {
+        let services = || Services { pmu: boot::pmu_config().is_some(), vms: true };
+        if !host_calls::stateless_call(&call, &mut self.0, services, regs) {
+            stateful_call(call).apply(regs);
+        }
+    }
+}
+
+/// A PMU or VM call, with this CPU's partition state (locked) and the VMs.
+#[inline(never)]
+fn stateful_call(call: HostCall) -> Reply {
+    let cfg = boot::pmu_config();
+    let mut partition = this_cpu().pmu.lock();
+    let mut pmu = PmuCalls { cfg, cpu: &mut partition, hw: &mut pmu_regs::CpuPmu };
+    let max_counters = cfg.map_or(0, |c| c.counters - c.host_minimum);
+    let hw = world::ArchVmHw {
+        reserved: cfg.map_or(0, |c| pmu.cpu.reserved_mask(c)),
+        host_counters: pmu.cpu.host_counters(),
+        access: cfg.map_or(crate::pmu::Access::Trapped, |c| c.access()),
+    };
+    let mut vms = VmCalls { vms: VMS.vms(), hw, max_counters };
+    host_calls::own_call(call, &mut El3, &mut pmu, Some(&mut vms))
 }
 
 /// Whether the host owns the memory at `pa`: its RAM (EL2's own memory is not part of it), and

@@ -4,6 +4,8 @@
  *
  * A trap from the host saves the host's general registers, ELR_EL2 and SPSR_EL2 in a `TrapFrame`
  * on this CPU's EL2 stack, calls Rust with a pointer to it, and restores whatever Rust left in it.
+ * An HVC or SMC, the host's hot path, saves fewer (a `CallFrame`, same layout): x19..x28 are
+ * callee-saved for the Rust it calls, and no call reads or writes them.
  * EL2 is built for the soft-float target and never touches FP/SIMD, so the host's FP/SIMD and SVE
  * state stays live in the registers across a trap and is not saved. Every other vector means a
  * bug in EL2 (exceptions taken at EL2, or physical interrupts, which this configuration never
@@ -12,6 +14,11 @@
 
 .equ FRAME_SIZE, 272		/* 31 GPRs, ELR, SPSR (at FRAME_ELR + 8), padding: see TrapFrame */
 .equ FRAME_ELR, 248
+.equ FRAME_X18, 144
+.equ FRAME_X29, 232
+.equ ESR_EC_SHIFT, 26
+.equ EC_HVC64, 0x16
+.equ EC_SMC64, 0x17
 
 .macro save_frame
 	sub	sp, sp, #FRAME_SIZE
@@ -25,6 +32,37 @@
 .macro ventry_host
 	.balign	0x80
 	save_frame
+	mov	x0, sp
+	bl	handle_host_trap
+	b	restore_frame_eret
+.endm
+
+/* x2..x17 of the frame at sp, stored (stp) or loaded (ldp). */
+.macro x2_x17 op
+	\op	x2, x3, [sp, #16]
+	\op	x4, x5, [sp, #32]
+	\op	x6, x7, [sp, #48]
+	\op	x8, x9, [sp, #64]
+	\op	x10, x11, [sp, #80]
+	\op	x12, x13, [sp, #96]
+	\op	x14, x15, [sp, #112]
+	\op	x16, x17, [sp, #128]
+.endm
+
+/* Synchronous from the host in AArch64: calls take the short path. */
+.macro ventry_host_sync
+	.balign	0x80
+	sub	sp, sp, #FRAME_SIZE
+	stp	x0, x1, [sp, #0]
+	mrs	x1, esr_el2
+	ubfx	x0, x1, #ESR_EC_SHIFT, #6
+	cmp	x0, #EC_HVC64
+	ccmp	x0, #EC_SMC64, #4, ne	/* Z set: HVC64 or SMC64 */
+	b.eq	host_call_path
+	store_x2_x30 sp
+	mrs	x0, elr_el2
+	mrs	x1, spsr_el2
+	stp	x0, x1, [sp, #FRAME_ELR]
 	mov	x0, sp
 	bl	handle_host_trap
 	b	restore_frame_eret
@@ -54,7 +92,7 @@ el2_vectors:
 	ventry_unexpected 6
 	ventry_unexpected 7
 	/* Lower EL, AArch64: the host (HVC, trapped SMC, stage-2 aborts, other traps). */
-	ventry_host
+	ventry_host_sync
 	ventry_unexpected 9
 	ventry_unexpected 10
 	ventry_unexpected 11
@@ -63,6 +101,29 @@ el2_vectors:
 	ventry_unexpected 13
 	ventry_unexpected 14
 	ventry_unexpected 15
+
+/* x0 and x1 are saved, x1 = ESR_EL2: the rest of a CallFrame, Rust, and back. */
+host_call_path:
+	x2_x17 stp
+	str	x18, [sp, #FRAME_X18]
+	stp	x29, x30, [sp, #FRAME_X29]
+	mrs	x2, elr_el2
+	mrs	x3, spsr_el2
+	stp	x2, x3, [sp, #FRAME_ELR]
+	mov	x0, sp
+	bl	handle_host_call
+	ldp	x2, x3, [sp, #FRAME_ELR]
+	msr	elr_el2, x2
+	msr	spsr_el2, x3
+	x2_x17 ldp
+	ldr	x18, [sp, #FRAME_X18]
+	ldp	x29, x30, [sp, #FRAME_X29]
+	ldp	x0, x1, [sp, #0]
+	add	sp, sp, #FRAME_SIZE
+	eret
+	/* No straight-line speculation past the ERET. */
+	dsb	nsh
+	isb
 
 restore_frame_eret:
 	ldp	x0, x1, [sp, #FRAME_ELR]

@@ -44,11 +44,11 @@ pub fn takes_pmu_lock(function_id: u32) -> bool {
         this_cpu: 0,
         host_owns: &|_| true,
     };
+    // Arguments that decode (PMU_UNRESERVE refuses a non-zero x1 before taking anything).
     let mut regs = [0; 18];
     regs[0] = function_id.into();
-    regs[1] = 1;
     let mut taken = false;
-    host_calls::route(regs, Conduit::Smc, &mut relay, |_| {
+    host_calls::route(&mut regs, Conduit::Smc, &mut relay, |_, _| {
         taken = true;
         Reply::Short([0; 4])
     });
