@@ -138,7 +138,7 @@ pub fn route_to(regs: &mut SmcRegs, conduit: Conduit, callee: &mut impl Callee) 
             Ok(call) => callee.own(call, regs),
             Err(e) => set_error(regs, e),
         },
-        (_, Conduit::Smc) if psci_relay::is_psci(id.raw()) => callee.psci(regs),
+        (_, Conduit::Smc) if psci_relay::intercepts(id.raw()) => callee.psci(regs),
         (_, Conduit::Smc) => callee.monitor().smc(regs),
         (_, Conduit::Hvc) => set_error(regs, SmcccError::NotSupported),
     }

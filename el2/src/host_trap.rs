@@ -9,29 +9,29 @@ use crate::esr::{Esr, ExceptionClass};
 use crate::host_calls::{Conduit, Reply};
 use crate::inject::{self, HostFault, Injection};
 use crate::monitor::SmcRegs;
-use crate::trap_frame::{CallFrame, TrapFrame};
+use crate::trap_frame::TrapFrame;
 use arm_sysregs::el1::accessors::{
     read_sctlr_el1, read_vbar_el1, write_elr_el1, write_esr_el1, write_far_el1, write_spsr_el1,
 };
 use arm_sysregs::el1::registers::{ElrEl1, EsrEl1, FarEl1, SpsrEl1};
 use smc_interface::{SmcccError, result::encode_error};
 
-/// Handles an HVC or a trapped SMC from the host (`esr` says which); `frame` holds the host's
-/// registers and is what the host resumes with. `calls` answers an SMCCC call in place (see
-/// `host_calls::route`).
-pub fn handle_call(frame: &mut CallFrame, esr: Esr, calls: impl FnOnce(&mut SmcRegs, Conduit)) {
+/// Handles an HVC or a trapped SMC from the host (`esr` says which); `regs` are the host's x0..x17
+/// and what it resumes with. `skip_smc` moves the host's return address past a trapped SMC (which
+/// has not executed); `calls` answers an SMCCC call in place (see `host_calls::route`).
+#[inline]
+pub fn handle_call(regs: &mut SmcRegs, esr: Esr, skip_smc: impl FnOnce(), calls: impl FnOnce(&mut SmcRegs, Conduit)) {
     let conduit = if esr.class() == ExceptionClass::Smc64 {
-        // A trapped SMC has not executed: resume after it.
-        frame.elr += 4;
+        skip_smc();
         Conduit::Smc
     } else {
         Conduit::Hvc
     };
     // SMCCC calls use immediate 0; other immediates are not calls of this hypervisor.
     if esr.imm16() == 0 {
-        calls(&mut frame.smccc, conduit);
+        calls(regs, conduit);
     } else {
-        Reply::Short(encode_error(SmcccError::NotSupported)).apply(&mut frame.smccc);
+        Reply::Short(encode_error(SmcccError::NotSupported)).apply(regs);
     }
 }
 
@@ -47,7 +47,14 @@ pub fn handle(
     mmio: impl FnOnce(&mut TrapFrame) -> bool,
 ) {
     match esr.class() {
-        ExceptionClass::Hvc64 | ExceptionClass::Smc64 => handle_call(frame.as_call_frame(), esr, calls),
+        ExceptionClass::Hvc64 | ExceptionClass::Smc64 => {
+            let call = frame.as_call_frame();
+            let mut skipped = false;
+            handle_call(&mut call.smccc, esr, || skipped = true, calls);
+            if skipped {
+                frame.elr += 4;
+            }
+        }
         ExceptionClass::DataAbortLower if mmio(frame) => {}
         ExceptionClass::DataAbortLower | ExceptionClass::InstructionAbortLower => {
             log::debug!("host access refused: esr={:#x} far={far:#x} pc={:#x}", esr.0, frame.elr);

@@ -35,6 +35,22 @@ pub fn is_psci(function_id: u32) -> bool {
     matches!(function_id & !0x4000_0000, 0x8400_0000..=0x8400_001f)
 }
 
+/// Is this one of the PSCI calls the relay changes on its way to EL3 (those that name an entry
+/// point: CPU_ON, CPU_SUSPEND, SYSTEM_SUSPEND, in either convention, SVE hint or not)? Every
+/// other SMC goes to EL3 unchanged.
+#[inline]
+pub fn intercepts(function_id: u32) -> bool {
+    matches!(
+        FunctionId::new(function_id).raw(),
+        PSCI_CPU_ON_32
+            | PSCI_CPU_ON_64
+            | PSCI_CPU_SUSPEND_32
+            | PSCI_CPU_SUSPEND_64
+            | PSCI_SYSTEM_SUSPEND_32
+            | PSCI_SYSTEM_SUSPEND_64
+    )
+}
+
 /// A 32-bit PSCI call takes its arguments in w registers: the upper halves are not part of them.
 fn arg(function_id: u32, value: u64) -> u64 {
     if function_id & 0x4000_0000 == 0 { value & 0xffff_ffff } else { value }

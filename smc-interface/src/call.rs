@@ -82,9 +82,23 @@ impl HostCall {
     ///   is any of bits 63:32 set. Registers a call does not use are ignored, as SMCCC requires.
     ///
     /// The SVE hint (bit 16 of x0) is ignored.
+    #[inline]
     pub fn decode(regs: &[u64; CALL_REGS]) -> Result<Self, SmcccError> {
-        let id = FunctionId::from_register(regs[0]).ok_or(SmcccError::NotSupported)?;
-        Ok(match id.raw() {
+        let raw = FunctionId::from_register(regs[0]).ok_or(SmcccError::NotSupported)?.raw();
+        // By block of 64 K IDs first (the Arm architecture calls, this service's SMC32 and SMC64
+        // calls), then within it: an unknown ID, the firmware's most common refusal, then costs a
+        // compare or two instead of a search over every ID.
+        match raw >> 16 {
+            0x8000 => Self::decode_arch(raw, regs),
+            0x8600 => Self::decode_hyp32(raw, regs),
+            0xc600 => Self::decode_hyp64(raw, regs),
+            _ => Err(SmcccError::NotSupported),
+        }
+    }
+
+    #[inline]
+    fn decode_arch(raw: u32, regs: &[u64; CALL_REGS]) -> Result<Self, SmcccError> {
+        Ok(match raw {
             ids::SMCCC_VERSION => Self::SmcccVersion,
             ids::SMCCC_ARCH_FEATURES => Self::ArchFeatures {
                 function_id: arg32(regs[1])?,
@@ -94,11 +108,25 @@ impl HostCall {
                 state: arg32(regs[1])?,
             }),
             ids::SMCCC_ARCH_WORKAROUND_3 => Self::ArchWorkaround(ArchWorkaround::Workaround3),
+            _ => return Err(SmcccError::NotSupported),
+        })
+    }
+
+    #[inline]
+    fn decode_hyp32(raw: u32, regs: &[u64; CALL_REGS]) -> Result<Self, SmcccError> {
+        Ok(match raw {
             ids::HYP_FEATURES => Self::HypFeatures {
                 function_id: arg32(regs[1])?,
             },
             ids::HYP_CALL_UID => Self::HypCallUid,
             ids::HYP_REVISION => Self::HypRevision,
+            _ => return Err(SmcccError::NotSupported),
+        })
+    }
+
+    #[inline]
+    fn decode_hyp64(raw: u32, regs: &[u64; CALL_REGS]) -> Result<Self, SmcccError> {
+        Ok(match raw {
             pmu::PMU_INFO => Self::PmuInfo,
             pmu::PMU_STATUS => Self::PmuStatus,
             pmu::PMU_RESERVE => {

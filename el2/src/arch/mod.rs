@@ -23,7 +23,10 @@ use crate::percpu::{CpuTable, PerCpu};
 use crate::psci_relay::{PsciRelay, WarmEntries};
 use crate::trap_frame::{CallFrame, TrapFrame};
 use crate::vm::{VmCalls, VmStore};
-use arm_sysregs::el2::accessors::{read_esr_el2, read_far_el2, read_hpfar_el2, read_tpidr_el2};
+use arm_sysregs::el2::accessors::{
+    read_elr_el2, read_esr_el2, read_far_el2, read_hpfar_el2, read_tpidr_el2, write_elr_el2,
+};
+use arm_sysregs::el2::registers::ElrEl2;
 
 core::arch::global_asm!(
     include_str!("asm_macros.S"),
@@ -67,7 +70,11 @@ const SPSR_EL1H_MASKED: u64 = 0x3c5;
 /// registers a call uses saved.
 #[unsafe(no_mangle)]
 extern "C" fn handle_host_call(frame: &mut CallFrame, esr: u64) {
-    host_trap::handle_call(frame, Esr(esr), host_call);
+    let skip_smc = || {
+        // SAFETY: ELR_EL2 is where the host resumes; EL2 itself does not depend on it.
+        unsafe { write_elr_el2(ElrEl2::from_bits_retain(read_elr_el2().bits() + 4)) };
+    };
+    host_trap::handle_call(&mut frame.smccc, Esr(esr), skip_smc, host_call);
 }
 
 /// Called by the trap vectors for every other synchronous exception from the host.

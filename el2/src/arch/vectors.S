@@ -5,7 +5,8 @@
  * A trap from the host saves the host's general registers, ELR_EL2 and SPSR_EL2 in a `TrapFrame`
  * on this CPU's EL2 stack, calls Rust with a pointer to it, and restores whatever Rust left in it.
  * An HVC or SMC, the host's hot path, saves fewer (a `CallFrame`, same layout): x19..x28 are
- * callee-saved for the Rust it calls, and no call reads or writes them.
+ * callee-saved for the Rust it calls, ELR_EL2 and SPSR_EL2 are not used by it, and no call
+ * reads or writes any of them.
  * EL2 is built for the soft-float target and never touches FP/SIMD, so the host's FP/SIMD and SVE
  * state stays live in the registers across a trap and is not saved. Every other vector means a
  * bug in EL2 (exceptions taken at EL2, or physical interrupts, which this configuration never
@@ -102,19 +103,16 @@ el2_vectors:
 	ventry_unexpected 14
 	ventry_unexpected 15
 
-/* x0 and x1 are saved, x1 = ESR_EL2: the rest of a CallFrame, Rust, and back. */
+/*
+ * x0 and x1 are saved, x1 = ESR_EL2: the rest of a CallFrame, Rust, and back. ELR_EL2 and
+ * SPSR_EL2 stay in their registers (see CallFrame).
+ */
 host_call_path:
 	x2_x17 stp
 	str	x18, [sp, #FRAME_X18]
 	stp	x29, x30, [sp, #FRAME_X29]
-	mrs	x2, elr_el2
-	mrs	x3, spsr_el2
-	stp	x2, x3, [sp, #FRAME_ELR]
 	mov	x0, sp
 	bl	handle_host_call
-	ldp	x2, x3, [sp, #FRAME_ELR]
-	msr	elr_el2, x2
-	msr	spsr_el2, x3
 	x2_x17 ldp
 	ldr	x18, [sp, #FRAME_X18]
 	ldp	x29, x30, [sp, #FRAME_X29]

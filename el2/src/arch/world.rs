@@ -49,14 +49,16 @@ impl SwitchHw for CpuSwitch {
             Reg::IchHcr => read_ich_hcr_el2().bits(),
             Reg::IchVmcr => read_ich_vmcr_el2().bits(),
             Reg::IchLr0 => read_ich_lr0_el2(),
+            Reg::Elr => read_elr_el2().bits(),
+            Reg::Spsr => read_spsr_el2().bits(),
         }
     }
 
     #[inline]
     fn write(&mut self, reg: Reg, value: u64) {
         // SAFETY (the unsafe writes): these registers decide how EL1 and EL0 run (traps,
-        // stage-2, the virtual GIC) and what they see; EL2's own execution does not depend on
-        // them. The stage-2 tables a VTTBR_EL2 value names are the host's (built at boot) or a
+        // stage-2, the virtual GIC, where and how the host resumes) and what they see; EL2's own
+        // execution does not depend on them. The stage-2 tables a VTTBR_EL2 value names are the host's (built at boot) or a
         // VM's, which lives while its slot is locked, for the whole run.
         match reg {
             Reg::Hcr => unsafe { write_hcr_el2(HcrEl2::from_bits_retain(value)) },
@@ -68,6 +70,8 @@ impl SwitchHw for CpuSwitch {
             Reg::IchHcr => unsafe { write_ich_hcr_el2(IchHcrEl2::from_bits_retain(value)) },
             Reg::IchVmcr => write_ich_vmcr_el2(IchVmcrEl2::from_bits_retain(value)),
             Reg::IchLr0 => write_ich_lr0_el2(value),
+            Reg::Elr => unsafe { write_elr_el2(ElrEl2::from_bits_retain(value)) },
+            Reg::Spsr => unsafe { write_spsr_el2(SpsrEl2::from_bits_retain(value)) },
         }
     }
 

@@ -48,6 +48,10 @@ pub enum Reg {
     IchHcr,
     IchVmcr,
     IchLr0,
+    /// ELR_EL2 and SPSR_EL2: where and how the host resumes after its call, which entering
+    /// the guest overwrites (the call path leaves them in the registers).
+    Elr,
+    Spsr,
 }
 
 /// The barriers it issues.
@@ -141,13 +145,16 @@ impl Controls {
 struct HostWorld {
     controls: Controls,
     el1: El1Regs,
+    /// ELR_EL2, SPSR_EL2.
+    resume: [u64; 2],
 }
 
 impl HostWorld {
     /// Host to guest (steps 1 to 3 of the module documentation).
     fn leave(hw: &mut impl SwitchHw, vm: &Vm, vcpu: &Vcpu) -> Self {
         let controls = Controls::read(hw);
-        let mut host = Self { controls, el1: [0; EL1_SYSREGS.len()] };
+        let resume = [hw.read(Reg::Elr), hw.read(Reg::Spsr)];
+        let mut host = Self { controls, el1: [0; EL1_SYSREGS.len()], resume };
         hw.save_el1(&mut host.el1);
         hw.barrier(Barrier::DsbNsh);
         let guest = Controls::for_guest(&controls, vm, vcpu);
@@ -170,6 +177,8 @@ impl HostWorld {
         hw.barrier(Barrier::Isb);
         hw.load_el1(&self.el1);
         hw.write(Reg::Vmpidr, self.controls.vmpidr);
+        hw.write(Reg::Elr, self.resume[0]);
+        hw.write(Reg::Spsr, self.resume[1]);
     }
 }
 

@@ -29,7 +29,7 @@ enum Op {
 /// The registers as they were at an entry into the guest.
 #[derive(Clone, Debug)]
 struct AtEntry {
-    regs: [u64; 9],
+    regs: [u64; 11],
     sctlr_el1: u64,
     pmu: FakePmu,
 }
@@ -46,11 +46,22 @@ enum GuestStep {
     Done,
 }
 
-const ALL_REGS: [Reg; 9] =
-    [Reg::Hcr, Reg::Cptr, Reg::Cnthctl, Reg::Mdcr, Reg::Vttbr, Reg::Vmpidr, Reg::IchHcr, Reg::IchVmcr, Reg::IchLr0];
+const ALL_REGS: [Reg; 11] = [
+    Reg::Hcr,
+    Reg::Cptr,
+    Reg::Cnthctl,
+    Reg::Mdcr,
+    Reg::Vttbr,
+    Reg::Vmpidr,
+    Reg::IchHcr,
+    Reg::IchVmcr,
+    Reg::IchLr0,
+    Reg::Elr,
+    Reg::Spsr,
+];
 
 struct Recorder {
-    regs: [u64; 9],
+    regs: [u64; 11],
     el1: El1Regs,
     pmu: FakePmu,
     log: Vec<Op>,
@@ -87,6 +98,9 @@ impl SwitchHw for Recorder {
     }
     fn enter(&mut self, regs: &mut TrapFrame) -> (ExitKind, Syndrome) {
         self.log.push(Op::Enter);
+        // Entering the guest overwrites ELR_EL2 and SPSR_EL2 (its PC and PSTATE).
+        self.regs[index(Reg::Elr)] = regs.elr;
+        self.regs[index(Reg::Spsr)] = regs.spsr;
         self.entries.push(AtEntry { regs: self.regs, sctlr_el1: self.el1[reg::SCTLR_EL1], pmu: self.pmu.clone() });
         let sync = |esr| (ExitKind::Sync, Syndrome { esr: Esr(esr), far: 0, hpfar: 0 });
         match self.script.pop_front().expect("the guest ran past its script") {
@@ -115,7 +129,7 @@ const HOST_VTTBR: u64 = 0x7000_0000;
 fn recorder(script: &[GuestStep]) -> Recorder {
     let mut el1 = [0xe1; EL1_SYSREGS.len()];
     el1[reg::SCTLR_EL1] = HOST_SCTLR;
-    let regs = [0x8000_0000 | 1 << 4, 0x33ff, 0b11, HOST_MDCR, HOST_VTTBR, 0x8000_0003, 0, 0, 0];
+    let regs = [0x8000_0000 | 1 << 4, 0x33ff, 0b11, HOST_MDCR, HOST_VTTBR, 0x8000_0003, 0, 0, 0, 0x4008_1234, 0x3c5];
     let mut pmu = FakePmu::new(6);
     pmu.hpmn_value = 4;
     Recorder {
@@ -203,10 +217,12 @@ fn guest_to_host_mirrors_it() {
     assert!(enter < save_guest && save_guest < dsb && vgic_off < dsb, "{log:?}");
     // The host's traps and stage-2, then an ISB, before its EL1 registers.
     assert!(traps.iter().all(|&t| dsb < t && t < isb) && dsb < vttbr && vttbr < isb, "{log:?}");
-    assert!(isb < load_host && load_host == log.len() - 2, "{log:?}");
-    assert_eq!(log.last(), Some(&Op::Write(Reg::Vmpidr, 0x8000_0003)));
-    // The host has exactly its registers back, and the guest's EL1 state was kept.
+    assert!(isb < load_host && load_host == log.len() - 4, "{log:?}");
+    assert_eq!(log[log.len() - 3], Op::Write(Reg::Vmpidr, 0x8000_0003));
+    // The host has exactly its registers back (where it resumes after its call included), and
+    // the guest's EL1 state was kept.
     assert_eq!(hw.regs[..6], recorder(&[]).regs[..6]);
+    assert_eq!(hw.regs[9..], recorder(&[]).regs[9..]);
     assert_eq!((hw.regs[index(Reg::IchHcr)], hw.regs[index(Reg::IchLr0)]), (0, 0));
     assert_eq!(hw.el1, recorder(&[]).el1);
     assert_eq!(vcpu.sys[reg::SCTLR_EL1], GUEST_SCTLR);
