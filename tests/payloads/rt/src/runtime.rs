@@ -18,6 +18,7 @@ unsafe extern "C" {
 // ---------------------------------------------------------------------------------------------
 // Console
 
+/// The payload's console: the platform's PL011, as the previous stage left it configured.
 pub struct Uart;
 
 impl Write for Uart {
@@ -28,23 +29,22 @@ impl Write for Uart {
 
     #[cfg(not(feature = "guest"))]
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let base = Current::UART_BASE as *mut u32;
-        for b in s.bytes() {
-            if b == b'\n' {
-                put(base, b'\r');
+        use arm_pl011_uart::{PL011Registers, UniqueMmioPointer};
+        let base = core::ptr::NonNull::new(Current::UART_BASE as *mut PL011Registers).unwrap();
+        // SAFETY: UART_BASE is the platform's PL011, and with the MMU off its address is the
+        // device's. Unique it is not: every CPU of the payload and EL2's log write this UART, and
+        // no lock can serve them all (the payload's own could not work with the MMU off, see
+        // `bump`). The driver keeps nothing between calls and does only this per character: a
+        // volatile read of FR until TXFF is clear, then one volatile store to DR. Writers at the
+        // same time can only interleave their characters on the wire.
+        let mut uart = arm_pl011_uart::Uart::new(unsafe { UniqueMmioPointer::new(base) });
+        for (i, line) in s.split('\n').enumerate() {
+            if i > 0 {
+                uart.write_str("\r\n")?;
             }
-            put(base, b);
+            uart.write_str(line)?;
         }
         Ok(())
-    }
-}
-
-#[cfg(not(feature = "guest"))]
-fn put(base: *mut u32, b: u8) {
-    // SAFETY: the platform's PL011: FR at 0x18 (bit 5 TXFF), DR at 0.
-    unsafe {
-        while base.byte_add(0x18).read_volatile() & (1 << 5) != 0 {}
-        base.write_volatile(u32::from(b));
     }
 }
 
