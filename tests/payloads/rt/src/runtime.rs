@@ -2,6 +2,8 @@
 
 //! The runtime itself (aarch64 only).
 
+use arm_gic::gicv3::GicCpuInterface;
+use arm_gic::{IntId, InterruptGroup};
 use core::arch::{asm, global_asm};
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
@@ -167,15 +169,13 @@ pub static LAST_ELR: AtomicU64 = AtomicU64::new(0);
 extern "C" fn el1_exception(frame: &mut Frame, kind: u64) {
     if kind == 5 {
         // An interrupt at EL1 (a guest's virtual one, through ICV_*): acknowledge, count, end.
-        let intid: u64;
-        // SAFETY: ICC_IAR1_EL1 / ICC_EOIR1_EL1 (S3_0_C12_C12_0 / _1): acknowledge and end the
-        // highest priority pending group 1 interrupt.
-        unsafe { asm!("mrs {}, S3_0_C12_C12_0", out(reg) intid) };
-        if intid < 1020 {
-            // SAFETY: as above.
-            unsafe { asm!("msr S3_0_C12_C12_1, {}", "isb", in(reg) intid) };
+        let intid = GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1);
+        if let Some(intid) = intid {
+            GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1);
+            // SAFETY: a barrier only: the end of the interrupt takes effect before the return.
+            unsafe { asm!("isb", options(nostack)) };
         }
-        LAST_INTID.store(intid, SeqCst);
+        LAST_INTID.store(intid.unwrap_or(IntId::SPECIAL_NONE).raw_value().into(), SeqCst);
         bump(&IRQS);
         return;
     }
