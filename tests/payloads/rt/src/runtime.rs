@@ -202,7 +202,6 @@ extern "C" fn el1_exception(frame: &mut Frame, kind: u64) {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// An SMCCC call with `args` in x0.. and the other registers zero.
 /// The initrd of the bundle the platform loaded (the guest image the VM payloads run): its address
 /// and size, if the bundle has one. Host payloads only: a guest has no bundle. (Not behind
 /// `not(feature = "guest")`: building host and guest payloads together unifies the feature.)
@@ -213,6 +212,7 @@ pub fn bundle_initrd() -> Option<(u64, u64)> {
     Some((Current::HOST_BUNDLE_BASE + initrd.start, initrd.end - initrd.start))
 }
 
+/// An SMCCC call with `args` in x0.. and the other registers zero.
 pub fn raw(conduit: &mut impl Conduit, args: &[u64]) -> [u64; 18] {
     let mut regs = [0; 18];
     regs[..args.len()].copy_from_slice(args);
