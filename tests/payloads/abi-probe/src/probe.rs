@@ -148,6 +148,7 @@ fn firmware_memory() {
 
 // ---------------------------------------------------------------------------------------------
 // The GIC: the ITS is refused, the redistributors have no LPIs
+// (raw accesses, not arm-gic's: each checks what EL2 does at one register and access size)
 
 /// An access of `wide` (64-bit) or 32-bit size; returns whether it was refused with a synchronous
 /// external abort at `addr`, and the syndrome.

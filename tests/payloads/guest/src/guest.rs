@@ -3,6 +3,7 @@
 //! The guest's steps (aarch64 only). The host (tests/payloads/vm-probe) expects exactly these
 //! reports, in this order: step number in x1.
 
+use arm_gic::gicv3::GicCpuInterface;
 use core::arch::asm;
 use core::sync::atomic::Ordering::SeqCst;
 use host_driver::conduit::{Hvc, Smc};
@@ -114,8 +115,11 @@ fn hostile_pmu() {
 fn overflow_and_rounds(arg: u64) -> ! {
     // 15: an overflow of this partition's counter 0 interrupts this partition: a virtual PMU
     // interrupt (INTID 23) through its GIC virtual CPU interface, not the host's.
-    // SAFETY: the guest's (virtual) GIC CPU interface: ICC_PMR_EL1 open, ICC_IGRPEN1_EL1 on.
-    unsafe { asm!("msr S3_0_C4_C6_0, {pmr}", "msr S3_0_C12_C12_7, {one}", "isb", pmr = in(reg) 0xffu64, one = in(reg) 1u64) };
+    // Its (virtual) GIC CPU interface: every priority let through, group 1 on.
+    GicCpuInterface::set_priority_mask(0xff);
+    GicCpuInterface::enable_group1(true);
+    // SAFETY: a barrier only: both writes take effect before the counters start.
+    unsafe { asm!("isb", options(nostack)) };
     wr!("pmcntenclr_el0", 0b11u64);
     wr!("pmovsclr_el0", 0b11u64);
     wr!("pmevtyper0_el0", 0x00u64);
@@ -123,6 +127,7 @@ fn overflow_and_rounds(arg: u64) -> ! {
     wr!("pmintenset_el1", 1u64);
     wr!("pmcr_el0", 1u64);
     wr!("pmcntenset_el0", 1u64);
+    // Raw, not arm_gic::irq_enable: that unmasks debug, SError and FIQ too; this step wants IRQ.
     // SAFETY: interrupts on at EL1 (the runtime's vector acknowledges them).
     unsafe { asm!("msr daifclr, #2", "isb") };
     for _ in 0..32 {
@@ -256,7 +261,8 @@ extern "C" fn primary_main(memory_size: u64, arg: u64) -> ! {
     report(3, sum, memory_size);
 
     // 4..6: outside its memory. Each access exits to the host (Stage2Fault) first, then comes
-    // back here as an external abort.
+    // back here as an external abort. Raw reads, the UART's (0x0900_0000) too: the exit is what
+    // is tested, not a device.
     for (step, addr) in [(4, 0x6000_0000u64), (5, 0x4820_0000), (6, 0x0900_0000)] {
         let (aborts, esr) = probe_read(addr);
         report(step, aborts, esr);

@@ -2,6 +2,8 @@
 
 //! The runtime itself (aarch64 only).
 
+use arm_gic::gicv3::GicCpuInterface;
+use arm_gic::{IntId, InterruptGroup};
 use core::arch::{asm, global_asm};
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
@@ -18,6 +20,7 @@ unsafe extern "C" {
 // ---------------------------------------------------------------------------------------------
 // Console
 
+/// The payload's console: the platform's PL011, as the previous stage left it configured.
 pub struct Uart;
 
 impl Write for Uart {
@@ -28,23 +31,22 @@ impl Write for Uart {
 
     #[cfg(not(feature = "guest"))]
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let base = Current::UART_BASE as *mut u32;
-        for b in s.bytes() {
-            if b == b'\n' {
-                put(base, b'\r');
+        use arm_pl011_uart::{PL011Registers, UniqueMmioPointer};
+        let base = core::ptr::NonNull::new(Current::UART_BASE as *mut PL011Registers).unwrap();
+        // SAFETY: UART_BASE is the platform's PL011, and with the MMU off its address is the
+        // device's. Unique it is not: every CPU of the payload and EL2's log write this UART, and
+        // no lock can serve them all (the payload's own could not work with the MMU off, see
+        // `bump`). The driver keeps nothing between calls and does only this per character: a
+        // volatile read of FR until TXFF is clear, then one volatile store to DR. Writers at the
+        // same time can only interleave their characters on the wire.
+        let mut uart = arm_pl011_uart::Uart::new(unsafe { UniqueMmioPointer::new(base) });
+        for (i, line) in s.split('\n').enumerate() {
+            if i > 0 {
+                uart.write_str("\r\n")?;
             }
-            put(base, b);
+            uart.write_str(line)?;
         }
         Ok(())
-    }
-}
-
-#[cfg(not(feature = "guest"))]
-fn put(base: *mut u32, b: u8) {
-    // SAFETY: the platform's PL011: FR at 0x18 (bit 5 TXFF), DR at 0.
-    unsafe {
-        while base.byte_add(0x18).read_volatile() & (1 << 5) != 0 {}
-        base.write_volatile(u32::from(b));
     }
 }
 
@@ -167,15 +169,13 @@ pub static LAST_ELR: AtomicU64 = AtomicU64::new(0);
 extern "C" fn el1_exception(frame: &mut Frame, kind: u64) {
     if kind == 5 {
         // An interrupt at EL1 (a guest's virtual one, through ICV_*): acknowledge, count, end.
-        let intid: u64;
-        // SAFETY: ICC_IAR1_EL1 / ICC_EOIR1_EL1 (S3_0_C12_C12_0 / _1): acknowledge and end the
-        // highest priority pending group 1 interrupt.
-        unsafe { asm!("mrs {}, S3_0_C12_C12_0", out(reg) intid) };
-        if intid < 1020 {
-            // SAFETY: as above.
-            unsafe { asm!("msr S3_0_C12_C12_1, {}", "isb", in(reg) intid) };
+        let intid = GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1);
+        if let Some(intid) = intid {
+            GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1);
+            // SAFETY: a barrier only: the end of the interrupt takes effect before the return.
+            unsafe { asm!("isb", options(nostack)) };
         }
-        LAST_INTID.store(intid, SeqCst);
+        LAST_INTID.store(intid.unwrap_or(IntId::SPECIAL_NONE).raw_value().into(), SeqCst);
         bump(&IRQS);
         return;
     }
@@ -202,7 +202,6 @@ extern "C" fn el1_exception(frame: &mut Frame, kind: u64) {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// An SMCCC call with `args` in x0.. and the other registers zero.
 /// The initrd of the bundle the platform loaded (the guest image the VM payloads run): its address
 /// and size, if the bundle has one. Host payloads only: a guest has no bundle. (Not behind
 /// `not(feature = "guest")`: building host and guest payloads together unifies the feature.)
@@ -213,6 +212,7 @@ pub fn bundle_initrd() -> Option<(u64, u64)> {
     Some((Current::HOST_BUNDLE_BASE + initrd.start, initrd.end - initrd.start))
 }
 
+/// An SMCCC call with `args` in x0.. and the other registers zero.
 pub fn raw(conduit: &mut impl Conduit, args: &[u64]) -> [u64; 18] {
     let mut regs = [0; 18];
     regs[..args.len()].copy_from_slice(args);

@@ -248,40 +248,46 @@ impl HostEvents {
 /// driver would have it: group 1, enabled, a priority the CPU interface lets through. The host
 /// itself keeps interrupts masked; a physical PMU interrupt can then only show as a pending PPI.
 mod gic {
+    use arm_gic::gicv3::registers::{Gicd, GicdCtlr, GicrSgi};
+    use arm_gic::gicv3::{GicCpuInterface, GicError, GicV3, Group};
+    use arm_gic::{IntId, UniqueMmioPointer};
     use core::arch::asm;
+    use core::ptr::NonNull;
     use platform::{Current, Platform};
 
-    const PMU: u32 = 23;
-
-    fn reg(addr: u64) -> *mut u32 {
-        addr as *mut u32
-    }
-
-    fn sgi_base() -> u64 {
-        Current::GICR_BASE + 0x1_0000
-    }
+    const PMU: IntId = IntId::ppi(7);
 
     pub fn enable_pmu_ppi() {
-        // SAFETY: the host's GIC distributor and this CPU's redistributor (CPU 0's frames first).
-        unsafe {
-            let ctlr = reg(Current::GICD_BASE);
-            ctlr.write_volatile(ctlr.read_volatile() | 1 << 4 | 1 << 1);
-            let waker = reg(Current::GICR_BASE + 0x14);
-            waker.write_volatile(waker.read_volatile() & !(1 << 1));
-            while waker.read_volatile() & (1 << 2) != 0 {}
-            let sgi = sgi_base();
-            let group = reg(sgi + 0x80);
-            group.write_volatile(group.read_volatile() | 1 << PMU);
-            ((sgi + 0x400 + u64::from(PMU)) as *mut u8).write_volatile(0x80);
-            reg(sgi + 0x100).write_volatile(1 << PMU);
-            asm!("msr S3_0_C4_C6_0, {pmr}", "msr S3_0_C12_C12_7, {one}", "isb", pmr = in(reg) 0xffu64, one = in(reg) 1u64);
+        let cpu = payload_rt::cpu_index();
+        let gicd = NonNull::new(Current::GICD_BASE as *mut Gicd).unwrap();
+        let gicr = NonNull::new(Current::GICR_BASE as *mut GicrSgi).unwrap();
+        // SAFETY: the platform's GIC distributor and redistributors (the MMU is off), one frame
+        // pair per CPU in CPU order (QEMU virt), those of CPUs 0..=cpu there since cpu runs this;
+        // nothing else in the payload drives them.
+        let mut gic = unsafe { GicV3::new(UniqueMmioPointer::new(gicd), gicr, cpu + 1) }.unwrap();
+        // Bits 4 and 1, ARE_NS and EnableGrp1A of the host's Non-secure view: arm-gic names the
+        // bits as the Secure view has them, and its own default setup sets these two.
+        gic.gicd_set_control(GicdCtlr::ARE_S | GicdCtlr::EnableGrp1NS);
+        match gic.redistributor_mark_core_awake(cpu) {
+            // TF-A may have woken this CPU's redistributor already.
+            Ok(()) | Err(GicError::AlreadyAwake) => {}
+            Err(e) => panic!("redistributor of cpu {cpu}: {e}"),
         }
+        gic.set_group(PMU, Some(cpu), Group::Group1NS).unwrap();
+        gic.set_interrupt_priority(PMU, Some(cpu), 0x80).unwrap();
+        gic.enable_interrupt(PMU, Some(cpu), true).unwrap();
+        GicCpuInterface::set_priority_mask(0xff);
+        GicCpuInterface::enable_group1(true);
+        // SAFETY: a barrier only: the CPU interface's writes take effect before the run.
+        unsafe { asm!("isb", options(nostack)) };
     }
 
     /// Whether the PMU interrupt is pending for the host.
     pub fn pmu_pending() -> bool {
-        // SAFETY: reading GICR_ISPENDR0 of this CPU.
-        unsafe { reg(sgi_base() + 0x200).read_volatile() & (1 << PMU) != 0 }
+        // Raw: arm-gic reads GICR_ISPENDR0 only into a power-down save, which it keeps private.
+        let ispendr0 = Current::GICR_BASE + payload_rt::cpu_index() as u64 * 0x2_0000 + 0x1_0200;
+        // SAFETY: reading GICR_ISPENDR0 of this CPU (SGI_base + 0x200) has no side effects.
+        unsafe { (ispendr0 as *const u32).read_volatile() & (1 << PMU.raw_value()) != 0 }
     }
 }
 
