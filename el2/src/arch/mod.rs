@@ -15,7 +15,7 @@ mod sysregs;
 mod world;
 
 use crate::esr::Esr;
-use crate::host_calls::{self, Conduit, PmuCalls, Reply, Services};
+use crate::host_calls::{self, Conduit, PmuCalls, Services};
 use smc_interface::HostCall;
 use crate::host_trap;
 use crate::monitor::{El3, SmcRegs};
@@ -117,17 +117,20 @@ impl host_calls::Callee for HostCalls {
     fn own(&mut self, call: HostCall, regs: &mut SmcRegs) {
         let services = || Services { pmu: boot::pmu_config().is_some(), vms: true };
         if !host_calls::stateless_call(&call, &mut self.0, services, regs) {
-            stateful_call(call).apply(regs);
+            stateful_call(call, regs);
         }
     }
 }
 
-/// A PMU or VM call, with this CPU's partition state (locked) and the VMs.
+/// A PMU or VM call, with this CPU's partition state (locked) and the VMs, answered in `regs`.
 #[inline(never)]
-fn stateful_call(call: HostCall) -> Reply {
+fn stateful_call(call: HostCall, regs: &mut SmcRegs) {
     let cfg = boot::pmu_config();
     let mut partition = this_cpu().pmu.lock();
     let mut pmu = PmuCalls { cfg, cpu: &mut partition, hw: &mut pmu_regs::CpuPmu };
+    if matches!(call, HostCall::PmuInfo | HostCall::PmuStatus | HostCall::PmuReserve { .. } | HostCall::PmuUnreserve) {
+        return host_calls::own_call(call, &mut El3, &mut pmu, None).apply(regs);
+    }
     let max_counters = cfg.map_or(0, |c| c.counters - c.host_minimum);
     let hw = world::ArchVmHw {
         reserved: cfg.map_or(0, |c| pmu.cpu.reserved_mask(c)),
@@ -135,7 +138,7 @@ fn stateful_call(call: HostCall) -> Reply {
         access: cfg.map_or(crate::pmu::Access::Trapped, |c| c.access()),
     };
     let mut vms = VmCalls { vms: VMS.vms(), hw, max_counters };
-    host_calls::own_call(call, &mut El3, &mut pmu, Some(&mut vms))
+    host_calls::own_call(call, &mut El3, &mut pmu, Some(&mut vms)).apply(regs);
 }
 
 /// Whether the host owns the memory at `pa`: its RAM (EL2's own memory is not part of it), and

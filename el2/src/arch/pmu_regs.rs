@@ -24,54 +24,67 @@ fn update_mdcr(f: impl FnOnce(MdcrEl2) -> MdcrEl2) {
 }
 
 impl PmuHw for CpuPmu {
+    #[inline]
     fn counters(&self) -> u8 {
         read_pmcr_el0().n()
     }
 
+    #[inline]
     fn read_counter(&self, n: u8) -> u64 {
         read_pmevcntr(n)
     }
 
+    #[inline]
     fn write_counter(&mut self, n: u8, v: u64) {
         write_pmevcntr(n, v);
     }
 
+    #[inline]
     fn read_type(&self, n: u8) -> u64 {
         read_pmevtyper(n)
     }
 
+    #[inline]
     fn write_type(&mut self, n: u8, v: u64) {
         write_pmevtyper(n, v);
     }
 
+    #[inline]
     fn enabled(&self) -> u32 {
         read_pmcntenset_el0() as u32
     }
 
+    #[inline]
     fn disable(&mut self, mask: u32) {
         write_pmcntenclr_el0(mask.into());
     }
 
+    #[inline]
     fn interrupts(&self) -> u32 {
         read_pmintenset_el1() as u32
     }
 
+    #[inline]
     fn disable_interrupts(&mut self, mask: u32) {
         write_pmintenclr_el1(mask.into());
     }
 
+    #[inline]
     fn overflows(&self) -> u32 {
         read_pmovsset_el0() as u32
     }
 
+    #[inline]
     fn clear_overflows(&mut self, mask: u32) {
         write_pmovsclr_el0(mask.into());
     }
 
+    #[inline]
     fn hpmn(&self) -> u8 {
         read_mdcr_el2().hpmn()
     }
 
+    #[inline]
     fn set_hpmn(&mut self, hpmn: u8) {
         update_mdcr(|mut mdcr| {
             mdcr.set_hpmn(hpmn);
@@ -79,27 +92,33 @@ impl PmuHw for CpuPmu {
         });
     }
 
+    #[inline]
     fn enable(&mut self, mask: u32) {
         write_pmcntenset_el0(mask.into());
     }
 
+    #[inline]
     fn enable_interrupts(&mut self, mask: u32) {
         write_pmintenset_el1(mask.into());
     }
 
+    #[inline]
     fn set_overflows(&mut self, mask: u32) {
         write_pmovsset_el0(mask.into());
     }
 
+    #[inline]
     fn pmcr(&self) -> u64 {
         read_pmcr_el0().bits()
     }
 
+    #[inline]
     fn set_pmcr(&mut self, value: u64) {
         write_pmcr_el0(PmcrEl0::from_bits_retain(value));
         sysregs::isb();
     }
 
+    #[inline]
     fn set_el2_counters(&mut self, enabled: bool, long: bool) {
         update_mdcr(|mut mdcr| {
             mdcr.set(MdcrEl2::HPME, enabled);
@@ -108,10 +127,12 @@ impl PmuHw for CpuPmu {
         });
     }
 
+    #[inline]
     fn cycle_counter_enabled(&self) -> bool {
         read_pmcntenset_el0() & CYCLE_COUNTER != 0
     }
 
+    #[inline]
     fn enable_cycle_counter(&mut self, on: bool) {
         if on {
             write_pmcntenset_el0(CYCLE_COUNTER);
@@ -120,22 +141,27 @@ impl PmuHw for CpuPmu {
         }
     }
 
+    #[inline]
     fn selr(&self) -> u64 {
         read_pmselr_el0()
     }
 
+    #[inline]
     fn set_selr(&mut self, value: u64) {
         write_pmselr_el0(value);
     }
 
+    #[inline]
     fn userenr(&self) -> u64 {
         read_pmuserenr_el0()
     }
 
+    #[inline]
     fn set_userenr(&mut self, value: u64) {
         write_pmuserenr_el0(value);
     }
 
+    #[inline]
     fn trap_partition(&mut self, trap: bool, fgt: bool) {
         update_mdcr(|mut mdcr| {
             mdcr.set(MdcrEl2::TPM | MdcrEl2::TPMCR, trap);

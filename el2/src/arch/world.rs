@@ -37,7 +37,7 @@ impl SwitchHw for CpuSwitch {
         &mut self.0
     }
 
-    #[inline]
+    #[inline(always)]
     fn read(&self, reg: Reg) -> u64 {
         match reg {
             Reg::Hcr => read_hcr_el2().bits(),
@@ -54,7 +54,7 @@ impl SwitchHw for CpuSwitch {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn write(&mut self, reg: Reg, value: u64) {
         // SAFETY (the unsafe writes): these registers decide how EL1 and EL0 run (traps,
         // stage-2, the virtual GIC, where and how the host resumes) and what they see; EL2's own

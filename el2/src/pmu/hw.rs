@@ -64,7 +64,27 @@ pub fn scrub(hw: &mut impl PmuHw, mask: u32) {
     hw.clear_overflows(mask);
 }
 
-/// The counter indices in `mask`, lowest first.
+/// The event counter indices in `mask` (bits 0..=30), lowest first: one step per counter, not per
+/// bit, since the masks on the hot paths have a few bits set.
 pub fn counters_in(mask: u32) -> impl Iterator<Item = u8> {
-    (0..31u8).filter(move |n| mask & (1 << n) != 0)
+    let mut left = mask & !(1 << 31);
+    core::iter::from_fn(move || {
+        let n = left.trailing_zeros();
+        left &= left.wrapping_sub(1);
+        (n < 31).then_some(n as u8)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    #[test]
+    fn counters_in_lists_the_event_counters_of_a_mask_lowest_first() {
+        assert_eq!(counters_in(0).count(), 0);
+        assert_eq!(counters_in(0b1011_0000).collect::<Vec<_>>(), [4, 5, 7]);
+        assert_eq!(counters_in(1 << 31 | 1 << 30 | 1).collect::<Vec<_>>(), [0, 30], "bit 31 is the cycle counter");
+        assert_eq!(counters_in(u32::MAX).count(), 31);
+    }
 }

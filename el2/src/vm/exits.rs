@@ -55,7 +55,8 @@ fn set_results(vcpu: &mut Vcpu, r: [u64; 4]) {
 
 /// A guest's own call (HVC #0). `Some(exit)` when it ends the run.
 fn guest_call(vcpu: &mut Vcpu) -> Option<Exit> {
-    let x = vcpu.regs.regs;
+    // x0..x3 only: a copy of all 31 would cost more than the call.
+    let x: [u64; 4] = [vcpu.regs.regs[0], vcpu.regs.regs[1], vcpu.regs.regs[2], vcpu.regs.regs[3]];
     let not_supported = [SmcccError::NotSupported.to_register(), 0, 0, 0];
     match x[0] {
         f if f == u64::from(ids::SMCCC_VERSION) => set_results(vcpu, [ids::SMCCC_VERSION_1_2, 0, 0, 0]),
