@@ -27,6 +27,7 @@ use smc_interface::{
     SmcccError,
     vm::{Exit, GUEST_RAM_BASE, HostEvents, MAX_VM_MEMORY, VM_MEMORY_GRANULE},
 };
+use alloc::boxed::Box;
 use spin::mutex::SpinMutex;
 pub use vcpu::Vcpu;
 
@@ -63,9 +64,12 @@ impl Vm {
 
 /// A VM slot. `vm` is held for as long as one of its vCPUs runs, so every other call on the VM
 /// only ever *tries* that lock (and answers BUSY).
+///
+/// A vCPU lives on EL2's heap (at most MAX_VMS * MAX_VCPUS of them, about 1 KiB each): an empty
+/// slot is then all zeros, so the table costs the image nothing (it sits in .bss).
 pub struct VmSlot {
     pub vm: SpinMutex<Option<Vm>>,
-    pub vcpus: [SpinMutex<Option<Vcpu>>; MAX_VCPUS],
+    pub vcpus: [SpinMutex<Option<Box<Vcpu>>>; MAX_VCPUS],
 }
 
 impl VmSlot {
@@ -264,7 +268,7 @@ impl Vms<'_> {
         // value in x1.
         vcpu.regs.regs[0] = vm.memory.size;
         vcpu.regs.regs[1] = arg;
-        *slot.vcpus[index].lock() = Some(vcpu);
+        *slot.vcpus[index].lock() = Some(Box::new(vcpu));
         vm.vcpus += 1;
         Ok(index as u64)
     }
@@ -282,7 +286,7 @@ impl Vms<'_> {
         let vm = vm_guard.as_mut().ok_or(SmcccError::InvalidParameter)?;
         let index = usize::try_from(vcpu).ok().filter(|&i| i < vm.vcpus).ok_or(SmcccError::InvalidParameter)?;
         let mut vcpu_guard = slot.vcpus[index].lock();
-        let vcpu = vcpu_guard.as_mut().ok_or(SmcccError::InvalidParameter)?;
+        let vcpu = vcpu_guard.as_deref_mut().ok_or(SmcccError::InvalidParameter)?;
         if vcpu.done {
             return Err(SmcccError::Denied);
         }
