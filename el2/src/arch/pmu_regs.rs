@@ -85,6 +85,11 @@ impl PmuHw for CpuPmu {
     }
 
     #[inline]
+    fn el2_prohibited(&self) -> bool {
+        read_mdcr_el2().contains(MdcrEl2::HPMD)
+    }
+
+    #[inline]
     fn set_hpmn(&mut self, hpmn: u8) {
         update_mdcr(|mut mdcr| {
             mdcr.set_hpmn(hpmn);

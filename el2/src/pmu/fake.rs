@@ -27,6 +27,8 @@ pub struct FakePmu {
     pub width: u32,
     /// The cycle counter's value; its enable is bit 31 of `cnten` (PMCNTENSET_EL0.C).
     pub ccntr: u64,
+    /// MDCR_EL2.HPMD (a PMUv3p1 or later CPU whose host config sets it).
+    pub hpmd: bool,
     /// MDCR_EL2.TPM and TPMCR (set while a guest runs, until a direct-mode load clears them).
     pub partition_trapped: bool,
     /// The direct mode's fine-grained traps are on.
@@ -52,6 +54,7 @@ impl FakePmu {
             ccntr: 0,
             partition_trapped: true,
             fgt_traps: false,
+            hpmd: true,
         }
     }
 
@@ -171,6 +174,9 @@ impl PmuHw for FakePmu {
     }
     fn set_userenr(&mut self, value: u64) {
         self.userenr_value = value;
+    }
+    fn el2_prohibited(&self) -> bool {
+        self.hpmd
     }
     fn trap_partition(&mut self, trap: bool, fgt: bool) {
         self.partition_trapped = trap;

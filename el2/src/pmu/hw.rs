@@ -24,6 +24,8 @@ pub trait PmuHw {
     fn clear_overflows(&mut self, mask: u32);
     /// MDCR_EL2.HPMN, the first counter EL1 and EL0 cannot see.
     fn hpmn(&self) -> u8;
+    /// MDCR_EL2.HPMD (PMUv3p1 on): counters below HPMN never count at EL2, whatever their filter.
+    fn el2_prohibited(&self) -> bool;
     fn set_hpmn(&mut self, hpmn: u8);
 
     // What the partition world switch and the trap emulator need besides.

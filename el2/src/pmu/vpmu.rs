@@ -91,6 +91,8 @@ pub struct HostPmu {
     parking: u32,
     /// Parked host events whose filter counted EL2 (NSH), cleared while they are parked.
     nsh: u32,
+    /// Host events left in place on [k, H) whose NSH is cleared for the run, likewise.
+    nsh_in_place: u32,
     /// The host's cycle counter enable (PMCNTENSET_EL0.C), given back on put.
     cycles: bool,
 }
@@ -135,6 +137,11 @@ impl VPmu {
         // counter. All of them start from their reset state.
         scrub(hw, parking);
         let mut targets = counters_in(parking);
+        // HPMD (where the host has it) keeps EL2 out of the counters below HPMN only. With the
+        // partition's PMU loaded, HPMN = k and every host event sits at or above it, parked or in
+        // place on [k, H): their filters must do what HPMD did, so NSH (count at EL2) goes for the
+        // run and comes back on put. A CPU without HPMD lets the host count EL2 anyway.
+        let strip_nsh = hw.el2_prohibited();
         // Park the host's events from the partition's counters.
         for i in 0..self.k.min(host_counters) {
             let Some(t) = targets.next() else {
@@ -145,10 +152,10 @@ impl VPmu {
             // Above HPMN, MDCR_EL2.HPMD no longer keeps EL2 out of the count (it covers
             // [0, HPMN) only): the filter has to. NSH comes back with the event on put.
             let ty = hw.read_type(i);
-            if ty & TYPE_NSH != 0 {
+            if strip_nsh && ty & TYPE_NSH != 0 {
                 host.nsh |= bit;
             }
-            hw.write_type(t, ty & !TYPE_NSH);
+            hw.write_type(t, if strip_nsh { ty & !TYPE_NSH } else { ty });
             hw.write_counter(t, hw.read_counter(i));
             let (en, int, ovf) = (hw.enabled() & bit != 0, hw.interrupts() & bit != 0, hw.overflows() & bit != 0);
             if int {
@@ -165,6 +172,16 @@ impl VPmu {
             host.moved += 1;
         }
         scrub(hw, mask);
+        if strip_nsh {
+            let in_place = ((1u32 << host_counters) - 1) & !mask;
+            for n in counters_in(in_place) {
+                let ty = hw.read_type(n);
+                if ty & TYPE_NSH != 0 {
+                    hw.write_type(n, ty & !TYPE_NSH);
+                    host.nsh_in_place |= 1 << n;
+                }
+            }
+        }
         // The parked events, and the host's events in place on [k, H), count above HPMN, with the
         // host's counter width, if the host's E says its events count at all.
         hw.set_el2_counters(host_counting, host.pmcr & PMCR_LP != 0);
@@ -251,6 +268,9 @@ impl VPmu {
             if host.enabled & (1 << i) != 0 {
                 hw.enable(1 << i);
             }
+        }
+        for n in counters_in(host.nsh_in_place) {
+            hw.write_type(n, hw.read_type(n) | TYPE_NSH);
         }
         // The parking place and the spare reserved counters go back to their reset state.
         scrub(hw, host.parking);

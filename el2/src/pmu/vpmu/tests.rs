@@ -391,6 +391,35 @@ fn parked_host_events_do_not_count_el2() {
     assert_eq!(hw.types[0], 0x11 | TYPE_NSH);
 }
 
+/// Likewise a host event left in place on [k, H): above HPMN for the run, so its NSH goes too
+/// (found by the bench on `-cpu max`: the host's counter 3 counted 734 EL2 instructions per run).
+#[test]
+fn host_events_in_place_do_not_count_el2() {
+    let mut hw = host_pmu();
+    hw.types[3] = 0x08 | TYPE_NSH;
+    hw.types[2] = 0x08;
+    let mut g = VPmu::new(2);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
+    assert_eq!((hw.types[2], hw.types[3]), (0x08, 0x08));
+    g.put(&mut hw, &host);
+    assert_eq!((hw.types[2], hw.types[3]), (0x08, 0x08 | TYPE_NSH));
+}
+
+/// Without HPMD (PMUv3 before p1) nothing keeps the host's counters from EL2 at any time: their
+/// filters stay as the host set them.
+#[test]
+fn without_hpmd_filters_stay_the_hosts() {
+    let mut hw = host_pmu();
+    hw.hpmd = false;
+    hw.types[0] = 0x11 | TYPE_NSH;
+    hw.types[3] = 0x08 | TYPE_NSH;
+    let mut g = VPmu::new(2);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
+    assert_eq!((hw.types[4], hw.types[3]), (0x11 | TYPE_NSH, 0x08 | TYPE_NSH));
+    g.put(&mut hw, &host);
+    assert_eq!((hw.types[0], hw.types[3]), (0x11 | TYPE_NSH, 0x08 | TYPE_NSH));
+}
+
 // ---------------------------------------------------------------------------------------------
 // The host's PMCR_EL0.E. Linux leaves it clear while perf has no event on the CPU; a partition's
 // counters must count all the same, and a host whose E is clear must have nothing counting.
