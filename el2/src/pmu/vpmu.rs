@@ -84,8 +84,9 @@ pub struct HostPmu {
     direct_enables: bool,
     /// How the partition reached its counters while loaded: undone on put.
     access: Access,
-    /// Where host counter i went: `parked[i]`, for i < moved.
-    parked: [u8; 31],
+    /// How many host counters were parked: counter i (i < moved) went to the i-th counter of
+    /// `parking`, lowest first (kept as a count, not a table, so that this stays small enough to
+    /// pass around in registers).
     moved: u8,
     /// The reserved counters outside the partition's range: reset on load and again on put.
     parking: u32,
@@ -168,7 +169,6 @@ impl VPmu {
                 hw.enable(1 << t);
                 host.enabled |= bit;
             }
-            host.parked[i as usize] = t;
             host.moved += 1;
         }
         scrub(hw, mask);
@@ -251,8 +251,7 @@ impl VPmu {
         hw.set_selr(host.selr);
         hw.set_userenr(host.userenr);
         hw.set_hpmn(host.hpmn);
-        for i in 0..host.moved {
-            let t = host.parked[i as usize];
+        for (i, t) in (0..host.moved).zip(counters_in(host.parking)) {
             let bit = 1u32 << t;
             hw.disable(bit);
             let nsh = if host.nsh & (1 << i) != 0 { TYPE_NSH } else { 0 };

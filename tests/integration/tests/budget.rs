@@ -20,8 +20,8 @@ const BUDGETS: &[(&str, u64, u64)] = &[
     ("smc-relayed-psci-version", 93, 100),
     ("hvc-pmu-status", 177, 80),
     ("hvc-pmu-reserve-2+unreserve", 565, 300),
-    ("vcpu-run-round-trip", 880, 700),
-    ("vcpu-run-round-trip+pmu-load-put", 2287, 1100),
+    ("vcpu-run-round-trip", 878, 700),
+    ("vcpu-run-round-trip+pmu-load-put", 2073, 1100),
 ];
 
 /// `BENCH: <name> <total> el2=<el2>`: the EL2 count, whole instructions per call.
