@@ -209,29 +209,40 @@ pub fn own_call<M: Monitor, H: PmuHw>(
     if stateless_call(&call, monitor, || services, &mut answer) {
         return Reply::Short(answer);
     }
-    let encode = |r: Result<CounterMask, SmcccError>| Reply::Short(r.map_or_else(encode_error, |m| m.encode()));
-    match (call, pmu.cfg) {
-        (HostCall::PmuInfo, Some(cfg)) => Reply::Short(cfg.info().encode()),
-        (HostCall::PmuStatus, Some(cfg)) => Reply::Short(pmu.cpu.status(cfg).encode()),
-        (HostCall::PmuReserve { count }, Some(cfg)) => encode(pmu.cpu.reserve(cfg, pmu.hw, count)),
-        (HostCall::PmuUnreserve, Some(_)) => encode(pmu.cpu.unreserve(pmu.hw)),
-        (
-            HostCall::VmCreate { .. }
-            | HostCall::VmLoad { .. }
-            | HostCall::VcpuCreate { .. }
-            | HostCall::VcpuRun { .. }
-            | HostCall::VmDestroy { .. },
-            _,
-        ) => match vms {
-            Some(vms) => vm_call(call, vms),
-            None => error(SmcccError::NotSupported),
-        },
-        _ => error(SmcccError::NotSupported),
+    if let Some(answer) = pmu_call(&call, pmu) {
+        return Reply::Short(answer);
+    }
+    match vms {
+        Some(vms) => vm_call(call, vms),
+        None => error(SmcccError::NotSupported),
     }
 }
 
-/// The VM calls.
-fn vm_call(call: HostCall, vms: &mut dyn VmService) -> Reply {
+/// Whether `call` is one of the PMU calls (which [`pmu_call`] answers).
+#[inline]
+pub fn is_pmu_call(call: &HostCall) -> bool {
+    matches!(call, HostCall::PmuInfo | HostCall::PmuStatus | HostCall::PmuReserve { .. } | HostCall::PmuUnreserve)
+}
+
+/// The PMU calls, on the calling CPU's partition state: x0..x3 of the answer, `None` for any other
+/// call.
+#[inline]
+pub fn pmu_call<H: PmuHw>(call: &HostCall, pmu: &mut PmuCalls<'_, H>) -> Option<[u64; RESULT_REGS]> {
+    if !is_pmu_call(call) {
+        return None;
+    }
+    let Some(cfg) = pmu.cfg else { return Some(encode_error(SmcccError::NotSupported)) };
+    let encode = |r: Result<CounterMask, SmcccError>| r.map_or_else(encode_error, |m| m.encode());
+    Some(match *call {
+        HostCall::PmuInfo => cfg.info().encode(),
+        HostCall::PmuStatus => pmu.cpu.status(cfg).encode(),
+        HostCall::PmuReserve { count } => encode(pmu.cpu.reserve(cfg, pmu.hw, count)),
+        _ => encode(pmu.cpu.unreserve(pmu.hw)),
+    })
+}
+
+/// The VM calls (any other call: NOT_SUPPORTED).
+pub fn vm_call(call: HostCall, vms: &mut dyn VmService) -> Reply {
     let value = |r: Result<u64, SmcccError>| Reply::Short(r.map_or_else(encode_error, |v| [0, v, 0, 0]));
     match call {
         HostCall::VmCreate { pa, size } => value(vms.create(pa, size)),

@@ -116,29 +116,40 @@ impl host_calls::Callee for HostCalls {
 
     fn own(&mut self, call: HostCall, regs: &mut SmcRegs) {
         let services = || Services { pmu: boot::pmu_config().is_some(), vms: true };
-        if !host_calls::stateless_call(&call, &mut self.0, services, regs) {
-            stateful_call(call, regs);
+        if host_calls::stateless_call(&call, &mut self.0, services, regs) {
+        } else if host_calls::is_pmu_call(&call) {
+            pmu_call(&call, regs);
+        } else {
+            vm_call(call, regs);
         }
     }
 }
 
-/// A PMU or VM call, with this CPU's partition state (locked) and the VMs, answered in `regs`.
+/// A PMU call, with this CPU's partition state (locked), answered in `regs`.
 #[inline(never)]
-fn stateful_call(call: HostCall, regs: &mut SmcRegs) {
+fn pmu_call(call: &HostCall, regs: &mut SmcRegs) {
     let cfg = boot::pmu_config();
     let mut partition = this_cpu().pmu.lock();
     let mut pmu = PmuCalls { cfg, cpu: &mut partition, hw: &mut pmu_regs::CpuPmu };
-    if matches!(call, HostCall::PmuInfo | HostCall::PmuStatus | HostCall::PmuReserve { .. } | HostCall::PmuUnreserve) {
-        return host_calls::own_call(call, &mut El3, &mut pmu, None).apply(regs);
+    if let Some(answer) = host_calls::pmu_call(call, &mut pmu) {
+        regs[..answer.len()].copy_from_slice(&answer);
     }
-    let max_counters = cfg.map_or(0, |c| c.counters - c.host_minimum);
+}
+
+/// A VM call, with this CPU's partition state (locked: a run uses its reserved counters) and the
+/// VMs, answered in `regs`.
+#[inline(never)]
+fn vm_call(call: HostCall, regs: &mut SmcRegs) {
+    let cfg = boot::pmu_config();
+    let partition = this_cpu().pmu.lock();
     let hw = world::ArchVmHw {
-        reserved: cfg.map_or(0, |c| pmu.cpu.reserved_mask(c)),
-        host_counters: pmu.cpu.host_counters(),
+        reserved: cfg.map_or(0, |c| partition.reserved_mask(c)),
+        host_counters: partition.host_counters(),
         access: cfg.map_or(crate::pmu::Access::Trapped, |c| c.access()),
     };
+    let max_counters = cfg.map_or(0, |c| c.counters - c.host_minimum);
     let mut vms = VmCalls { vms: VMS.vms(), hw, max_counters };
-    host_calls::own_call(call, &mut El3, &mut pmu, Some(&mut vms)).apply(regs);
+    host_calls::vm_call(call, &mut vms).apply(regs);
 }
 
 /// Whether the host owns the memory at `pa`: its RAM (EL2's own memory is not part of it), and
