@@ -23,65 +23,94 @@ read_write_sysreg!(pmuserenr_el0, u64, safe_read, safe_write);
 read_write_sysreg!(ich_lr0_el2: s3_4_c12_c12_0, u64, safe_read, safe_write);
 
 /// The event counters and their types, PMEVCNTR<n>_EL0 and PMEVTYPER<n>_EL0 for n in 0..=30, by
-/// number. Their encodings are one formula (op0 3, op1 3, CRn 14, CRm = 8 + n / 8 for a counter
-/// and 12 + n / 8 for a type, op2 = n % 8), spelled out here once and expanded for every n: an
-/// MRS/MSR names its register in the instruction, so a run-time n needs one instruction per
-/// register. EL2 never goes through PMSELR_EL0 and PMXEV*: PMSELR is the world's register, and EL2
-/// must not change it behind the world's back.
-macro_rules! event_registers {
-    ($($n:literal)*) => {
-        /// PMEVCNTR<n>_EL0; 0 for n above 30.
-        pub fn read_pmevcntr(n: u8) -> u64 {
-            match n {
-                $($n => event_register!(mrs, 8, $n),)*
-                _ => 0,
-            }
-        }
-        /// PMEVTYPER<n>_EL0; 0 for n above 30.
-        pub fn read_pmevtyper(n: u8) -> u64 {
-            match n {
-                $($n => event_register!(mrs, 12, $n),)*
-                _ => 0,
-            }
-        }
-        /// Writes PMEVCNTR<n>_EL0; nothing for n above 30.
-        pub fn write_pmevcntr(n: u8, value: u64) {
-            match n {
-                $($n => event_register!(msr, 8, $n, value),)*
-                _ => {}
-            }
-        }
-        /// Writes PMEVTYPER<n>_EL0; nothing for n above 30.
-        pub fn write_pmevtyper(n: u8, value: u64) {
-            match n {
-                $($n => event_register!(msr, 12, $n, value),)*
-                _ => {}
-            }
-        }
+/// number. An MRS or MSR names its register in the instruction, so a run-time n needs a table of
+/// 31 instructions; it is generated from the one encoding formula (op0 3, op1 3, CRn 14, CRm = 8 +
+/// n / 8 for a counter and 12 + n / 8 for a type, op2 = n % 8) and entered by a computed branch:
+/// five instructions an access, where a `match` compiled to a call and a jump table cost twelve
+/// (the PMU switch makes some 40 of them a run; inlined, the tables cost 3.5 KB of text, and a
+/// call to one shared copy made the switch slower than the `match`). EL2 never goes through PMSELR_EL0 and PMXEV*:
+/// PMSELR is the world's register, and EL2 must not change it behind the world's back.
+macro_rules! event_register_table {
+    // `$insn`: the MRS (0xd53b_0000) or MSR (0xd51b_0000) of op0 3, op1 3, CRn 14, Rt = x0;
+    // `$crm`: the CRm of n = 0. Each entry is the access and a branch out: 8 bytes.
+    ($insn:literal, $crm:literal) => {
+        concat!(
+            "adr {t}, 2f\n",
+            "add {t}, {t}, {n}, lsl #3\n",
+            "br {t}\n",
+            "2:\n",
+            ".set .Lpmu_n, 0\n",
+            ".rept 31\n",
+            ".inst ", $insn, " | (14 << 12) | ((", $crm, " + .Lpmu_n / 8) << 8) | ((.Lpmu_n % 8) << 5)\n",
+            "b 3f\n",
+            ".set .Lpmu_n, .Lpmu_n + 1\n",
+            ".endr\n",
+            "3:",
+        )
     };
 }
 
-/// One event counter or type access: `crm_base` is 8 (counters) or 12 (types).
-macro_rules! event_register {
-    (mrs, $crm_base:literal, $n:literal) => {{
-        let value: u64;
-        // SAFETY: reading a PMU register at EL2 has no side effects.
-        unsafe {
-            core::arch::asm!("mrs {v}, S3_3_C14_C{crm}_{op2}", v = out(reg) value,
-                crm = const $crm_base + $n / 8, op2 = const $n % 8, options(nomem, nostack, preserves_flags))
-        };
-        value
-    }};
-    (msr, $crm_base:literal, $n:literal, $value:expr) => {{
-        // SAFETY: see the module documentation.
-        unsafe {
-            core::arch::asm!("msr S3_3_C14_C{crm}_{op2}, {v}", v = in(reg) $value,
-                crm = const $crm_base + $n / 8, op2 = const $n % 8, options(nostack, preserves_flags))
-        }
-    }};
+/// PMEVCNTR<n>_EL0; 0 for n above 30.
+#[inline(always)]
+pub fn read_pmevcntr(n: u8) -> u64 {
+    read_event_register::<false>(n)
 }
 
-event_registers!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30);
+/// PMEVTYPER<n>_EL0; 0 for n above 30.
+#[inline(always)]
+pub fn read_pmevtyper(n: u8) -> u64 {
+    read_event_register::<true>(n)
+}
+
+/// Writes PMEVCNTR<n>_EL0; nothing for n above 30.
+#[inline(always)]
+pub fn write_pmevcntr(n: u8, value: u64) {
+    write_event_register::<false>(n, value);
+}
+
+/// Writes PMEVTYPER<n>_EL0; nothing for n above 30.
+#[inline(always)]
+pub fn write_pmevtyper(n: u8, value: u64) {
+    write_event_register::<true>(n, value);
+}
+
+#[inline(always)]
+fn read_event_register<const TYPE: bool>(n: u8) -> u64 {
+    if n > 30 {
+        return 0;
+    }
+    let value: u64;
+    // SAFETY: n <= 30, so the branch lands on one of the 31 entries, each of which reads one PMU
+    // register (no side effects at EL2) into x0 and leaves the table.
+    unsafe {
+        if TYPE {
+            core::arch::asm!(event_register_table!("0xd53b0000", "12"), t = out(reg) _, n = in(reg) u64::from(n),
+                out("x0") value, options(nomem, nostack))
+        } else {
+            core::arch::asm!(event_register_table!("0xd53b0000", "8"), t = out(reg) _, n = in(reg) u64::from(n),
+                out("x0") value, options(nomem, nostack))
+        }
+    };
+    value
+}
+
+#[inline(always)]
+fn write_event_register<const TYPE: bool>(n: u8, value: u64) {
+    if n > 30 {
+        return;
+    }
+    // SAFETY: as for reading; each entry writes x0 to one PMU register (see the module
+    // documentation) and leaves the table.
+    unsafe {
+        if TYPE {
+            core::arch::asm!(event_register_table!("0xd51b0000", "12"), t = out(reg) _, n = in(reg) u64::from(n),
+                in("x0") value, options(nostack))
+        } else {
+            core::arch::asm!(event_register_table!("0xd51b0000", "8"), t = out(reg) _, n = in(reg) u64::from(n),
+                in("x0") value, options(nostack))
+        }
+    };
+}
 
 /// The barriers the world switch and the PMU switch need.
 pub fn isb() {

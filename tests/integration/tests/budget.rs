@@ -18,10 +18,10 @@ const BUDGETS: &[(&str, u64, u64)] = &[
     ("hvc-hyp-revision", 81, 80),
     ("smc-hyp-revision", 84, 80),
     ("smc-relayed-psci-version", 93, 100),
-    ("hvc-pmu-status", 146, 80),
-    ("hvc-pmu-reserve-2+unreserve", 509, 300),
-    ("vcpu-run-round-trip", 788, 700),
-    ("vcpu-run-round-trip+pmu-load-put", 1983, 1100),
+    ("hvc-pmu-status", 140, 80),
+    ("hvc-pmu-reserve-2+unreserve", 425, 300),
+    ("vcpu-run-round-trip", 688, 700),
+    ("vcpu-run-round-trip+pmu-load-put", 1572, 1100),
 ];
 
 /// `BENCH: <name> <total> el2=<el2>`: the EL2 count, whole instructions per call.
