@@ -90,6 +90,7 @@ fn fault_of(vcpu: &Vcpu, syndrome: &Syndrome) -> HostFault {
 
 /// Makes the guest take `inj` at its EL1 next time it runs.
 fn deliver(vcpu: &mut Vcpu, inj: Injection) {
+    vcpu.sys_changed = true;
     vcpu.sys[reg::ESR_EL1] = inj.esr_el1;
     vcpu.sys[reg::FAR_EL1] = inj.far_el1;
     vcpu.sys[reg::ELR_EL1] = inj.elr_el1;

@@ -17,8 +17,8 @@
 //!
 //! At every entry: its virtual GIC state (ICH_VMCR, ICH_LR0), its general registers, PC and
 //! PSTATE (`SwitchHw::enter`); and at every exit the same saved back with its EL1 registers,
-//! since handling an exit may read or change them (an injected exception). The EL1 registers are
-//! loaded again only before a re-entry, under the guest's own stage-2.
+//! since handling an exit may read them (an exception to deliver). They are loaded again only
+//! before a re-entry after an exit that changed them, under the guest's own stage-2.
 //!
 //! Guest to host, once, the mirror image: the virtual interface off, `dsb nsh`, the host's traps
 //! and stage-2, `isb`, then the host's EL1 registers. A partition's PMU is put back (and the
@@ -222,9 +222,10 @@ pub fn run(hw: &mut impl SwitchHw, vm: &Vm, vcpu: &mut Vcpu, events: HostEvents,
     pmu.enable(events.guest_only as u32);
     let host = HostWorld::leave(hw, vm, vcpu);
     let mut host_pmu = None;
-    let mut reload_el1 = false;
     let exit = loop {
-        if core::mem::replace(&mut reload_el1, true) {
+        // The CPU holds the guest's EL1 registers from `leave` on; only an exit that changed
+        // them (an exception delivered to the guest) makes it load them again.
+        if core::mem::replace(&mut vcpu.sys_changed, false) {
             hw.load_el1(&vcpu.sys);
         }
         if matches!(cfg.access, Access::Direct { .. }) && vcpu.pmu.loaded {

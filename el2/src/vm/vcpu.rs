@@ -57,6 +57,9 @@ pub struct Vcpu {
     pub pmu: VPmu,
     /// The guest called GUEST_DONE.
     pub done: bool,
+    /// Exit handling changed `sys` (an exception delivered to the guest): the CPU's copy of the
+    /// guest's EL1 registers is stale and must be loaded again before the guest runs.
+    pub sys_changed: bool,
     /// Its GIC virtual CPU interface: ICH_VMCR_EL2 and the one list register EL2 uses
     /// (ICH_LR0_EL2, for the virtual PMU interrupt).
     pub gic_vmcr: u64,
@@ -81,6 +84,6 @@ impl Vcpu {
         regs.spsr = PSTATE_EL1H_MASKED;
         let mut sys = [0; EL1_SYSREGS.len()];
         sys[reg::SCTLR_EL1] = SCTLR_EL1_RESET;
-        Self { index, regs, sys, pmu_counters, pmu: VPmu::new(pmu_counters), done: false, gic_vmcr: 0, gic_lr0: 0 }
+        Self { index, regs, sys, pmu_counters, pmu: VPmu::new(pmu_counters), done: false, sys_changed: false, gic_vmcr: 0, gic_lr0: 0 }
     }
 }

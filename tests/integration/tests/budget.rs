@@ -20,8 +20,8 @@ const BUDGETS: &[(&str, u64, u64)] = &[
     ("smc-relayed-psci-version", 93, 100),
     ("hvc-pmu-status", 140, 80),
     ("hvc-pmu-reserve-2+unreserve", 425, 300),
-    ("vcpu-run-round-trip", 688, 700),
-    ("vcpu-run-round-trip+pmu-load-put", 1572, 1100),
+    ("vcpu-run-round-trip", 689, 700),
+    ("vcpu-run-round-trip+pmu-load-put", 1519, 1100),
 ];
 
 /// `BENCH: <name> <total> el2=<el2>`: the EL2 count, whole instructions per call.

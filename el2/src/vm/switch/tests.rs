@@ -44,6 +44,8 @@ enum GuestStep {
     Irq { overflow: bool },
     /// HVC GUEST_DONE.
     Done,
+    /// An FP/SIMD instruction (EC 0x07): EL2 delivers an undefined instruction to the guest.
+    Fpsimd,
 }
 
 const ALL_REGS: [Reg; 11] = [
@@ -112,6 +114,7 @@ impl SwitchHw for Recorder {
                 }
                 (ExitKind::Irq, Syndrome { esr: Esr(0), far: 0, hpfar: 0 })
             }
+            GuestStep::Fpsimd => sync(0x07 << 26 | 1 << 25),
             GuestStep::Done => {
                 regs.regs[..2].copy_from_slice(&[guest::GUEST_DONE.into(), 7]);
                 sync(0x5a00_0000)
@@ -279,9 +282,24 @@ fn a_partition_overflow_interrupt_goes_to_the_partition_not_the_host() {
     assert_eq!(hw.entries.len(), 3);
     assert_eq!(hw.entries[2].regs[index(Reg::IchLr0)], list_register_pending(VIRTUAL_PMU_INTID));
     assert_eq!(hw.entries[2].pmu.inten & 1, 0);
-    // And the guest's EL1 registers were loaded again before each re-entry, under its stage-2.
+    // Neither exit changed the guest's EL1 registers: they were loaded once, before its stage-2.
     let loads: Vec<_> = hw.log.iter().filter(|op| **op == Op::LoadEl1(GUEST_SCTLR)).collect();
-    assert_eq!(loads.len(), 3);
+    assert_eq!(loads.len(), 1);
+}
+
+#[test]
+fn an_exception_delivered_to_the_guest_is_loaded_before_it_runs_again() {
+    let (hw, _, vcpu, exit) = run_script(&[GuestStep::Fpsimd, GuestStep::Done], 0, PMU);
+    assert_eq!(exit, Exit::Done(7));
+    // The undefined instruction went into the guest's EL1 registers (ESR_EL1: EC 0), and those
+    // were loaded again after the exit was handled, before the second entry.
+    let enters: Vec<_> = hw.log.iter().enumerate().filter(|(_, op)| **op == Op::Enter).map(|(i, _)| i).collect();
+    let reloads: Vec<_> =
+        hw.log.iter().enumerate().filter(|(_, op)| **op == Op::LoadEl1(GUEST_SCTLR)).map(|(i, _)| i).collect();
+    assert_eq!(reloads.len(), 2, "{:?}", hw.log);
+    assert!(enters[0] < reloads[1] && reloads[1] < enters[1], "{:?}", hw.log);
+    assert_eq!(vcpu.sys[reg::ESR_EL1] >> 26, 0, "an unknown-reason exception");
+    assert!(!vcpu.sys_changed);
 }
 
 #[test]
