@@ -38,8 +38,6 @@ pub enum Reply {
     Short([u64; RESULT_REGS]),
     /// x0..x4: VCPU_RUN's exit.
     Run([u64; 5]),
-    /// Already in the registers: x0..x17 as EL3 (or the PSCI relay) left them.
-    InPlace,
 }
 
 impl Reply {
@@ -48,7 +46,6 @@ impl Reply {
         match self {
             Reply::Short(r) => regs[..r.len()].copy_from_slice(&r),
             Reply::Run(r) => regs[..r.len()].copy_from_slice(&r),
-            Reply::InPlace => {}
         }
     }
 }

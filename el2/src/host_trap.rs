@@ -6,7 +6,7 @@
 //! come back to the host as aborts, and every other trap comes back as an undefined instruction.
 
 use crate::esr::{Esr, ExceptionClass};
-use crate::host_calls::{Conduit, Reply};
+use crate::host_calls::{self, Conduit};
 use crate::inject::{self, HostFault, Injection};
 use crate::monitor::SmcRegs;
 use crate::trap_frame::TrapFrame;
@@ -14,7 +14,7 @@ use arm_sysregs::el1::accessors::{
     read_sctlr_el1, read_vbar_el1, write_elr_el1, write_esr_el1, write_far_el1, write_spsr_el1,
 };
 use arm_sysregs::el1::registers::{ElrEl1, EsrEl1, FarEl1, SpsrEl1};
-use smc_interface::{SmcccError, result::encode_error};
+use smc_interface::SmcccError;
 
 /// Handles an HVC or a trapped SMC from the host (`esr` says which); `regs` are the host's x0..x17
 /// and what it resumes with. `skip_smc` moves the host's return address past a trapped SMC (which
@@ -31,7 +31,7 @@ pub fn handle_call(regs: &mut SmcRegs, esr: Esr, skip_smc: impl FnOnce(), calls:
     if esr.imm16() == 0 {
         calls(regs, conduit);
     } else {
-        Reply::Short(encode_error(SmcccError::NotSupported)).apply(regs);
+        host_calls::set_error(regs, SmcccError::NotSupported);
     }
 }
 
