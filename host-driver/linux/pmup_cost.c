@@ -8,11 +8,9 @@
  * involved). The PMU's own counters cannot: perf stops the PMU around its reschedule, and EL2 may
  * hide itself from them.
  *
- * The counter ticks at CNTFRQ (62.5 MHz under TF-A on QEMU virt: one tick per 16 instructions),
- * so each figure is a mean over many rounds, each round started a varying number of instructions
- * after the last (so that the readings fall at every phase of a tick), with the cost of reading
- * the counter twice taken off. Under -icount the run is deterministic: the same kernel and module
- * print the same numbers every time.
+ * The counter ticks at CNTFRQ, so each figure is a mean over many rounds, with the cost of reading
+ * the counter twice taken off (pmup_time.h, shared with hyp_cost.c). Under -icount the run is
+ * deterministic: the same kernel and module print the same numbers every time.
  *
  * Everything runs on one CPU (the "cpu" parameter), in a kworker bound to it, with interrupts off
  * during each measurement: no tick, rotation or other interrupt lands in a measured call. The
@@ -41,13 +39,13 @@
 #include <linux/init.h>
 #include <linux/irqflags.h>
 #include <linux/kernel.h>
-#include <linux/math64.h>
 #include <linux/module.h>
 #include <linux/perf_event.h>
 #include <linux/perf/arm_pmu.h>
 #include <linux/preempt.h>
 #include <linux/workqueue.h>
-#include <asm/arch_timer.h>
+
+#include "pmup_time.h"
 
 /* The hypervisor's PMU calls (docs/abi.md): fast, SMC64, vendor-specific hypervisor service. */
 #define PMUP_PMU_RESERVE	0xc6000003U
@@ -62,10 +60,6 @@ static unsigned int cpu;
 module_param(cpu, uint, 0444);
 MODULE_PARM_DESC(cpu, "CPU to measure on (default 0)");
 
-static unsigned int rounds = 4096;
-module_param(rounds, uint, 0444);
-MODULE_PARM_DESC(rounds, "rounds per figure (default 4096)");
-
 /* Sums, in counter ticks, over the rounds. */
 struct pmup_cost_sums {
 	u64 first;
@@ -73,37 +67,6 @@ struct pmup_cost_sums {
 	u64 pair;
 	int err;
 };
-
-static __always_inline u64 pmup_cost_now(void)
-{
-	return __arch_counter_get_cntvct();
-}
-
-/* A different number of instructions before each round, so that rounds start at every phase. */
-static __always_inline void pmup_cost_dither(unsigned int i)
-{
-	unsigned int j;
-
-	for (j = 0; j < (i & 15); j++)
-		barrier();
-}
-
-/* Two counter readings back to back: what every measured interval carries beyond the call. */
-static void pmup_cost_read(struct pmup_cost_sums *s)
-{
-	unsigned long flags;
-	unsigned int i;
-	u64 t0, t1;
-
-	local_irq_save(flags);
-	for (i = 0; i < rounds; i++) {
-		pmup_cost_dither(i);
-		t0 = pmup_cost_now();
-		t1 = pmup_cost_now();
-		s->first += t1 - t0;
-	}
-	local_irq_restore(flags);
-}
 
 static int pmup_cost_hvc_reserve(void)
 {
@@ -148,20 +111,20 @@ static void pmup_cost_calls(struct pmup_cost_sums *s, int (*reserve)(void),
 			goto out;
 	}
 	for (i = 0; i < rounds; i++) {
-		pmup_cost_dither(i);
-		t0 = pmup_cost_now();
+		pmup_time_dither(i);
+		t0 = pmup_time_now();
 		ret = reserve();
-		t1 = pmup_cost_now();
+		t1 = pmup_time_now();
 		if (ret)
 			goto out;
 		ret = release();
-		t2 = pmup_cost_now();
+		t2 = pmup_time_now();
 		if (ret)
 			goto out;
 		s->first += t1 - t0;
 		s->second += t2 - t1;
 	}
-	t0 = pmup_cost_now();
+	t0 = pmup_time_now();
 	for (i = 0; i < rounds; i++) {
 		ret = reserve();
 		if (ret)
@@ -170,18 +133,10 @@ static void pmup_cost_calls(struct pmup_cost_sums *s, int (*reserve)(void),
 		if (ret)
 			goto out;
 	}
-	s->pair = pmup_cost_now() - t0;
+	s->pair = pmup_time_now() - t0;
 out:
 	local_irq_restore(flags);
 	s->err = ret;
-}
-
-/* A sum of ticks as a mean in tenths of an instruction (one instruction per ns), minus @less. */
-static u64 pmup_cost_tenths(u64 ticks, u64 freq, u64 less)
-{
-	u64 t = div64_u64(ticks * 10 * NSEC_PER_SEC, freq * rounds);
-
-	return t > less ? t - less : 0;
 }
 
 struct pmup_cost_ctx {
@@ -192,9 +147,9 @@ struct pmup_cost_ctx {
 static void pmup_cost_print(const char *what, const struct pmup_cost_ctx *c,
 			    const struct pmup_cost_sums *s)
 {
-	u64 first = pmup_cost_tenths(s->first, c->freq, c->read);
-	u64 second = pmup_cost_tenths(s->second, c->freq, c->read);
-	u64 pair = pmup_cost_tenths(s->pair, c->freq, 0);
+	u64 first = pmup_time_tenths(s->first, c->freq, c->read);
+	u64 second = pmup_time_tenths(s->second, c->freq, c->read);
+	u64 pair = pmup_time_tenths(s->pair, c->freq, 0);
 
 	pr_info("%s reserve=%llu.%llu release=%llu.%llu pair=%llu.%llu\n", what,
 		first / 10, first % 10, second / 10, second % 10,
@@ -296,15 +251,13 @@ static long pmup_cost_run(void *unused)
 	unsigned int i;
 
 	c.freq = arch_timer_get_cntfrq();
-	pmup_cost_read(&s);
-	c.read = pmup_cost_tenths(s.first, c.freq, 0);
+	c.read = pmup_time_tenths(pmup_time_read(), c.freq, 0);
 	pr_info("cpu=%u cntfrq=%llu rounds=%u read=%llu.%llu\n", cpu, c.freq,
 		rounds, c.read / 10, c.read % 10);
 
 	pmup_cost_api();
 
 	/* The bare calls, with no perf event on the CPU to move. */
-	memset(&s, 0, sizeof(s));
 	pmup_cost_calls(&s, pmup_cost_hvc_reserve, pmup_cost_hvc_release);
 	if (s.err)
 		pr_info("error hvc: %d\n", s.err);
@@ -319,7 +272,7 @@ static long pmup_cost_run(void *unused)
 
 static int __init pmup_cost_init(void)
 {
-	if (!rounds || rounds > 1000000 || cpu >= nr_cpu_ids ||
+	if (!pmup_time_rounds_ok() || cpu >= nr_cpu_ids ||
 	    !cpu_online(cpu)) {
 		pr_info("error bad parameters cpu=%u rounds=%u\n", cpu, rounds);
 		return 0;
