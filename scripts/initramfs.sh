@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT OR Apache-2.0
 #
-# Usage: [PERF_TREE=DIR] scripts/initramfs.sh OUT.cpio.gz [MODULE.ko [PERF-CHECK [COST.ko]]]
+# Usage: [PERF_TREE=DIR] [HYP_COST=KO] scripts/initramfs.sh OUT.cpio.gz [MODULE.ko [PERF-CHECK [COST.ko]]]
 #
 # Builds the tiny initramfs the host Linux boots into during the tests: a static arm64 busybox
 # (from scripts/linux.sh) and an /init that reports what the host kernel sees, one fact per line,
@@ -35,6 +35,14 @@
 # load it (console quiet), copy its "COST: ..." lines to the console and power off: the
 # measurement of docs/performance.md (make bench). Without the switch the module is never loaded.
 #
+# With HYP_COST=KO in the environment (host-driver/linux/hyp_cost.ko, built for the KVM kernel of
+# scripts/linux-pkvm.sh), the archive also holds it as /hyp_cost.ko, and when the kernel command
+# line carries `hypcost=NAME` (pmup or pkvm: the hypervisor at EL2), /init does nothing but print
+# the kernel's lines on where it started and on KVM ("HYPCOST: kernel CPU: All CPU(s) started at
+# EL2", "HYPCOST: kernel kvm [1]: Protected nVHE mode initialized successfully"), load it with
+# hyp=NAME (console quiet), copy its "HYPCOST: ..." lines to the console and power off: the side
+# by side with pKVM of `make bench`.
+#
 # With PERF_TREE=DIR in the environment (a root tree from scripts/linux-perf.sh: Debian's perf
 # and the libraries it loads), the archive also holds that tree, and /init, after the knob
 # section, runs `perf stat` as a user would: before a reservation, with 2 counters reserved
@@ -61,7 +69,8 @@ PERF_CHECK=${3:-}
 [ -z "$PERF_CHECK" ] || [ -x "$PERF_CHECK" ] || die "no such program: $PERF_CHECK"
 COST_KO=${4:-}
 [ -z "$COST_KO" ] || [ -n "$KO" ] || die "COST.ko needs MODULE.ko"
-for ko in $KO $COST_KO; do
+HYP_COST=${HYP_COST:-}
+for ko in $KO $COST_KO $HYP_COST; do
     [ -s "$ko" ] || die "no such module: $ko"
     # A .ko is an ELF relocatable (e_type 1) for AArch64 (e_machine 0xb7).
     if [ "$(od -An -N4 -tx1 "$ko" | tr -d ' ')" != 7f454c46 ] ||
@@ -104,11 +113,19 @@ vm_up_to_date() {
     for f in $VM_FILES "$ROOT"/tests/linux/vm/*.sh; do [ "$OUTF" -nt "$f" ] || return 1; done
 }
 has_cost() { [ "$(gzip -dc "$1" 2>/dev/null | grep -caF pmup_cost.ko)" != 0 ]; }
+# hyp_cost_up_to_date: the archive holds hyp_cost.ko exactly when asked, and is newer than it.
+hyp_cost_up_to_date() {
+    if [ -z "$HYP_COST" ]; then
+        [ "$(gzip -dc "$OUTF" 2>/dev/null | grep -caF hyp_cost.ko)" = 0 ]
+    else
+        [ "$OUTF" -nt "$HYP_COST" ] && [ "$(gzip -dc "$OUTF" 2>/dev/null | grep -caF hyp_cost.ko)" != 0 ]
+    fi
+}
 if [ -s "$OUTF" ] && [ "$OUTF" -nt "$BUSYBOX" ] && [ "$OUTF" -nt "$SELF" ] &&
    { [ -z "$KO" ] || [ "$OUTF" -nt "$KO" ]; } && { [ -z "$PERF_CHECK" ] || [ "$OUTF" -nt "$PERF_CHECK" ]; } &&
    { [ -z "$COST_KO" ] || [ "$OUTF" -nt "$COST_KO" ]; } &&
    { [ -n "$COST_KO" ] || ! has_cost "$OUTF"; } && { [ -z "$COST_KO" ] || has_cost "$OUTF"; } &&
-   [ "$(cat "$OUTF.perf-tree" 2>/dev/null)" = "$PERF_TREE" ] && vm_up_to_date; then
+   [ "$(cat "$OUTF.perf-tree" 2>/dev/null)" = "$PERF_TREE" ] && vm_up_to_date && hyp_cost_up_to_date; then
     if [ -n "$KO" ] && has_module "$OUTF"; then
         say "up to date: $OUTF (with $(basename "$KO"))"
         exit 0
@@ -142,6 +159,10 @@ fi
 if [ -n "$COST_KO" ]; then
     cp "$COST_KO" "$stage/pmup_cost.ko"
     chmod 644 "$stage/pmup_cost.ko"
+fi
+if [ -n "$HYP_COST" ]; then
+    cp "$HYP_COST" "$stage/hyp_cost.ko"
+    chmod 644 "$stage/hyp_cost.ko"
 fi
 if [ -n "$PERF_CHECK" ]; then
     cp "$PERF_CHECK" "$stage/bin/perf-check"
@@ -197,6 +218,24 @@ if grep -qw pmup.cost /proc/cmdline; then
     insmod /pmup_cost.ko || echo "COST: error insmod failed (status $?)"
     echo "$1" >/proc/sys/kernel/printk
     dmesg | grep -e 'COST:' | sed 's/^\[[^]]*\] *//'
+    off
+fi
+
+INIT
+fi
+if [ -n "$HYP_COST" ]; then
+    cat >>"$stage/init" <<'INIT'
+# `hypcost=NAME` on the command line: the side by side with pKVM (host-driver/linux/hyp_cost.c)
+# and nothing else. Where the kernel started and what KVM made of it first, then the module's
+# lines, each copied from the kernel log once, without timestamps.
+hc=$(sed -n 's/.*hypcost=\([a-z]*\).*/\1/p' /proc/cmdline)
+if [ -n "$hc" ]; then
+    dmesg | grep -e 'CPU: All CPU(s) started at' -e 'kvm \[' | sed 's/^\[[^]]*\] *//; s/^/HYPCOST: kernel /'
+    set -- $(cat /proc/sys/kernel/printk)
+    echo 1 >/proc/sys/kernel/printk
+    insmod /hyp_cost.ko hyp="$hc" || echo "HYPCOST: error insmod failed (status $?)"
+    echo "$1" >/proc/sys/kernel/printk
+    dmesg | grep -e 'HYPCOST:' | sed 's/^\[[^]]*\] *//'
     off
 fi
 
