@@ -9,7 +9,8 @@
 #   make linux-series-check   checkpatch and build-after-each-patch for that series
 #   make test            the whole suite: make lint, host unit tests, then QEMU integration tests
 #   make lint            clippy with -D warnings on the host build and on each aarch64 build
-#   make bench           EL2 path lengths in exact instruction counts (QEMU -icount shift=0)
+#   make bench           EL2 path lengths in exact instruction counts (QEMU -icount shift=0), and
+#                        three host calls side by side with pKVM's
 #   make fuzz            the property tests (fuzz_*) at length: FUZZ_CASES cases each, on the host
 #   make clean           remove build outputs (keeps the download/TF-A/Linux cache in target/cache)
 # Cargo does the Rust work underneath; scripts/ fetch and build TF-A, Linux and the initramfs.
@@ -39,7 +40,7 @@ OBJCOPY := aarch64-linux-gnu-objcopy
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := all
-.PHONY: all prereqs el2 flash fvp-images payloads bench host-image linux-6.12 linux-series-check run test lint unit-test integration-test fuzz qemu-only clean FORCE
+.PHONY: all prereqs el2 flash fvp-images payloads bench linux-pkvm host-image linux-6.12 linux-series-check run test lint unit-test integration-test fuzz qemu-only clean FORCE
 
 ifeq ($(filter $(PLAT),qemu fvp),)
 $(error PLAT must be qemu or fvp)
@@ -198,6 +199,36 @@ linux-series-check: | $(PREREQ_STAMP)
 	bash scripts/linux-series-check.sh
 
 # ---------------------------------------------------------------------------------------------
+# pKVM side by side (issue 12, make bench). One kernel: Debian's linux-source-6.12 without the
+# series and with KVM (scripts/linux-pkvm.sh: tinyconfig + qemu-virt.config + pkvm.config). Its
+# O dir, which target/cache/linux-pkvm links to, and the pristine tree it builds from are in
+# $PMUP_CACHE, keyed like the 6.12 host's; the script runs every time and touches nothing while
+# the key holds. One initramfs, whose /init loads host-driver/linux/hyp_cost.c. The two booted
+# under this firmware (the usual flash.bin, the host at EL1) and under pKVM: flash-pkvm.bin holds
+# the same TF-A with tests/payloads/linux-loader as BL33, which enters the kernel at EL2 from the
+# same bundle address, and `kvm-arm.mode=protected` makes KVM pKVM.
+
+LINUX_PKVM := $(CACHE)/linux-pkvm/arch/arm64/boot/Image
+linux-pkvm: $(OUT)/hypcost-pmup.bundle $(OUT)/hypcost-pkvm.bundle $(OUT)/flash-pkvm.bin
+$(LINUX_PKVM): FORCE | $(PREREQ_STAMP)
+	bash scripts/linux-pkvm.sh
+$(OUT)/hyp_cost.ko: $(LINUX_PKVM) host-driver/linux/hyp_cost.c host-driver/linux/pmup_time.h \
+		host-driver/linux/Kbuild host-driver/linux/Makefile
+	@mkdir -p $(OUT)
+	$(MAKE) -C host-driver/linux KDIR=$(abspath $(CACHE)/linux-pkvm) OBJDIR=$(abspath $(OUT)/hyp_cost-pkvm)
+	cp $(OUT)/hyp_cost-pkvm/hyp_cost.ko $@
+$(OUT)/initramfs-pkvm.cpio.gz: $(CACHE)/busybox/busybox scripts/initramfs.sh $(OUT)/hyp_cost.ko
+	HYP_COST=$(OUT)/hyp_cost.ko bash scripts/initramfs.sh $@
+# The two bundles differ only in `hypcost=`, which names the hypervisor for the module: both ask
+# for pKVM (under this firmware the kernel starts at EL1, and KVM says it has no EL2).
+$(OUT)/hypcost-pmup.bundle $(OUT)/hypcost-pkvm.bundle: $(OUT)/hypcost-%.bundle: $(LINUX_PKVM) $(OUT)/initramfs-pkvm.cpio.gz FORCE
+	cargo run -q -p mkbundle -- --kernel $(LINUX_PKVM) --initrd $(OUT)/initramfs-pkvm.cpio.gz \
+		--cmdline "$(HOST_CMDLINE) kvm-arm.mode=protected hypcost=$*" $(if $(LOG),--el2-log $(LOG)) -o $@
+.SECONDARY: $(OUT)/linux-loader.bin
+$(OUT)/flash-pkvm.bin: $(OUT)/linux-loader.bin
+	bash scripts/flash.sh $< $@
+
+# ---------------------------------------------------------------------------------------------
 # Run the demo: TF-A -> EL2 firmware -> Linux at EL1, 4 CPUs, powers off by itself.
 
 QEMU_MACHINE := virt,secure=on,virtualization=on,gic-version=3
@@ -234,20 +265,33 @@ run: $(OUT)/flash.bin $(OUT)/$(RUN_HOST)
 # Then the patched Linux 6.12 on one CPU with `pmup.cost` (host-driver/linux/pmup_cost.c): what
 # armpmu_reserve_counters(2) + armpmu_release_counters() cost with 0, 3 and 7 perf events on the
 # CPU, and the bare HVCs, in instructions (EL1 + EL2) from the generic timer under -icount.
+# Last, this firmware and pKVM side by side (above): the kernel of scripts/linux-pkvm.sh under each,
+# hyp_cost.ko timing three host calls the same way (instructions, EL1 + EL2 + EL3), on cortex-a57;
+# scripts/hyp-cost-table.sh checks both runs and prints the table (target/bench-pmup.txt and
+# target/bench-pkvm.txt keep each run's lines).
 BENCH_CPUS := cortex-a57 max,sme=off,pauth-impdef=on
-# $(call bench_runs,TITLE,BUNDLE,SECONDS,LINES): BUNDLE on one CPU of each model under -icount,
-# the lines matching LINES.
+# $(call bench_run,CPU,FLASH,BUNDLE,SECONDS,LINES): BUNDLE booted by FLASH on one CPU under
+# -icount, the lines matching LINES.
+bench_run = timeout $(4) qemu-system-aarch64 -machine $(QEMU_MACHINE) -cpu $(1),cntfrq=62500000 \
+		-icount shift=0 -smp 1 -m 1024 -nographic -nic none -no-reboot \
+		-bios $(OUT)/$(2) -device loader,file=$(OUT)/$(3),addr=0x48000000,force-raw=on \
+		| grep --line-buffered -E '$(5)'
+# $(call bench_runs,TITLE,BUNDLE,SECONDS,LINES): BUNDLE under this firmware on each CPU model.
 bench_runs = for cpu in $(BENCH_CPUS); do \
 		echo "== $(1)-cpu $$cpu"; \
-		timeout $(3) qemu-system-aarch64 -machine $(QEMU_MACHINE) -cpu $$cpu,cntfrq=62500000 \
-			-icount shift=0 -smp 1 -m 1024 -nographic -nic none -no-reboot \
-			-bios $(OUT)/flash.bin -device loader,file=$(OUT)/$(2),addr=0x48000000,force-raw=on \
-			| grep --line-buffered -E '$(4)' ; \
+		$(call bench_run,$$cpu,flash.bin,$(2),$(3),$(4)); \
 	done
-bench: qemu-only $(OUT)/flash.bin $(OUT)/bench.bundle $(OUT)/host-6.12-cost.bundle $(OUT)/host-6.12-vm-cost.bundle
+HYP_COST_LINES := ^(HYPCOST|LOADER):
+bench: qemu-only $(OUT)/flash.bin $(OUT)/bench.bundle $(OUT)/host-6.12-cost.bundle $(OUT)/host-6.12-vm-cost.bundle \
+		$(OUT)/flash-pkvm.bin $(OUT)/hypcost-pmup.bundle $(OUT)/hypcost-pkvm.bundle
 	@{ $(call bench_runs,,bench.bundle,120,^BENCH:); \
 	$(call bench_runs,Linux 6.12 pmup_cost$(comma) ,host-6.12-cost.bundle,300,^COST:); \
 	$(call bench_runs,Linux 6.12 /dev/pmu-partition round trip (tests/linux/vm/cost.sh)$(comma) ,host-6.12-vm-cost.bundle,300,^(VM: cost|PMUP-RUN: (bench|error))); \
+	{ $(call bench_run,cortex-a57,flash.bin,hypcost-pmup.bundle,300,$(HYP_COST_LINES)) \
+		|| echo "HYPCOST: error the run ended with status $$?"; } >target/bench-pmup.txt; \
+	{ $(call bench_run,cortex-a57,flash-pkvm.bin,hypcost-pkvm.bundle,300,$(HYP_COST_LINES)) \
+		|| echo "HYPCOST: error the run ended with status $$?"; } >target/bench-pkvm.txt; \
+	bash scripts/hyp-cost-table.sh target/bench-pmup.txt target/bench-pkvm.txt; \
 	} | tee target/bench.txt
 
 # ---------------------------------------------------------------------------------------------
@@ -268,7 +312,7 @@ lint: | $(PREREQ_STAMP)
 	cargo clippy --workspace --all-targets $(CLIPPY_DENY)
 	cargo clippy $(CARGO_PROFILE) --target $(TARGET) -p el2 --no-default-features --features qemu $(CLIPPY_DENY)
 	cargo clippy $(CARGO_PROFILE) --target $(TARGET) -p el2 --no-default-features --features fvp $(CLIPPY_DENY)
-	cargo clippy --release --target $(TARGET) $(addprefix -p ,$(PAYLOADS) guest workload) $(CLIPPY_DENY)
+	cargo clippy --release --target $(TARGET) $(addprefix -p ,$(PAYLOADS) guest workload linux-loader) $(CLIPPY_DENY)
 	cargo clippy --release --target $(LINUX_USER_TARGET) -p pmup-run --all-targets $(CLIPPY_DENY)
 
 unit-test: | $(PREREQ_STAMP)

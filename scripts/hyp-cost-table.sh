@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
+#
+# Usage: scripts/hyp-cost-table.sh PMUP.txt PKVM.txt
+#
+# The last part of `make bench`: this firmware and pKVM side by side. Each file holds the
+# "HYPCOST:" (and "LOADER:") lines of one run of the kernel of scripts/linux-pkvm.sh with
+# host-driver/linux/hyp_cost.ko, PMUP.txt under this firmware, PKVM.txt under pKVM. Prints both
+# runs' lines and a table of the three paths (instructions per call, this firmware, pKVM, and
+# how many times pKVM's this firmware's is), and fails, saying why, unless both runs are what they
+# claim to be:
+#   - under this firmware the kernel started at EL1 (EL2 is the firmware's);
+#   - under pKVM it started at EL2 and KVM said "Protected nVHE mode initialized successfully";
+#   - each run measured all three paths, got the expected answers ("HYPCOST: error" otherwise)
+#     and finished ("HYPCOST: done").
+set -euo pipefail
+NAME=hyp-cost-table
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+
+[ $# = 2 ] || { echo "usage: $0 PMUP.txt PKVM.txt" >&2; exit 2; }
+pmup=$1
+pkvm=$2
+
+echo "== this firmware and pKVM side by side: one kernel (Linux 6.12 with KVM, no series), -cpu cortex-a57, one CPU"
+sed 's/^/this firmware: /' "$pmup"
+sed 's/^/pKVM: /' "$pkvm"
+
+bad=0
+# need FILE WHO LINE: FILE holds exactly LINE.
+need() {
+    grep -qxF -- "$3" "$1" || { say "$2: no \"$3\" line"; bad=1; }
+}
+for run in "$pmup:this firmware" "$pkvm:pKVM"; do
+    f=${run%%:*} who=${run#*:}
+    if grep -E '^(HYPCOST|LOADER): error' "$f" >&2; then
+        say "$who: the run reported an error (above)"
+        bad=1
+    fi
+    need "$f" "$who" "HYPCOST: done"
+done
+need "$pmup" "this firmware" "HYPCOST: kernel CPU: All CPU(s) started at EL1"
+need "$pkvm" "pKVM" "HYPCOST: kernel CPU: All CPU(s) started at EL2"
+need "$pkvm" "pKVM (protected mode did not initialise)" "HYPCOST: kernel kvm [1]: Protected nVHE mode initialized successfully"
+
+# cost FILE PATH: the path's mean, or nothing.
+cost() { sed -n "s/^HYPCOST: path=$2 .* cost=\([0-9.]*\)\$/\1/p" "$1"; }
+rows=(
+    "null:null HVC, unknown function ID (NOT_SUPPORTED)"
+    "answered:cheapest answered HVC (HYP_REVISION; __pkvm_prot_finalize)"
+    "smc:SMC PSCI_VERSION, relayed to EL3"
+)
+table="| Path | this firmware | pKVM | ratio |"$'\n'"| --- | ---: | ---: | ---: |"
+for row in "${rows[@]}"; do
+    path=${row%%:*} label=${row#*:}
+    a=$(cost "$pmup" "$path")
+    b=$(cost "$pkvm" "$path")
+    if [ -z "$a" ] || [ -z "$b" ]; then
+        say "no figure for path=$path (this firmware: ${a:-none}, pKVM: ${b:-none})"
+        bad=1
+        continue
+    fi
+    table+=$'\n'$(awk -v l="$label" -v a="$a" -v b="$b" 'BEGIN { printf "| %s | %s | %s | %.2f |", l, a, b, a / b }')
+done
+[ "$bad" = 0 ] || die "the side by side with pKVM is not valid (see above; the runs' lines: $pmup, $pkvm)"
+echo "Instructions per call (EL1 + EL2 + EL3, generic timer under -icount; ratio = this firmware / pKVM):"
+echo "$table"
