@@ -5,13 +5,13 @@
 #
 # The last part of `make bench`: this firmware and pKVM side by side. Each file holds the
 # "HYPCOST:" (and "LOADER:") lines of one run of the kernel of scripts/linux-pkvm.sh with
-# host-driver/linux/hyp_cost.ko, PMUP.txt under this firmware, PKVM.txt under pKVM. Prints both
-# runs' lines and a table of the three paths (instructions per call, this firmware, pKVM, and
-# how many times pKVM's this firmware's is), and fails, saying why, unless both runs are what they
-# claim to be:
+# host-driver/linux/hyp_cost.ko, PMUP.txt under this firmware, PKVM.txt under pKVM (whose run
+# also has the loader's line on EL3's own part of an SMC). Prints both runs' lines and a table of
+# the paths (instructions per call under this firmware and under pKVM, and the ratio of the two),
+# and fails, saying why, unless both runs are what they claim to be:
 #   - under this firmware the kernel started at EL1 (EL2 is the firmware's);
 #   - under pKVM it started at EL2 and KVM said "Protected nVHE mode initialized successfully";
-#   - each run measured all three paths, got the expected answers ("HYPCOST: error" otherwise)
+#   - each run measured all four paths, got the expected answers ("HYPCOST: error" otherwise)
 #     and finished ("HYPCOST: done").
 set -euo pipefail
 NAME=hyp-cost-table
@@ -19,8 +19,13 @@ NAME=hyp-cost-table
 . "$(dirname "$0")/common.sh"
 
 [ $# = 2 ] || { echo "usage: $0 PMUP.txt PKVM.txt" >&2; exit 2; }
-pmup=$1
-pkvm=$2
+# The serial console's lines end in CR LF: compare without the CR.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+tr -d '\r' <"$1" >"$tmp/pmup"
+tr -d '\r' <"$2" >"$tmp/pkvm"
+pmup=$tmp/pmup
+pkvm=$tmp/pkvm
 
 echo "== this firmware and pKVM side by side: one kernel (Linux 6.12 with KVM, no series), -cpu cortex-a57, one CPU"
 sed 's/^/this firmware: /' "$pmup"
@@ -43,11 +48,14 @@ need "$pmup" "this firmware" "HYPCOST: kernel CPU: All CPU(s) started at EL1"
 need "$pkvm" "pKVM" "HYPCOST: kernel CPU: All CPU(s) started at EL2"
 need "$pkvm" "pKVM (protected mode did not initialise)" "HYPCOST: kernel kvm [1]: Protected nVHE mode initialized successfully"
 
+# row LABEL A B: a table row, A and B in instructions.
+row() { awk -v l="$1" -v a="$2" -v b="$3" 'BEGIN { printf "| %s | %.1f | %.1f | %.2f |", l, a, b, a / b }'; }
 # cost FILE PATH: the path's mean, or nothing.
 cost() { sed -n "s/^HYPCOST: path=$2 .* cost=\([0-9.]*\)\$/\1/p" "$1"; }
 rows=(
     "null:null HVC, unknown function ID (NOT_SUPPORTED)"
-    "answered:cheapest answered HVC (HYP_REVISION; __pkvm_prot_finalize)"
+    "answered:cheapest answered HVC (HYP_REVISION; __kvm_flush_vm_context)"
+    "percpu:HVC answered from per-CPU state (PMU_STATUS; __pkvm_prot_finalize)"
     "smc:SMC PSCI_VERSION, relayed to EL3"
 )
 table="| Path | this firmware | pKVM | ratio |"$'\n'"| --- | ---: | ---: | ---: |"
@@ -60,8 +68,19 @@ for row in "${rows[@]}"; do
         bad=1
         continue
     fi
-    table+=$'\n'$(awk -v l="$label" -v a="$a" -v b="$b" 'BEGIN { printf "| %s | %s | %s | %.2f |", l, a, b, a / b }')
+    table+=$'\n'$(row "$label" "$a" "$b")
 done
-[ "$bad" = 0 ] || die "the side by side with pKVM is not valid (see above; the runs' lines: $pmup, $pkvm)"
+# EL3's own part of the SMC row, timed straight from EL2 by the loader before Linux started.
+el3=$(sed -n 's/^LOADER: el3 smc PSCI_VERSION from EL2 .* cost=\([0-9.]*\)$/\1/p' "$pkvm")
+a=$(cost "$pmup" smc)
+b=$(cost "$pkvm" smc)
+if [ -z "$el3" ]; then
+    say "pKVM: no \"LOADER: el3 ...\" line (EL3's own part of an SMC)"
+    bad=1
+elif [ -n "$a" ] && [ -n "$b" ]; then
+    table+=$'\n'$(row "the same less EL3's own $el3 (PSCI_VERSION by SMC from EL2)" \
+        "$(awk -v a="$a" -v e="$el3" 'BEGIN { print a - e }')" "$(awk -v b="$b" -v e="$el3" 'BEGIN { print b - e }')")
+fi
+[ "$bad" = 0 ] || die "the side by side with pKVM is not valid (see above; the runs' lines: $1, $2)"
 echo "Instructions per call (EL1 + EL2 + EL3, generic timer under -icount; ratio = this firmware / pKVM):"
 echo "$table"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hyp_cost: what three kinds of host call cost, in instructions, whichever hypervisor runs at
+ * hyp_cost: what four kinds of host call cost, in instructions, whichever hypervisor runs at
  * EL2: this project's firmware (hyp=pmup) or pKVM, Linux's KVM in protected mode (hyp=pkvm).
  * `make bench` loads it into one and the same kernel (scripts/linux-pkvm.sh) under each in turn,
  * on QEMU with -icount shift=0, and prints the two side by side (docs/performance.md).
@@ -17,14 +17,21 @@
  * own `subs` and `b.ne`, which are taken off, as is the two readings' own cost. A last call
  * checks that the answer did not change.
  *
- * The paths, always with the same arguments and the same answer:
+ * The paths, always with the same arguments and the same answer (pKVM's function IDs are those
+ * of Linux 6.12's enum __kvm_host_smccc_func, asm/kvm_asm.h, which modules cannot include):
  *   null      HVC 0xc60000ff, a fast SMC64 call of the vendor-specific hypervisor service that
  *             neither implements: both answer NOT_SUPPORTED. Trap, dispatch, return.
- *   answered  HVC of the cheapest call the hypervisor answers, one that changes nothing:
+ *   answered  HVC of the cheapest call the hypervisor answers, taking no argument and leaving
+ *             nothing different but for cached translations:
  *             pmup: HYP_REVISION (0x8600ff03), x0.x1 = the ABI's revision (docs/abi.md);
- *             pkvm: __pkvm_prot_finalize (0xc6000008 in 6.12), the one host hypercall pKVM
- *             still takes after its initialisation that needs no argument and has no effect
- *             then: x0 = SUCCESS, x1 = -EPERM (this CPU is finalised already).
+ *             pkvm: __kvm_flush_vm_context (0xc600000d): x0 = SUCCESS after a TLBI ALLE1IS
+ *             (idempotent; nothing else of pKVM's host hypercalls after initialisation is
+ *             cheaper and side-effect free: the others take pointers, share or unshare memory,
+ *             or set CNTVOFF_EL2, which moves the very counter this module reads).
+ *   percpu    HVC of a call answered from per-CPU state that changes nothing at all:
+ *             pmup: PMU_STATUS (0xc6000002), x0 = 0, x1.. this CPU's reservation;
+ *             pkvm: __pkvm_prot_finalize (0xc6000008), x0 = SUCCESS, x1 = -EPERM: this CPU's
+ *             protection is finalised already, which it reads from its per-CPU parameters.
  *   smc       SMC PSCI_VERSION (0x84000000): trapped to EL2 and relayed to EL3 by both; TF-A's
  *             answer comes back.
  *
@@ -52,8 +59,9 @@
 
 #define HYP_COST_NULL			0xc60000ffU
 #define HYP_COST_PMUP_REVISION		0x8600ff03U
-/* KVM_HOST_SMCCC_FUNC(__pkvm_prot_finalize) of Linux 6.12 (asm/kvm_asm.h, not exported). */
+#define HYP_COST_PMUP_PMU_STATUS	0xc6000002U
 #define HYP_COST_PKVM_PROT_FINALIZE	0xc6000008U
+#define HYP_COST_PKVM_FLUSH_VM_CONTEXT	0xc600000dU
 #define HYP_COST_WARMUP			16
 /* The timed loop's own instructions per call: subs, b.ne. In tenths. */
 #define HYP_COST_LOOP_TENTHS		20
@@ -138,17 +146,25 @@ static noinline void hyp_cost_smc(struct hyp_cost_path *p)
 }
 
 /* Is @p's answer the one its hypervisor gives when all is well? */
-static bool hyp_cost_expected(const struct hyp_cost_path *p, bool pkvm)
+static bool hyp_cost_expected(const struct hyp_cost_path *p)
 {
 	long a0 = (long)p->res.a0, a1 = (long)p->res.a1;
 
-	if (p->smc)
-		return a0 > 0;	/* a PSCI version, major << 16 | minor */
-	if (p->id == HYP_COST_NULL)
+	switch (p->id) {
+	case HYP_COST_NULL:
 		return a0 == SMCCC_RET_NOT_SUPPORTED;
-	if (pkvm)
+	case HYP_COST_PMUP_REVISION:		/* major, minor */
+		return a0 >= 0 && a1 >= 0;
+	case HYP_COST_PMUP_PMU_STATUS:
+		return a0 == 0;
+	case HYP_COST_PKVM_FLUSH_VM_CONTEXT:
+		return a0 == SMCCC_RET_SUCCESS;
+	case HYP_COST_PKVM_PROT_FINALIZE:	/* finalised already */
 		return a0 == SMCCC_RET_SUCCESS && a1 == -EPERM;
-	return a0 >= 0;		/* the ABI's major revision */
+	case PSCI_0_2_FN_PSCI_VERSION:		/* major << 16 | minor */
+		return a0 > 0;
+	}
+	return false;
 }
 
 static int __init hyp_cost_init(void)
@@ -156,8 +172,10 @@ static int __init hyp_cost_init(void)
 	bool pkvm = !strcmp(hyp, "pkvm");
 	struct hyp_cost_path paths[] = {
 		{ .name = "null", .id = HYP_COST_NULL },
-		{ .name = "answered", .a1 = true,
-		  .id = pkvm ? HYP_COST_PKVM_PROT_FINALIZE : HYP_COST_PMUP_REVISION },
+		{ .name = "answered", .a1 = !pkvm,
+		  .id = pkvm ? HYP_COST_PKVM_FLUSH_VM_CONTEXT : HYP_COST_PMUP_REVISION },
+		{ .name = "percpu", .a1 = true,
+		  .id = pkvm ? HYP_COST_PKVM_PROT_FINALIZE : HYP_COST_PMUP_PMU_STATUS },
 		{ .name = "smc", .id = PSCI_0_2_FN_PSCI_VERSION, .smc = true },
 	};
 	u64 freq, read, cost;
@@ -179,7 +197,7 @@ static int __init hyp_cost_init(void)
 			hyp_cost_smc(p);
 		else
 			hyp_cost_hvc(p);
-		if (p->changed || !hyp_cost_expected(p, pkvm)) {
+		if (p->changed || !hyp_cost_expected(p)) {
 			pr_info("error path=%s id=0x%x a0=0x%lx a1=0x%lx changed=%d\n",
 				p->name, p->id, p->res.a0, p->res.a1, p->changed);
 			continue;
