@@ -10,7 +10,7 @@
 #   make test            the whole suite: make lint, host unit tests, then QEMU integration tests
 #   make lint            clippy with -D warnings on the host build and on each aarch64 build
 #   make bench           EL2 path lengths in exact instruction counts (QEMU -icount shift=0), and
-#                        three host calls side by side with pKVM's
+#                        four host calls side by side with pKVM's
 #   make fuzz            the property tests (fuzz_*) at length: FUZZ_CASES cases each, on the host
 #   make clean           remove build outputs (keeps the download/TF-A/Linux cache in target/cache)
 # Cargo does the Rust work underneath; scripts/ fetch and build TF-A, Linux and the initramfs.
@@ -266,9 +266,9 @@ run: $(OUT)/flash.bin $(OUT)/$(RUN_HOST)
 # armpmu_reserve_counters(2) + armpmu_release_counters() cost with 0, 3 and 7 perf events on the
 # CPU, and the bare HVCs, in instructions (EL1 + EL2) from the generic timer under -icount.
 # Last, this firmware and pKVM side by side (above): the kernel of scripts/linux-pkvm.sh under each,
-# hyp_cost.ko timing three host calls the same way (instructions, EL1 + EL2 + EL3), on cortex-a57;
-# scripts/hyp-cost-table.sh checks both runs and prints the table (target/bench-pmup.txt and
-# target/bench-pkvm.txt keep each run's lines).
+# hyp_cost.ko timing four host calls the same way (instructions from the generic timer, EL1 + EL2
+# + EL3), on cortex-a57; scripts/hyp-cost-table.sh checks both runs and prints the table
+# (target/bench-pmup.txt and target/bench-pkvm.txt keep each run's lines).
 BENCH_CPUS := cortex-a57 max,sme=off,pauth-impdef=on
 # $(call bench_run,CPU,FLASH,BUNDLE,SECONDS,LINES): BUNDLE booted by FLASH on one CPU under
 # -icount, the lines matching LINES.

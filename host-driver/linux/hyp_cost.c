@@ -221,4 +221,4 @@ module_init(hyp_cost_init);
 module_exit(hyp_cost_exit);
 
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("Cost of three host calls to the hypervisor at EL2, for comparing hypervisors");
+MODULE_DESCRIPTION("Cost of four host calls to the hypervisor at EL2, for comparing hypervisors");
