@@ -66,11 +66,12 @@ static inline u64 pmup_time_read(void)
 
 /*
  * A sum of @ticks over "rounds" rounds at @freq Hz as a mean in tenths of an instruction (one
- * instruction per ns), minus @less tenths.
+ * instruction per ns), rounded to the nearest, minus @less tenths. Rounded, not truncated: a sum
+ * one tick short of an exact mean (a batch between two readings) prints that mean.
  */
 static inline u64 pmup_time_tenths(u64 ticks, u64 freq, u64 less)
 {
-	u64 t = div64_u64(ticks * 10 * NSEC_PER_SEC, freq * rounds);
+	u64 t = div64_u64(ticks * 10 * NSEC_PER_SEC + freq * rounds / 2, freq * rounds);
 
 	return t > less ? t - less : 0;
 }

@@ -90,7 +90,7 @@ fn now() -> u64 {
 /// hypervisors' paths from the host: PSCI_VERSION by SMC straight from EL2, 16 times untimed, then
 /// `ROUNDS` times back to back between two readings of the counter in a loop of `mov x0, <id>`,
 /// `smc #0`, `subs`, `b.ne`; the last two and the two readings' own cost are taken off. The mean
-/// in tenths of an instruction (exact to 16 / `ROUNDS`), and the version EL3 answered.
+/// in tenths of an instruction (exact to 16 / `ROUNDS`, rounded), and the version EL3 answered.
 fn el3_round_trip() -> (u64, u64) {
     const ROUNDS: u64 = 4096;
     const LOOP_TENTHS: u64 = 20;
@@ -132,7 +132,9 @@ fn el3_round_trip() -> (u64, u64) {
     let freq: u64;
     // SAFETY: reading CNTFRQ_EL0 has no side effect.
     unsafe { asm!("mrs {}, cntfrq_el0", out(reg) freq, options(nomem, nostack, preserves_flags)) };
-    let tenths = (ticks * 10 * 1_000_000_000 / (freq.max(1) * ROUNDS)).saturating_sub(LOOP_TENTHS);
+    // Rounded to the nearest tenth: the readings' quantisation is at most 16 / `ROUNDS`.
+    let per = freq.max(1) * ROUNDS;
+    let tenths = ((ticks * 10 * 1_000_000_000 + per / 2) / per).saturating_sub(LOOP_TENTHS);
     (tenths, version)
 }
 
