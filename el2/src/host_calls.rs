@@ -127,11 +127,7 @@ pub fn route_to(regs: &mut SmcRegs, conduit: Conduit, callee: &mut impl Callee) 
         (Owner::VendorHyp, _) | (Owner::Arch, Conduit::Hvc) => match HostCall::decode(regs) {
             // The CPU workaround calls are EL3's, by either conduit: x0..x3 from it, the rest
             // the host's (SMCCC 1.1).
-            Ok(HostCall::ArchWorkaround(_)) => {
-                let mut out = *regs;
-                callee.monitor().smc(&mut out);
-                regs[..RESULT_REGS].copy_from_slice(&out[..RESULT_REGS]);
-            }
+            Ok(HostCall::ArchWorkaround(_)) => workaround(regs, callee.monitor()),
             Ok(call) => callee.own(call, regs),
             Err(e) => set_error(regs, e),
         },
@@ -139,6 +135,15 @@ pub fn route_to(regs: &mut SmcRegs, conduit: Conduit, callee: &mut impl Callee) 
         (_, Conduit::Smc) => callee.monitor().smc(regs),
         (_, Conduit::Hvc) => set_error(regs, SmcccError::NotSupported),
     }
+}
+
+/// A CPU workaround call, passed to EL3: x0..x3 from it, the rest the host's. Out of line, so that
+/// its copy of the registers does not give every call a stack frame.
+#[inline(never)]
+fn workaround(regs: &mut SmcRegs, monitor: &mut impl Monitor) {
+    let mut out = *regs;
+    monitor.smc(&mut out);
+    regs[..RESULT_REGS].copy_from_slice(&out[..RESULT_REGS]);
 }
 
 /// x0..x3 of an error answer.
