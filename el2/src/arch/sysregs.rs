@@ -2,10 +2,10 @@
 
 //! The system registers EL2 uses that arm-sysregs 0.5 does not have, declared with its own
 //! `read_write_sysreg!` so they read like the crate's accessors: the PMU's enable, interrupt,
-//! overflow, select and user-enable registers, the numbered event counters and types, the one GIC
-//! list register EL2 uses, and the EL0 registers of the world switch's EL1 block. (They are plain
-//! PMUv3 / GICv3 registers; they belong upstream in arm-sysregs, which generates its accessors
-//! from Arm's register database.)
+//! overflow, select and user-enable registers, the numbered event counters and types, and the one
+//! GIC list register EL2 uses. (They are plain PMUv3 / GICv3 registers; they belong upstream in
+//! arm-sysregs, which generates its accessors from Arm's register database.) The world switch's
+//! EL1 block goes by name in one list (`arch::world`): EL2 only moves those values.
 //!
 //! Everything here is safe to read and write *at EL2*: these registers only decide what EL1 and
 //! EL0 see and count, never how EL2 itself runs.
@@ -28,8 +28,9 @@ read_write_sysreg!(ich_lr0_el2: s3_4_c12_c12_0, u64, safe_read, safe_write);
 /// n / 8 for a counter and 12 + n / 8 for a type, op2 = n % 8) and entered by a computed branch:
 /// five instructions an access, where a `match` compiled to a call and a jump table cost twelve
 /// (the PMU switch makes some 40 of them a run; inlined, the tables cost 3.5 KB of text, and a
-/// call to one shared copy made the switch slower than the `match`). EL2 never goes through PMSELR_EL0 and PMXEV*:
-/// PMSELR is the world's register, and EL2 must not change it behind the world's back.
+/// call to one shared copy made the switch slower than the `match`). EL2 never goes through
+/// PMSELR_EL0 and PMXEV*: PMSELR is the world's register, and EL2 must not change it behind the
+/// world's back.
 macro_rules! event_register_table {
     // `$insn`: the MRS (0xd53b_0000) or MSR (0xd51b_0000) of op0 3, op1 3, CRn 14, Rt = x0;
     // `$crm`: the CRm of n = 0. Each entry is the access and a branch out: 8 bytes.
