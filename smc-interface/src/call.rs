@@ -98,57 +98,103 @@ impl HostCall {
 
     #[inline]
     fn decode_arch(raw: u32, regs: &[u64; CALL_REGS]) -> Result<Self, SmcccError> {
-        Ok(match raw {
-            ids::SMCCC_VERSION => Self::SmcccVersion,
-            ids::SMCCC_ARCH_FEATURES => Self::ArchFeatures {
+        // By the number within the block: small immediates, one compare each. Each ID is in
+        // this block, or the match on the block would never bring it here.
+        const _: () = assert!(
+            ids::SMCCC_VERSION >> 16 == 0x8000
+                && ids::SMCCC_ARCH_FEATURES >> 16 == 0x8000
+                && ids::SMCCC_ARCH_WORKAROUND_1 >> 16 == 0x8000
+                && ids::SMCCC_ARCH_WORKAROUND_2 >> 16 == 0x8000
+                && ids::SMCCC_ARCH_WORKAROUND_3 >> 16 == 0x8000
+        );
+        const SMCCC_VERSION_N: u32 = ids::SMCCC_VERSION & 0xffff;
+        const SMCCC_ARCH_FEATURES_N: u32 = ids::SMCCC_ARCH_FEATURES & 0xffff;
+        const SMCCC_ARCH_WORKAROUND_1_N: u32 = ids::SMCCC_ARCH_WORKAROUND_1 & 0xffff;
+        const SMCCC_ARCH_WORKAROUND_2_N: u32 = ids::SMCCC_ARCH_WORKAROUND_2 & 0xffff;
+        const SMCCC_ARCH_WORKAROUND_3_N: u32 = ids::SMCCC_ARCH_WORKAROUND_3 & 0xffff;
+        Ok(match raw & 0xffff {
+            SMCCC_VERSION_N => Self::SmcccVersion,
+            SMCCC_ARCH_FEATURES_N => Self::ArchFeatures {
                 function_id: arg32(regs[1])?,
             },
-            ids::SMCCC_ARCH_WORKAROUND_1 => Self::ArchWorkaround(ArchWorkaround::Workaround1),
-            ids::SMCCC_ARCH_WORKAROUND_2 => Self::ArchWorkaround(ArchWorkaround::Workaround2 {
+            SMCCC_ARCH_WORKAROUND_1_N => Self::ArchWorkaround(ArchWorkaround::Workaround1),
+            SMCCC_ARCH_WORKAROUND_2_N => Self::ArchWorkaround(ArchWorkaround::Workaround2 {
                 state: arg32(regs[1])?,
             }),
-            ids::SMCCC_ARCH_WORKAROUND_3 => Self::ArchWorkaround(ArchWorkaround::Workaround3),
+            SMCCC_ARCH_WORKAROUND_3_N => Self::ArchWorkaround(ArchWorkaround::Workaround3),
             _ => return Err(SmcccError::NotSupported),
         })
     }
 
     #[inline]
     fn decode_hyp32(raw: u32, regs: &[u64; CALL_REGS]) -> Result<Self, SmcccError> {
-        Ok(match raw {
-            ids::HYP_FEATURES => Self::HypFeatures {
+        // By the number within the block: small immediates, one compare each. Each ID is in
+        // this block, or the match on the block would never bring it here.
+        const _: () = assert!(
+            ids::HYP_FEATURES >> 16 == 0x8600
+                && ids::HYP_CALL_UID >> 16 == 0x8600
+                && ids::HYP_REVISION >> 16 == 0x8600
+        );
+        const HYP_FEATURES_N: u32 = ids::HYP_FEATURES & 0xffff;
+        const HYP_CALL_UID_N: u32 = ids::HYP_CALL_UID & 0xffff;
+        const HYP_REVISION_N: u32 = ids::HYP_REVISION & 0xffff;
+        Ok(match raw & 0xffff {
+            HYP_FEATURES_N => Self::HypFeatures {
                 function_id: arg32(regs[1])?,
             },
-            ids::HYP_CALL_UID => Self::HypCallUid,
-            ids::HYP_REVISION => Self::HypRevision,
+            HYP_CALL_UID_N => Self::HypCallUid,
+            HYP_REVISION_N => Self::HypRevision,
             _ => return Err(SmcccError::NotSupported),
         })
     }
 
     #[inline]
     fn decode_hyp64(raw: u32, regs: &[u64; CALL_REGS]) -> Result<Self, SmcccError> {
-        Ok(match raw {
-            pmu::PMU_INFO => Self::PmuInfo,
-            pmu::PMU_STATUS => Self::PmuStatus,
-            pmu::PMU_RESERVE => {
+        // By the number within the block: small immediates, one compare each. Each ID is in
+        // this block, or the match on the block would never bring it here.
+        const _: () = assert!(
+            pmu::PMU_INFO >> 16 == 0xc600
+                && pmu::PMU_STATUS >> 16 == 0xc600
+                && pmu::PMU_RESERVE >> 16 == 0xc600
+                && pmu::PMU_UNRESERVE >> 16 == 0xc600
+                && vm::VM_CREATE >> 16 == 0xc600
+                && vm::VM_LOAD >> 16 == 0xc600
+                && vm::VCPU_CREATE >> 16 == 0xc600
+                && vm::VCPU_RUN >> 16 == 0xc600
+                && vm::VM_DESTROY >> 16 == 0xc600
+        );
+        const PMU_INFO_N: u32 = pmu::PMU_INFO & 0xffff;
+        const PMU_STATUS_N: u32 = pmu::PMU_STATUS & 0xffff;
+        const PMU_RESERVE_N: u32 = pmu::PMU_RESERVE & 0xffff;
+        const PMU_UNRESERVE_N: u32 = pmu::PMU_UNRESERVE & 0xffff;
+        const VM_CREATE_N: u32 = vm::VM_CREATE & 0xffff;
+        const VM_LOAD_N: u32 = vm::VM_LOAD & 0xffff;
+        const VCPU_CREATE_N: u32 = vm::VCPU_CREATE & 0xffff;
+        const VCPU_RUN_N: u32 = vm::VCPU_RUN & 0xffff;
+        const VM_DESTROY_N: u32 = vm::VM_DESTROY & 0xffff;
+        Ok(match raw & 0xffff {
+            PMU_INFO_N => Self::PmuInfo,
+            PMU_STATUS_N => Self::PmuStatus,
+            PMU_RESERVE_N => {
                 no_flags(regs[2])?;
                 Self::PmuReserve { count: regs[1] }
             }
-            pmu::PMU_UNRESERVE => {
+            PMU_UNRESERVE_N => {
                 no_flags(regs[1])?;
                 Self::PmuUnreserve
             }
-            vm::VM_CREATE => {
+            VM_CREATE_N => {
                 no_flags(regs[3])?;
                 Self::VmCreate { pa: regs[1], size: regs[2] }
             }
-            vm::VM_LOAD => Self::VmLoad { handle: regs[1], src: regs[2], size: regs[3], offset: regs[4] },
-            vm::VCPU_CREATE => Self::VcpuCreate { handle: regs[1], entry: regs[2], pmu_counters: regs[3], arg: regs[4] },
-            vm::VCPU_RUN => Self::VcpuRun {
+            VM_LOAD_N => Self::VmLoad { handle: regs[1], src: regs[2], size: regs[3], offset: regs[4] },
+            VCPU_CREATE_N => Self::VcpuCreate { handle: regs[1], entry: regs[2], pmu_counters: regs[3], arg: regs[4] },
+            VCPU_RUN_N => Self::VcpuRun {
                 handle: regs[1],
                 vcpu: regs[2],
                 events: crate::vm::HostEvents { host_only: regs[3], guest_only: regs[4] },
             },
-            vm::VM_DESTROY => Self::VmDestroy { handle: regs[1] },
+            VM_DESTROY_N => Self::VmDestroy { handle: regs[1] },
             _ => return Err(SmcccError::NotSupported),
         })
     }

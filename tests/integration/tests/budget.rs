@@ -14,14 +14,14 @@ use integration::{Boot, Outcome, Run};
 /// where the budget is not there yet.
 const BUDGETS: &[(&str, u64, u64)] = &[
     // (path, budget, goal)
-    ("hvc-null", 80, 60),
+    ("hvc-null", 77, 60),
     ("hvc-hyp-revision", 81, 80),
     ("smc-hyp-revision", 84, 80),
     ("smc-relayed-psci-version", 93, 100),
-    ("hvc-pmu-status", 140, 80),
-    ("hvc-pmu-reserve-2+unreserve", 425, 300),
-    ("vcpu-run-round-trip", 690, 700),
-    ("vcpu-run-round-trip+pmu-load-put", 1520, 1100),
+    ("hvc-pmu-status", 133, 80),
+    ("hvc-pmu-reserve-2+unreserve", 413, 300),
+    ("vcpu-run-round-trip", 683, 700),
+    ("vcpu-run-round-trip+pmu-load-put", 1513, 1100),
 ];
 
 /// `BENCH: <name> <total> el2=<el2>`: the EL2 count, whole instructions per call.
