@@ -32,8 +32,17 @@ pub enum Access {
     Trapped,
     /// Its counters below HPMN are its own, with no trap; `fgt`: the CPU has FEAT_FGT, and
     /// what HPMN does not fence traps through it (`pmu::fgt`). Without FGT, PMCR_EL0 and PMCNTEN*
-    /// are the partition's too ([`HostPmu::direct_enables`]).
+    /// are the partition's too ([`Access::direct_enables`]).
     Direct { fgt: bool },
+}
+
+impl Access {
+    /// The partition writes PMCR_EL0 and PMCNTEN* to the hardware itself (the direct mode on a CPU
+    /// without FGT to trap them): its E is then the physical E, which also gates the host's cycle
+    /// counter, a documented limit of that configuration.
+    pub fn direct_enables(self) -> bool {
+        self == Access::Direct { fgt: false }
+    }
 }
 
 /// PMEVTYPER bits a partition may not set: counting at EL2 (NSH), at EL3 (M), or in Secure state
@@ -65,8 +74,8 @@ pub struct VPmu {
     pub irq_masked: u32,
     /// On the CPU now (between `load` and `put`).
     pub loaded: bool,
-    /// Loaded with [`HostPmu::direct_enables`]: the physical E and enables are the partition's.
-    direct_enables: bool,
+    /// How it was loaded (see [`Access::direct_enables`]); `Trapped` while not loaded.
+    access: Access,
 }
 
 /// What the host had on the CPU before a partition's PMU was loaded.
@@ -78,10 +87,6 @@ pub struct HostPmu {
     hpmn: u8,
     /// The host's enabled counters among those parked.
     enabled: u32,
-    /// The partition writes PMCR_EL0 and PMCNTEN* to the hardware itself (the direct mode on a CPU
-    /// without FGT to trap them): its E is then the physical E, which also gates the host's cycle
-    /// counter, a documented limit of that configuration.
-    direct_enables: bool,
     /// How the partition reached its counters while loaded: undone on put.
     access: Access,
     /// How many host counters were parked: counter i (i < moved) went to the i-th counter of
@@ -112,14 +117,11 @@ impl VPmu {
     /// them from now until `put` (the enforcement mode, applied here and nowhere else).
     /// Returns what `put` needs.
     pub fn load(&mut self, hw: &mut impl PmuHw, reserved: u32, host_counters: u8, access: Access) -> HostPmu {
-        // Without FGT, the direct mode cannot keep PMCR_EL0 and PMCNTEN* trapped.
-        let direct_enables = access == (Access::Direct { fgt: false });
         let mut host = HostPmu {
             pmcr: hw.pmcr(),
             selr: hw.selr(),
             userenr: hw.userenr(),
             hpmn: host_counters,
-            direct_enables,
             access,
             cycles: hw.cycle_counter_enabled(),
             ..Default::default()
@@ -197,7 +199,7 @@ impl VPmu {
         }
         hw.set_overflows(self.ovs & mask);
         hw.enable_interrupts(self.inten & mask & !self.irq_masked);
-        if host.direct_enables {
+        if host.access.direct_enables() {
             hw.enable(self.cnten & mask);
             hw.set_pmcr((host.pmcr & !PMCR_GUEST_BITS) | (self.pmcr & PMCR_GUEST_BITS));
         } else {
@@ -217,7 +219,7 @@ impl VPmu {
             // keeps it out of the rest. What HPMN does not fence keeps trapping (`pmu::fgt`).
             hw.trap_partition(false, fgt);
         }
-        self.direct_enables = host.direct_enables;
+        self.access = access;
         self.loaded = true;
         host
     }
@@ -233,7 +235,7 @@ impl VPmu {
             self.values[n as usize] = hw.read_counter(n);
             self.types[n as usize] = hw.read_type(n);
         }
-        if host.direct_enables {
+        if host.access.direct_enables() {
             self.pmcr = (self.pmcr & !PMCR_GUEST_BITS) | (hw.pmcr() & PMCR_GUEST_BITS);
             self.cnten = hw.enabled() & mask;
         } else if self.pmcr & PMCR_E != 0 {
@@ -274,7 +276,7 @@ impl VPmu {
         // The parking place and the spare reserved counters go back to their reset state.
         scrub(hw, host.parking);
         hw.set_el2_counters(false, false);
-        self.direct_enables = false;
+        self.access = Access::Trapped;
         self.loaded = false;
     }
 }
@@ -444,7 +446,7 @@ impl VPmu {
                 }
                 // C (the cycle counter reset) does nothing: the cycle counter is the host's.
                 let live = hw.pmcr();
-                if self.direct_enables {
+                if self.access.direct_enables() {
                     // The run's first access in the direct mode without FGT: from now on the
                     // partition writes PMCR_EL0 itself, so its bits (E included) go to the
                     // hardware now, as later writes will; its enables already are physical.
@@ -464,7 +466,7 @@ impl VPmu {
             (CntenSet | CntenClr, true) => done(u64::from(self.cnten & mask)),
             (CntenSet, false) => {
                 self.cnten |= value as u32 & mask;
-                if self.pmcr & PMCR_E != 0 || self.direct_enables {
+                if self.pmcr & PMCR_E != 0 || self.access.direct_enables() {
                     hw.enable(value as u32 & mask);
                 }
                 done(0)
