@@ -71,6 +71,13 @@ impl ArchWorkaround {
     }
 }
 
+/// The number of `id` within its block of 64 K IDs, which must be `block` (checked when the
+/// constant is evaluated): what `HostCall::decode` matches once it has dispatched on the block.
+const fn number_in(id: u32, block: u32) -> u32 {
+    assert!(id >> 16 == block, "a function ID outside the block it is decoded in");
+    id & 0xffff
+}
+
 impl HostCall {
     /// Decodes a call from x0..x17.
     ///
@@ -98,20 +105,12 @@ impl HostCall {
 
     #[inline]
     fn decode_arch(raw: u32, regs: &[u64; CALL_REGS]) -> Result<Self, SmcccError> {
-        // By the number within the block: small immediates, one compare each. Each ID is in
-        // this block, or the match on the block would never bring it here.
-        const _: () = assert!(
-            ids::SMCCC_VERSION >> 16 == 0x8000
-                && ids::SMCCC_ARCH_FEATURES >> 16 == 0x8000
-                && ids::SMCCC_ARCH_WORKAROUND_1 >> 16 == 0x8000
-                && ids::SMCCC_ARCH_WORKAROUND_2 >> 16 == 0x8000
-                && ids::SMCCC_ARCH_WORKAROUND_3 >> 16 == 0x8000
-        );
-        const SMCCC_VERSION_N: u32 = ids::SMCCC_VERSION & 0xffff;
-        const SMCCC_ARCH_FEATURES_N: u32 = ids::SMCCC_ARCH_FEATURES & 0xffff;
-        const SMCCC_ARCH_WORKAROUND_1_N: u32 = ids::SMCCC_ARCH_WORKAROUND_1 & 0xffff;
-        const SMCCC_ARCH_WORKAROUND_2_N: u32 = ids::SMCCC_ARCH_WORKAROUND_2 & 0xffff;
-        const SMCCC_ARCH_WORKAROUND_3_N: u32 = ids::SMCCC_ARCH_WORKAROUND_3 & 0xffff;
+        // By the number within the block: small immediates, one compare each.
+        const SMCCC_VERSION_N: u32 = number_in(ids::SMCCC_VERSION, 0x8000);
+        const SMCCC_ARCH_FEATURES_N: u32 = number_in(ids::SMCCC_ARCH_FEATURES, 0x8000);
+        const SMCCC_ARCH_WORKAROUND_1_N: u32 = number_in(ids::SMCCC_ARCH_WORKAROUND_1, 0x8000);
+        const SMCCC_ARCH_WORKAROUND_2_N: u32 = number_in(ids::SMCCC_ARCH_WORKAROUND_2, 0x8000);
+        const SMCCC_ARCH_WORKAROUND_3_N: u32 = number_in(ids::SMCCC_ARCH_WORKAROUND_3, 0x8000);
         Ok(match raw & 0xffff {
             SMCCC_VERSION_N => Self::SmcccVersion,
             SMCCC_ARCH_FEATURES_N => Self::ArchFeatures {
@@ -128,16 +127,10 @@ impl HostCall {
 
     #[inline]
     fn decode_hyp32(raw: u32, regs: &[u64; CALL_REGS]) -> Result<Self, SmcccError> {
-        // By the number within the block: small immediates, one compare each. Each ID is in
-        // this block, or the match on the block would never bring it here.
-        const _: () = assert!(
-            ids::HYP_FEATURES >> 16 == 0x8600
-                && ids::HYP_CALL_UID >> 16 == 0x8600
-                && ids::HYP_REVISION >> 16 == 0x8600
-        );
-        const HYP_FEATURES_N: u32 = ids::HYP_FEATURES & 0xffff;
-        const HYP_CALL_UID_N: u32 = ids::HYP_CALL_UID & 0xffff;
-        const HYP_REVISION_N: u32 = ids::HYP_REVISION & 0xffff;
+        // By the number within the block: small immediates, one compare each.
+        const HYP_FEATURES_N: u32 = number_in(ids::HYP_FEATURES, 0x8600);
+        const HYP_CALL_UID_N: u32 = number_in(ids::HYP_CALL_UID, 0x8600);
+        const HYP_REVISION_N: u32 = number_in(ids::HYP_REVISION, 0x8600);
         Ok(match raw & 0xffff {
             HYP_FEATURES_N => Self::HypFeatures {
                 function_id: arg32(regs[1])?,
@@ -150,28 +143,16 @@ impl HostCall {
 
     #[inline]
     fn decode_hyp64(raw: u32, regs: &[u64; CALL_REGS]) -> Result<Self, SmcccError> {
-        // By the number within the block: small immediates, one compare each. Each ID is in
-        // this block, or the match on the block would never bring it here.
-        const _: () = assert!(
-            pmu::PMU_INFO >> 16 == 0xc600
-                && pmu::PMU_STATUS >> 16 == 0xc600
-                && pmu::PMU_RESERVE >> 16 == 0xc600
-                && pmu::PMU_UNRESERVE >> 16 == 0xc600
-                && vm::VM_CREATE >> 16 == 0xc600
-                && vm::VM_LOAD >> 16 == 0xc600
-                && vm::VCPU_CREATE >> 16 == 0xc600
-                && vm::VCPU_RUN >> 16 == 0xc600
-                && vm::VM_DESTROY >> 16 == 0xc600
-        );
-        const PMU_INFO_N: u32 = pmu::PMU_INFO & 0xffff;
-        const PMU_STATUS_N: u32 = pmu::PMU_STATUS & 0xffff;
-        const PMU_RESERVE_N: u32 = pmu::PMU_RESERVE & 0xffff;
-        const PMU_UNRESERVE_N: u32 = pmu::PMU_UNRESERVE & 0xffff;
-        const VM_CREATE_N: u32 = vm::VM_CREATE & 0xffff;
-        const VM_LOAD_N: u32 = vm::VM_LOAD & 0xffff;
-        const VCPU_CREATE_N: u32 = vm::VCPU_CREATE & 0xffff;
-        const VCPU_RUN_N: u32 = vm::VCPU_RUN & 0xffff;
-        const VM_DESTROY_N: u32 = vm::VM_DESTROY & 0xffff;
+        // By the number within the block: small immediates, one compare each.
+        const PMU_INFO_N: u32 = number_in(pmu::PMU_INFO, 0xc600);
+        const PMU_STATUS_N: u32 = number_in(pmu::PMU_STATUS, 0xc600);
+        const PMU_RESERVE_N: u32 = number_in(pmu::PMU_RESERVE, 0xc600);
+        const PMU_UNRESERVE_N: u32 = number_in(pmu::PMU_UNRESERVE, 0xc600);
+        const VM_CREATE_N: u32 = number_in(vm::VM_CREATE, 0xc600);
+        const VM_LOAD_N: u32 = number_in(vm::VM_LOAD, 0xc600);
+        const VCPU_CREATE_N: u32 = number_in(vm::VCPU_CREATE, 0xc600);
+        const VCPU_RUN_N: u32 = number_in(vm::VCPU_RUN, 0xc600);
+        const VM_DESTROY_N: u32 = number_in(vm::VM_DESTROY, 0xc600);
         Ok(match raw & 0xffff {
             PMU_INFO_N => Self::PmuInfo,
             PMU_STATUS_N => Self::PmuStatus,
