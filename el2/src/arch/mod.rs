@@ -34,6 +34,7 @@ core::arch::global_asm!(
     include_str!("vectors.S"),
     include_str!("guest.S"),
     include_str!("probe.S"),
+    include_str!("pmu_event_regs.S"),
 );
 
 unsafe extern "C" {

@@ -22,95 +22,75 @@ read_write_sysreg!(pmselr_el0, u64, safe_read, safe_write);
 read_write_sysreg!(pmuserenr_el0, u64, safe_read, safe_write);
 read_write_sysreg!(ich_lr0_el2: s3_4_c12_c12_0, u64, safe_read, safe_write);
 
-/// The event counters and their types, PMEVCNTR<n>_EL0 and PMEVTYPER<n>_EL0 for n in 0..=30, by
-/// number. An MRS or MSR names its register in the instruction, so a run-time n needs a table of
-/// 31 instructions; it is generated from the one encoding formula (op0 3, op1 3, CRn 14, CRm = 8 +
-/// n / 8 for a counter and 12 + n / 8 for a type, op2 = n % 8) and entered by a computed branch:
-/// five instructions an access, where a `match` compiled to a call and a jump table cost twelve
-/// (the PMU switch makes some 40 of them a run; inlined, the tables cost 3.5 KB of text, and a
-/// call to one shared copy made the switch slower than the `match`). EL2 never goes through
-/// PMSELR_EL0 and PMXEV*: PMSELR is the world's register, and EL2 must not change it behind the
-/// world's back.
-macro_rules! event_register_table {
-    // `$insn`: the MRS (0xd53b_0000) or MSR (0xd51b_0000) of op0 3, op1 3, CRn 14, Rt = x0;
-    // `$crm`: the CRm of n = 0. Each entry is the access and a branch out: 8 bytes.
-    ($insn:literal, $crm:literal) => {
-        concat!(
-            "adr {t}, 2f\n",
-            "add {t}, {t}, {n}, lsl #3\n",
-            "br {t}\n",
-            "2:\n",
-            ".set .Lpmu_n, 0\n",
-            ".rept 31\n",
-            ".inst ", $insn, " | (14 << 12) | ((", $crm, " + .Lpmu_n / 8) << 8) | ((.Lpmu_n % 8) << 5)\n",
-            "b 3f\n",
-            ".set .Lpmu_n, .Lpmu_n + 1\n",
-            ".endr\n",
-            "3:",
-        )
+// The event counters and their types, PMEVCNTR<n>_EL0 and PMEVTYPER<n>_EL0 for n in 0..=30, by
+// number. An MRS or MSR names its register in the instruction, so a run-time n needs a table of
+// 31 instructions (`pmu_event_regs.S`, generated from the encoding formula), entered by a
+// computed BLR: five instructions an access, where a `match` compiled to a call and a jump table
+// cost twelve. The PMU switch makes some 40 of them a run. EL2 never goes through PMSELR_EL0 and
+// PMXEV*: PMSELR is the world's register, and EL2 must not change it behind the world's back.
+unsafe extern "C" {
+    // Not functions Rust may call: each entry moves x0 to or from one register and returns,
+    // preserving every other register. Entered only by `event_register!`.
+    fn pmu_read_pmevcntr_table();
+    fn pmu_read_pmevtyper_table();
+    fn pmu_write_pmevcntr_table();
+    fn pmu_write_pmevtyper_table();
+}
+
+/// Enters entry `$n` of `$table`, with x0 in or out as `$x0` says.
+macro_rules! event_register {
+    ($table:ident, $n:expr, $($x0:tt)*) => {
+        // SAFETY: the caller checked n <= 30, so the branch lands on one of the table's 31
+        // entries, which moves x0 to or from one PMU register (see the module documentation)
+        // and returns; x30 is the only other register it changes.
+        unsafe {
+            core::arch::asm!(
+                "adr {t}, {table}",
+                "add {t}, {t}, {n}, lsl #3",
+                "blr {t}",
+                table = sym $table, t = out(reg) _, n = in(reg) u64::from($n), $($x0)*, out("x30") _,
+                options(nostack),
+            )
+        }
     };
 }
 
 /// PMEVCNTR<n>_EL0; 0 for n above 30.
 #[inline(always)]
 pub fn read_pmevcntr(n: u8) -> u64 {
-    read_event_register::<false>(n)
+    if n > 30 {
+        return 0;
+    }
+    let value: u64;
+    event_register!(pmu_read_pmevcntr_table, n, out("x0") value);
+    value
 }
 
 /// PMEVTYPER<n>_EL0; 0 for n above 30.
 #[inline(always)]
 pub fn read_pmevtyper(n: u8) -> u64 {
-    read_event_register::<true>(n)
+    if n > 30 {
+        return 0;
+    }
+    let value: u64;
+    event_register!(pmu_read_pmevtyper_table, n, out("x0") value);
+    value
 }
 
 /// Writes PMEVCNTR<n>_EL0; nothing for n above 30.
 #[inline(always)]
 pub fn write_pmevcntr(n: u8, value: u64) {
-    write_event_register::<false>(n, value);
+    if n <= 30 {
+        event_register!(pmu_write_pmevcntr_table, n, in("x0") value);
+    }
 }
 
 /// Writes PMEVTYPER<n>_EL0; nothing for n above 30.
 #[inline(always)]
 pub fn write_pmevtyper(n: u8, value: u64) {
-    write_event_register::<true>(n, value);
-}
-
-#[inline(always)]
-fn read_event_register<const TYPE: bool>(n: u8) -> u64 {
-    if n > 30 {
-        return 0;
+    if n <= 30 {
+        event_register!(pmu_write_pmevtyper_table, n, in("x0") value);
     }
-    let value: u64;
-    // SAFETY: n <= 30, so the branch lands on one of the 31 entries, each of which reads one PMU
-    // register (no side effects at EL2) into x0 and leaves the table.
-    unsafe {
-        if TYPE {
-            core::arch::asm!(event_register_table!("0xd53b0000", "12"), t = out(reg) _, n = in(reg) u64::from(n),
-                out("x0") value, options(nomem, nostack))
-        } else {
-            core::arch::asm!(event_register_table!("0xd53b0000", "8"), t = out(reg) _, n = in(reg) u64::from(n),
-                out("x0") value, options(nomem, nostack))
-        }
-    };
-    value
-}
-
-#[inline(always)]
-fn write_event_register<const TYPE: bool>(n: u8, value: u64) {
-    if n > 30 {
-        return;
-    }
-    // SAFETY: as for reading; each entry writes x0 to one PMU register (see the module
-    // documentation) and leaves the table.
-    unsafe {
-        if TYPE {
-            core::arch::asm!(event_register_table!("0xd51b0000", "12"), t = out(reg) _, n = in(reg) u64::from(n),
-                in("x0") value, options(nostack))
-        } else {
-            core::arch::asm!(event_register_table!("0xd51b0000", "8"), t = out(reg) _, n = in(reg) u64::from(n),
-                in("x0") value, options(nostack))
-        }
-    };
 }
 
 /// The barriers the world switch and the PMU switch need.
