@@ -28,6 +28,15 @@ pub enum HostImageError {
     OutOfBounds,
 }
 
+impl core::fmt::Display for HostImageError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Header(e) => write!(f, "{e}"),
+            Self::OutOfBounds => f.write_str("the bundle reaches outside RAM or into EL2's memory"),
+        }
+    }
+}
+
 fn inside_ram(r: Region, ram: &[Region]) -> bool {
     ram.iter().any(|m| r.base >= m.base && r.end() <= m.end())
 }

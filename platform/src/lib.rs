@@ -49,6 +49,30 @@ impl Region {
     }
 }
 
+/// `0xbase..0xend`, the form EL2's log uses.
+impl core::fmt::Display for Region {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:#x}..{:#x}", self.base, self.end())
+    }
+}
+
+/// A list of regions for the log, `[0xa..0xb, 0xc..0xd]`: `Display` rather than the slice's
+/// `Debug`, whose machinery (and str escaping) a firmware image need not carry.
+pub struct Regions<'a>(pub &'a [Region]);
+
+impl core::fmt::Display for Regions<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("[")?;
+        for (i, r) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{r}")?;
+        }
+        f.write_str("]")
+    }
+}
+
 /// What the firmware needs to know about a board.
 pub trait Platform {
     /// Name printed in the boot banner.

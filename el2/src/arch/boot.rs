@@ -19,7 +19,7 @@ use arm_sysregs::el2::accessors::write_tpidr_el2;
 use arm_sysregs::el2::registers::TpidrEl2;
 use core::sync::atomic::{AtomicU64, Ordering};
 use log::{error, info};
-use platform::{Current, Platform, Region};
+use platform::{Current, Platform, Region, Regions};
 use spin::Once;
 
 unsafe extern "C" {
@@ -121,7 +121,7 @@ fn configure_pmu(ids: &CpuIds, dtb: &[u8]) -> Option<PmuConfig> {
     let probe = super::enforcement::probe();
     let requested = match devicetree::chosen_str(dtb, DT_ENFORCEMENT) {
         Ok(value) => Requested::parse(value.as_deref())
-            .unwrap_or_else(|| fail(format_args!("/chosen/{DT_ENFORCEMENT} = {value:?}: want direct or trapped"))),
+            .unwrap_or_else(|| fail(format_args!("/chosen/{DT_ENFORCEMENT} = \"{}\": want direct or trapped", value.as_deref().unwrap_or_default()))),
         Err(e) => fail(format_args!("/chosen/{DT_ENFORCEMENT}: {e:?}")),
     };
     let (enforcement, unsafe_direct) = enforcement::choose(requested, probe, ids.has_fgt());
@@ -139,7 +139,7 @@ fn configure_pmu(ids: &CpuIds, dtb: &[u8]) -> Option<PmuConfig> {
         Current::PMU_HOST_MINIMUM,
         boot_reserved,
     )
-    .unwrap_or_else(|e| fail(format_args!("PMU partition configuration: {e:?}")));
+    .unwrap_or_else(|e| fail(format_args!("PMU partition configuration: {e}")));
     info!(
         "PMU: {} counters, PMUVer {:#x}; host keeps >= {}, {} reserved at boot, up to {} on request",
         cfg.counters, cfg.pmu_version, cfg.host_minimum, cfg.boot_reserved, cfg.max_reserve
@@ -198,7 +198,7 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     let mut devices = alloc::vec![Region::new(Current::UART_BASE, 0x1000)];
     devices.extend_from_slice(&lpi_pages);
     let mut el2_map = el2_mmu::build(&ram, &image, &devices)
-        .unwrap_or_else(|e| fail(format_args!("EL2 page tables: {e:?}")));
+        .unwrap_or_else(|e| fail(format_args!("EL2 page tables: {e}")));
     let config = [
         el2_mmu::MAIR,
         el2_mmu::tcr(ids.parange()),
@@ -220,18 +220,18 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
         core::slice::from_raw_parts(Current::HOST_BUNDLE_BASE as *const u8, HEADER_BYTES)
     };
     let host = host_image::parse(Current::HOST_BUNDLE_BASE, header, &ram, firmware)
-        .unwrap_or_else(|e| fail(format_args!("no valid host bundle at {:#x}: {e:?}", Current::HOST_BUNDLE_BASE)));
+        .unwrap_or_else(|e| fail(format_args!("no valid host bundle at {:#x}: {e}", Current::HOST_BUNDLE_BASE)));
     log::set_max_level(logger::level_for(host.log_level));
     info!("pmu-partition EL2 firmware {} on {}", env!("CARGO_PKG_VERSION"), Current::NAME);
-    info!("RAM {:x?}; EL2 owns {:#x}..{:#x}", ram, firmware.base, firmware.end());
+    info!("RAM {}; EL2 owns {firmware}", Regions(&ram));
 
     // The host's stage-2: RAM and devices, without EL2, the ITS and the LPI register pages.
     let mut holes = alloc::vec![firmware];
     holes.extend_from_slice(&gic.its);
     holes.extend_from_slice(&lpi_pages);
     let mut s2 = host_stage2::build(&ram, Current::DEVICE_REGIONS, &holes)
-        .unwrap_or_else(|e| fail(format_args!("host stage-2: {e:?}")));
-    info!("GIC: ITS {:x?} hidden from the host; LPI registers emulated in {:x?}", gic.its, gic.redistributors);
+        .unwrap_or_else(|e| fail(format_args!("host stage-2: {e}")));
+    info!("GIC: ITS {} hidden from the host; LPI registers emulated in {}", Regions(&gic.its), Regions(&gic.redistributors));
     drop(lpi_pages);
     s2.mark_active();
 
@@ -284,7 +284,12 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     let Some(me) = CPUS.by_mpidr(read_mpidr_el1().bits()) else {
         fail(format_args!("boot CPU MPIDR {:#x} unknown to the platform", read_mpidr_el1().bits()));
     };
-    info!("host: kernel {:#x} ({} KiB), initrd {:x?}, dtb {dt_base:#x}", host.entry, host.kernel.size / 1024, host.initrd);
+    let (initrd_start, initrd_end) = host.initrd.unwrap_or_default();
+    info!(
+        "host: kernel {:#x} ({} KiB), initrd {initrd_start:#x}..{initrd_end:#x}, dtb {dt_base:#x}",
+        host.entry,
+        host.kernel.size / 1024
+    );
     enter_host_on_this_cpu(me, &ids, host.entry, dt_base)
 }
 

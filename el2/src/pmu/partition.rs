@@ -31,6 +31,17 @@ pub enum ConfigError {
     BootReservationTooLarge { requested: u8, allowed: u8 },
 }
 
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NoPmu => f.write_str("no PMU counters"),
+            Self::BootReservationTooLarge { requested, allowed } => {
+                write!(f, "boot reservation of {requested} counters is above the {allowed} allowed")
+            }
+        }
+    }
+}
+
 impl PmuConfig {
     /// Checks the policy against the hardware; `host_minimum` is raised to 1 without FEAT_HPMN0.
     #[allow(clippy::too_many_arguments, reason = "one argument per published PMU_INFO fact")]

@@ -317,7 +317,9 @@ impl Vms<'_> {
             self.donations.0.lock()[index] = None;
         } else {
             // The memory stays EL2's (and stays recorded as donated); the VM is gone either way.
-            log::error!("could not return {:x?} to the host", self.donations.0.lock()[index]);
+            if let Some(region) = self.donations.0.lock()[index] {
+                log::error!("could not return {region} to the host");
+            }
         }
         Ok(())
     }
