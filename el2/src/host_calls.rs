@@ -169,7 +169,6 @@ pub fn stateless_call<M: Monitor>(
     services: impl Fn() -> Services,
     regs: &mut [u64],
 ) -> bool {
-    let not_supported = encode_error(SmcccError::NotSupported);
     let answer = match *call {
         HostCall::SmcccVersion => Version::CURRENT.encode(),
         HostCall::ArchFeatures { function_id } => arch_features(function_id, monitor),
@@ -185,14 +184,6 @@ pub fn stateless_call<M: Monitor>(
         }
         HostCall::HypCallUid => CallUid::HYP.encode(),
         HostCall::HypRevision => Revision::CURRENT.encode(),
-        HostCall::PmuInfo
-        | HostCall::PmuStatus
-        | HostCall::PmuReserve { .. }
-        | HostCall::PmuUnreserve
-            if !services().pmu =>
-        {
-            not_supported
-        }
         _ => return false,
     };
     regs[..RESULT_REGS].copy_from_slice(&answer);
@@ -220,26 +211,48 @@ pub fn own_call<M: Monitor, H: PmuHw>(
     }
 }
 
-/// Whether `call` is one of the PMU calls (which [`pmu_call`] answers).
-#[inline]
-pub fn is_pmu_call(call: &HostCall) -> bool {
-    matches!(call, HostCall::PmuInfo | HostCall::PmuStatus | HostCall::PmuReserve { .. } | HostCall::PmuUnreserve)
+/// One of the PMU calls: two registers' worth, where a [`HostCall`] is passed in memory.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum PmuCall {
+    Info,
+    Status,
+    Reserve { count: u64 },
+    Unreserve,
 }
 
-/// The PMU calls, on the calling CPU's partition state: x0..x3 of the answer, `None` for any other
-/// call.
+impl PmuCall {
+    /// `call`, if it is a PMU call.
+    #[inline]
+    pub fn of(call: &HostCall) -> Option<Self> {
+        Some(match *call {
+            HostCall::PmuInfo => Self::Info,
+            HostCall::PmuStatus => Self::Status,
+            HostCall::PmuReserve { count } => Self::Reserve { count },
+            HostCall::PmuUnreserve => Self::Unreserve,
+            _ => return None,
+        })
+    }
+}
+
+/// x0..x3 of the answer to a PMU call, on the calling CPU's partition state `cpu`.
+#[inline]
+pub fn pmu_answer(call: PmuCall, cfg: &PmuConfig, cpu: &mut CpuPartition, hw: &mut impl PmuHw) -> [u64; RESULT_REGS] {
+    let encode = |r: Result<CounterMask, SmcccError>| r.map_or_else(encode_error, |m| m.encode());
+    match call {
+        PmuCall::Info => cfg.info().encode(),
+        PmuCall::Status => cpu.status(cfg).encode(),
+        PmuCall::Reserve { count } => encode(cpu.reserve(cfg, hw, count)),
+        PmuCall::Unreserve => encode(cpu.unreserve(hw)),
+    }
+}
+
+/// The PMU calls: x0..x3 of the answer, `None` for any other call.
 #[inline]
 pub fn pmu_call<H: PmuHw>(call: &HostCall, pmu: &mut PmuCalls<'_, H>) -> Option<[u64; RESULT_REGS]> {
-    if !is_pmu_call(call) {
-        return None;
-    }
-    let Some(cfg) = pmu.cfg else { return Some(encode_error(SmcccError::NotSupported)) };
-    let encode = |r: Result<CounterMask, SmcccError>| r.map_or_else(encode_error, |m| m.encode());
-    Some(match *call {
-        HostCall::PmuInfo => cfg.info().encode(),
-        HostCall::PmuStatus => pmu.cpu.status(cfg).encode(),
-        HostCall::PmuReserve { count } => encode(pmu.cpu.reserve(cfg, pmu.hw, count)),
-        _ => encode(pmu.cpu.unreserve(pmu.hw)),
+    let call = PmuCall::of(call)?;
+    Some(match pmu.cfg {
+        Some(cfg) => pmu_answer(call, cfg, pmu.cpu, pmu.hw),
+        None => encode_error(SmcccError::NotSupported),
     })
 }
 

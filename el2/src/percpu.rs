@@ -6,7 +6,6 @@
 use crate::pmu::CpuPartition;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use spin::mutex::SpinMutex;
 use platform::{Current, Platform};
 
 /// Bytes of EL2 stack per CPU. Trap handling is shallow; the deepest path (boot, device tree
@@ -81,14 +80,15 @@ pub struct PerCpu {
     /// (set only by this CPU itself). Separate from `on_entry`: a CPU_ON aimed at this CPU while
     /// it is running (which EL3 refuses with ALREADY_ON) must not overwrite its pending resume.
     pub resume_entry: HostEntry,
-    /// Which PMU counters the host owns on this CPU. Only this CPU takes the lock (PMU calls act
-    /// on the calling CPU), and never across a call that may not return (PSCI), so it is never
-    /// contended; it is a lock so the table can be shared.
-    pub pmu: SpinMutex<CpuPartition>,
+    /// Which PMU counters the host owns on this CPU: set by the boot CPU before any other CPU
+    /// starts, then only ever touched by this CPU (PMU calls act on the calling CPU), so it needs
+    /// no lock, which every PMU call would pay for (see [`PerCpu::partition`]).
+    pmu: UnsafeCell<CpuPartition>,
 }
 
-// SAFETY: `world` is the only field without its own synchronisation; it is accessed only by the
-// CPU that owns this entry (guest.S through TPIDR_EL2), never shared between CPUs.
+// SAFETY: `world` and `pmu` are the only fields without their own synchronisation; each is
+// accessed only by the CPU that owns this entry (guest.S through TPIDR_EL2; `partition`'s
+// contract), never shared between CPUs.
 unsafe impl Sync for PerCpu {}
 
 const _: () = assert!(core::mem::offset_of!(PerCpu, stack_top) == 0);
@@ -105,7 +105,7 @@ impl PerCpu {
             index,
             on_entry: HostEntry::new(),
             resume_entry: HostEntry::new(),
-            pmu: SpinMutex::new(CpuPartition::UNSET),
+            pmu: UnsafeCell::new(CpuPartition::UNSET),
         }
     }
 
@@ -116,6 +116,20 @@ impl PerCpu {
 
     pub fn stack_top(&self) -> u64 {
         self.stack_top.load(Ordering::Relaxed)
+    }
+
+    /// This CPU's PMU partition state.
+    ///
+    /// # Safety
+    ///
+    /// Either the caller runs on the CPU this entry belongs to, or it is the boot CPU and no other
+    /// CPU has started; and no other reference from this function is live (EL2 runs with
+    /// interrupts masked and never re-enters a host call, so a caller that does not keep the
+    /// reference past its own call has this).
+    #[allow(clippy::mut_from_ref, reason = "a per-CPU cell: exclusive by the caller's contract")]
+    pub unsafe fn partition(&self) -> &mut CpuPartition {
+        // SAFETY: exclusive by the caller's contract.
+        unsafe { &mut *self.pmu.get() }
     }
 }
 

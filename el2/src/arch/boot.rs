@@ -244,7 +244,8 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     let pmu = configure_pmu(&ids, dtb);
     if let Some(cfg) = pmu {
         for cpu in 0..Current::MAX_CPUS {
-            *CPUS.get(cpu).unwrap().pmu.lock() = CpuPartition::new(&cfg);
+            // SAFETY: the boot CPU, before any other CPU starts.
+            *unsafe { CPUS.get(cpu).unwrap().partition() } = CpuPartition::new(&cfg);
         }
     }
 
@@ -314,12 +315,12 @@ fn enter_host_on_this_cpu(cpu: &'static PerCpu, ids: &CpuIds, entry: u64, arg0: 
     // SAFETY: TPIDR_EL2 is EL2's own; it names this CPU's `PerCpu` for the trap handlers.
     unsafe { write_tpidr_el2(TpidrEl2::from_bits_retain(cpu as *const PerCpu as u64)) };
     let m = machine();
-    let partition = cpu.pmu.lock();
+    // SAFETY: on `cpu` itself (TPIDR_EL2 above), with no other reference live.
+    let partition = unsafe { cpu.partition() };
     cpu_setup::configure_for_host(ids, m.host_vtcr, m.host_vttbr, partition.host_counters());
     if let Some(cfg) = pmu_config() {
         partition.apply(cfg, &mut CpuPmu);
     }
-    drop(partition);
     info!("cpu {} (MPIDR {:#x}) in EL2; host entry {entry:#x}", cpu.index, read_mpidr_el1().bits());
     // SAFETY: EL2 is configured for the host on this CPU; the stack top is this CPU's own.
     unsafe { enter_host(entry, arg0, cpu.stack_top(), SPSR_EL1H_MASKED) }

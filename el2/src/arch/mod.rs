@@ -15,8 +15,9 @@ mod sysregs;
 mod world;
 
 use crate::esr::Esr;
-use crate::host_calls::{self, Conduit, PmuCalls, Services};
-use smc_interface::HostCall;
+use crate::host_calls::{self, Conduit, PmuCall, Services};
+use crate::pmu::PmuConfig;
+use smc_interface::{HostCall, SmcccError};
 use crate::host_trap;
 use crate::monitor::{El3, SmcRegs};
 use crate::percpu::{CpuTable, PerCpu};
@@ -118,31 +119,33 @@ impl host_calls::Callee for HostCalls {
     fn own(&mut self, call: HostCall, regs: &mut SmcRegs) {
         let services = || Services { pmu: boot::pmu_config().is_some(), vms: true };
         if host_calls::stateless_call(&call, &mut self.0, services, regs) {
-        } else if host_calls::is_pmu_call(&call) {
-            pmu_call(&call, regs);
+        } else if let Some(pmu) = PmuCall::of(&call) {
+            match boot::pmu_config() {
+                Some(cfg) => pmu_call(pmu, cfg, regs),
+                None => host_calls::set_error(regs, SmcccError::NotSupported),
+            }
         } else {
             vm_call(call, regs);
         }
     }
 }
 
-/// A PMU call, with this CPU's partition state (locked), answered in `regs`.
+/// A PMU call, with this CPU's partition state, answered in `regs`.
 #[inline(never)]
-fn pmu_call(call: &HostCall, regs: &mut SmcRegs) {
-    let cfg = boot::pmu_config();
-    let mut partition = this_cpu().pmu.lock();
-    let mut pmu = PmuCalls { cfg, cpu: &mut partition, hw: &mut pmu_regs::CpuPmu };
-    if let Some(answer) = host_calls::pmu_call(call, &mut pmu) {
-        regs[..answer.len()].copy_from_slice(&answer);
-    }
+fn pmu_call(call: PmuCall, cfg: &PmuConfig, regs: &mut SmcRegs) {
+    // SAFETY: on this CPU, for this call only.
+    let partition = unsafe { this_cpu().partition() };
+    let answer = host_calls::pmu_answer(call, cfg, partition, &mut pmu_regs::CpuPmu);
+    regs[..answer.len()].copy_from_slice(&answer);
 }
 
-/// A VM call, with this CPU's partition state (locked: a run uses its reserved counters) and the
-/// VMs, answered in `regs`.
+/// A VM call, with this CPU's partition state (a run uses its reserved counters) and the VMs,
+/// answered in `regs`.
 #[inline(never)]
 fn vm_call(call: HostCall, regs: &mut SmcRegs) {
     let cfg = boot::pmu_config();
-    let partition = this_cpu().pmu.lock();
+    // SAFETY: on this CPU, read before the call and not kept past it.
+    let partition = unsafe { this_cpu().partition() };
     let hw = world::ArchVmHw {
         reserved: cfg.map_or(0, |c| partition.reserved_mask(c)),
         host_counters: partition.host_counters(),

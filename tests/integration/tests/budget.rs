@@ -18,10 +18,10 @@ const BUDGETS: &[(&str, u64, u64)] = &[
     ("hvc-hyp-revision", 81, 80),
     ("smc-hyp-revision", 84, 80),
     ("smc-relayed-psci-version", 93, 100),
-    ("hvc-pmu-status", 133, 80),
-    ("hvc-pmu-reserve-2+unreserve", 413, 300),
-    ("vcpu-run-round-trip", 683, 700),
-    ("vcpu-run-round-trip+pmu-load-put", 1513, 1100),
+    ("hvc-pmu-status", 106, 80),
+    ("hvc-pmu-reserve-2+unreserve", 355, 300),
+    ("vcpu-run-round-trip", 666, 700),
+    ("vcpu-run-round-trip+pmu-load-put", 1498, 1100),
 ];
 
 /// `BENCH: <name> <total> el2=<el2>`: the EL2 count, whole instructions per call.
