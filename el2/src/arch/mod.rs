@@ -25,9 +25,8 @@ use crate::psci_relay::{PsciRelay, WarmEntries};
 use crate::trap_frame::{CallFrame, TrapFrame};
 use crate::vm::{VmCalls, VmStore};
 use arm_sysregs::el2::accessors::{
-    read_elr_el2, read_esr_el2, read_far_el2, read_hpfar_el2, read_tpidr_el2, write_elr_el2,
+    read_esr_el2, read_far_el2, read_hpfar_el2, read_tpidr_el2,
 };
-use arm_sysregs::el2::registers::ElrEl2;
 
 core::arch::global_asm!(
     include_str!("asm_macros.S"),
@@ -68,15 +67,11 @@ fn warm_entries() -> WarmEntries {
 /// SPSR for entering the host: EL1h with D, A, I, F masked, as the arm64 boot protocol asks.
 const SPSR_EL1H_MASKED: u64 = 0x3c5;
 
-/// Called by the trap vectors for an HVC or SMC from the host (`esr` is ESR_EL2), with only the
-/// registers a call uses saved.
+/// Called by the trap vectors for an SMCCC call from the host (HVC #0 or SMC #0; a trapped SMC
+/// already stepped over), with only the registers a call uses saved.
 #[unsafe(no_mangle)]
-extern "C" fn handle_host_call(frame: &mut CallFrame, esr: u64) {
-    let skip_smc = || {
-        // SAFETY: ELR_EL2 is where the host resumes; EL2 itself does not depend on it.
-        unsafe { write_elr_el2(ElrEl2::from_bits_retain(read_elr_el2().bits() + 4)) };
-    };
-    host_trap::handle_call(&mut frame.smccc, Esr(esr), skip_smc, host_call);
+extern "C" fn handle_host_call(frame: &mut CallFrame, smc: bool) {
+    host_call(&mut frame.smccc, if smc { Conduit::Smc } else { Conduit::Hvc });
 }
 
 /// Called by the trap vectors for every other synchronous exception from the host.

@@ -104,16 +104,34 @@ el2_vectors:
 	ventry_unexpected 15
 
 /*
- * x0 and x1 are saved, x1 = ESR_EL2: the rest of a CallFrame, Rust, and back. ELR_EL2 and
- * SPSR_EL2 stay in their registers (see CallFrame).
+ * x0 and x1 are saved, x0 = the exception class, x1 = ESR_EL2: the rest of a CallFrame, Rust,
+ * and back. ELR_EL2 and SPSR_EL2 stay in their registers (see CallFrame).
+ *
+ * What the syndrome says is settled here, in a few instructions rather than in Rust:
+ * - a trapped SMC has not executed, so the host resumes after it (ELR_EL2 + 4);
+ * - SMCCC calls use immediate 0: any other HVC or SMC immediate is not a call of this
+ *   hypervisor, and is refused as NOT_SUPPORTED (-1 in x0, x1..x3 zero, like every refusal);
+ * - handle_host_call(frame, smc) is told the conduit (x1: 0 HVC, 1 SMC).
  */
 host_call_path:
 	x2_x17 stp
 	str	x18, [sp, #FRAME_X18]
 	stp	x29, x30, [sp, #FRAME_X29]
-	mov	x0, sp
+	cmp	x0, #EC_SMC64
+	b.eq	1f
+	tst	x1, #0xffff
+	b.ne	3f
+	mov	x1, #0
+	b	2f
+1:	mrs	x2, elr_el2
+	add	x2, x2, #4
+	msr	elr_el2, x2
+	tst	x1, #0xffff
+	b.ne	3f
+	mov	x1, #1
+2:	mov	x0, sp
 	bl	handle_host_call
-	x2_x17 ldp
+4:	x2_x17 ldp
 	ldr	x18, [sp, #FRAME_X18]
 	ldp	x29, x30, [sp, #FRAME_X29]
 	ldp	x0, x1, [sp, #0]
@@ -122,6 +140,10 @@ host_call_path:
 	/* No straight-line speculation past the ERET. */
 	dsb	nsh
 	isb
+3:	mov	x0, #-1
+	stp	x0, xzr, [sp, #0]
+	stp	xzr, xzr, [sp, #16]
+	b	4b
 
 restore_frame_eret:
 	ldp	x0, x1, [sp, #FRAME_ELR]

@@ -38,6 +38,32 @@ fn hvc_imm1(function: u64) -> u64 {
     x0
 }
 
+/// An HVC #1 or SMC #1 with x1..x17 = 0x1000 + n: the registers it returns in x0..x17.
+fn imm1_all(smc: bool, function: u64) -> [u64; 18] {
+    let mut r: [u64; 18] = core::array::from_fn(|n| 0x1000 + n as u64);
+    r[0] = function;
+    let [x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15, x16, x17] = &mut r;
+    macro_rules! call {
+        ($insn:literal) => {
+            // SAFETY: a call with a non-zero immediate, which is no SMCCC call; EL2 refuses it
+            // and, for an SMC, resumes after it; every register in play is declared.
+            unsafe {
+                asm!($insn, inout("x0") *x0, inout("x1") *x1, inout("x2") *x2, inout("x3") *x3,
+                    inout("x4") *x4, inout("x5") *x5, inout("x6") *x6, inout("x7") *x7,
+                    inout("x8") *x8, inout("x9") *x9, inout("x10") *x10, inout("x11") *x11,
+                    inout("x12") *x12, inout("x13") *x13, inout("x14") *x14, inout("x15") *x15,
+                    inout("x16") *x16, inout("x17") *x17)
+            }
+        };
+    }
+    if smc {
+        call!("smc #1");
+    } else {
+        call!("hvc #1");
+    }
+    r
+}
+
 // ---------------------------------------------------------------------------------------------
 // The checks
 
@@ -93,6 +119,15 @@ fn bad_input() {
     check("bad argument -> INVALID_PARAMETER", r == INVALID_PARAMETER, format_args!("{r:#x}"));
     let r = hvc_imm1(ids::HYP_CALL_UID.into());
     check("hvc #1 -> NOT_SUPPORTED", r == NOT_SUPPORTED, format_args!("{r:#x}"));
+    for (insn, smc) in [("hvc #1", false), ("smc #1", true)] {
+        let r = imm1_all(smc, ids::HYP_CALL_UID.into());
+        let kept = (4..18).all(|n| r[n] == 0x1000 + n as u64);
+        check(
+            if smc { "smc #1 -> NOT_SUPPORTED, x1..x3 zero, x4..x17 kept, resumes after it" } else { "hvc #1 -> x1..x3 zero, x4..x17 kept" },
+            r[0] == NOT_SUPPORTED && r[1..4] == [0, 0, 0] && kept,
+            format_args!("{insn}: {r:x?}"),
+        );
+    }
     let r = raw(&mut Hvc, &[psci::PSCI_VERSION.into()])[0];
     check("psci by hvc -> NOT_SUPPORTED", r == NOT_SUPPORTED, format_args!("{r:#x}"));
     let r = raw(&mut Hvc, &[u64::from(ids::HYP_CALL_UID) | 1 << 16])[0];
