@@ -298,6 +298,9 @@ pub fn answer_in_process<H: PmuHw>(regs: SmcRegs, conduit: Conduit, pmu: &mut Pm
     out
 }
 
+// Out of line: its call to EL3 would otherwise keep the answer of every call answered in
+// `route_to` in callee-saved registers, a stack frame for all of them.
+#[inline(never)]
 fn arch_features<M: Monitor>(function_id: u32, monitor: &mut M) -> [u64; RESULT_REGS] {
     // SMCCC 1.3 tells callees to ignore the SVE hint bit in IDs they are asked about as well.
     let function_id = FunctionId::new(function_id).raw();

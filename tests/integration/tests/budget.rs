@@ -14,14 +14,14 @@ use integration::{Boot, Outcome, Run};
 /// where the budget is not there yet.
 const BUDGETS: &[(&str, u64, u64)] = &[
     // (path, budget, goal)
-    ("hvc-null", 74, 60),
-    ("hvc-hyp-revision", 78, 80),
-    ("smc-hyp-revision", 80, 80),
-    ("smc-relayed-psci-version", 89, 100),
-    ("hvc-pmu-status", 103, 80),
-    ("hvc-pmu-reserve-2+unreserve", 349, 300),
-    ("vcpu-run-round-trip", 663, 700),
-    ("vcpu-run-round-trip+pmu-load-put", 1495, 1100),
+    ("hvc-null", 72, 60),
+    ("hvc-hyp-revision", 77, 80),
+    ("smc-hyp-revision", 79, 80),
+    ("smc-relayed-psci-version", 87, 100),
+    ("hvc-pmu-status", 106, 80),
+    ("hvc-pmu-reserve-2+unreserve", 353, 300),
+    ("vcpu-run-round-trip", 664, 700),
+    ("vcpu-run-round-trip+pmu-load-put", 1496, 1100),
 ];
 
 /// `BENCH: <name> <total> el2=<el2>`: the EL2 count, whole instructions per call.
