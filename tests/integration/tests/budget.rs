@@ -19,9 +19,9 @@ const BUDGETS: &[(&str, u64, u64)] = &[
     ("smc-hyp-revision", 79, 80),
     ("smc-relayed-psci-version", 87, 100),
     ("hvc-pmu-status", 106, 80),
-    ("hvc-pmu-reserve-2+unreserve", 353, 300),
+    ("hvc-pmu-reserve-2+unreserve", 339, 300),
     ("vcpu-run-round-trip", 664, 700),
-    ("vcpu-run-round-trip+pmu-load-put", 1496, 1100),
+    ("vcpu-run-round-trip+pmu-load-put", 1451, 1100),
 ];
 
 /// `BENCH: <name> <total> el2=<el2>`: the EL2 count, whole instructions per call.
