@@ -99,11 +99,25 @@ fn deliver(vcpu: &mut Vcpu, inj: Injection) {
     vcpu.regs.spsr = inj.spsr_el2;
 }
 
-/// Applies a trapped PMU register access for the guest (loading its PMU first if need be).
-pub type PmuAccess<'a> = dyn FnMut(&mut Vcpu, PmuReg, bool, u64, bool) -> Emulated + 'a;
+/// What handling an exit needs from the world switch.
+pub trait ExitEnv {
+    /// Applies a trapped PMU register access for the guest (loading its PMU first if need be).
+    fn pmu_access(&mut self, vcpu: &mut Vcpu, reg: PmuReg, read: bool, value: u64, from_el0: bool) -> Emulated;
+    /// Brings `vcpu.sys` up to date with the guest's EL1 registers. They stay in the CPU across
+    /// the exits EL2 handles itself, and go to memory only when something needs them there: an
+    /// exception delivered to the guest, or the end of the run.
+    fn sync_el1(&mut self, vcpu: &mut Vcpu);
+}
+
+/// Delivers the exception `make` builds from the guest's state and the exit's syndrome.
+fn inject(vcpu: &mut Vcpu, env: &mut impl ExitEnv, syndrome: &Syndrome, make: fn(&HostFault) -> Injection) {
+    env.sync_el1(vcpu);
+    let injection = make(&fault_of(vcpu, syndrome));
+    deliver(vcpu, injection);
+}
 
 /// A trapped system register access: the partition's PMU, or undefined.
-fn sysreg(vcpu: &mut Vcpu, syndrome: &Syndrome, pmu: &mut PmuAccess<'_>) {
+fn sysreg(vcpu: &mut Vcpu, syndrome: &Syndrome, env: &mut impl ExitEnv) {
     let access = SysregAccess::decode(syndrome.esr.iss());
     let outcome = match PmuReg::of(&access) {
         Some(reg) => {
@@ -111,7 +125,7 @@ fn sysreg(vcpu: &mut Vcpu, syndrome: &Syndrome, pmu: &mut PmuAccess<'_>) {
             let value = if rt == 31 { 0 } else { vcpu.regs.regs[rt] };
             // SPSR.M[3:0] = 0: the access came from the guest's EL0.
             let from_el0 = vcpu.regs.spsr & 0xf == 0;
-            pmu(vcpu, reg, access.read, value, from_el0)
+            env.pmu_access(vcpu, reg, access.read, value, from_el0)
         }
         None => Emulated::Undefined,
     };
@@ -122,12 +136,12 @@ fn sysreg(vcpu: &mut Vcpu, syndrome: &Syndrome, pmu: &mut PmuAccess<'_>) {
             }
             vcpu.regs.elr += 4;
         }
-        Emulated::Undefined => deliver(vcpu, inject::undefined(&fault_of(vcpu, syndrome))),
+        Emulated::Undefined => inject(vcpu, env, syndrome, inject::undefined),
     }
 }
 
 /// Handles a guest exit. `None`: resume the guest; `Some(exit)`: return to the host.
-pub fn handle(vcpu: &mut Vcpu, kind: ExitKind, syndrome: &Syndrome, pmu: &mut PmuAccess<'_>) -> Option<Exit> {
+pub fn handle(vcpu: &mut Vcpu, kind: ExitKind, syndrome: &Syndrome, env: &mut impl ExitEnv) -> Option<Exit> {
     match kind {
         ExitKind::Irq | ExitKind::Fiq => return Some(Exit::HostInterrupt),
         ExitKind::SError => return Some(Exit::Unexpected { esr: syndrome.esr.0, pc: vcpu.regs.elr }),
@@ -149,16 +163,16 @@ pub fn handle(vcpu: &mut Vcpu, kind: ExitKind, syndrome: &Syndrome, pmu: &mut Pm
             // Outside the guest's memory: the host hears of it, and the guest gets an external
             // abort when it next runs (it must not just retry the access).
             let exit = Exit::Stage2Fault { ipa: syndrome.ipa(), esr: syndrome.esr.0 };
-            deliver(vcpu, inject::external_abort(&fault_of(vcpu, syndrome)));
+            inject(vcpu, env, syndrome, inject::external_abort);
             Some(exit)
         }
         ExceptionClass::SysReg => {
-            sysreg(vcpu, syndrome, pmu);
+            sysreg(vcpu, syndrome, env);
             None
         }
         ExceptionClass::Other(0x07) => {
             // FP/SIMD: undefined, as on a CPU without it.
-            deliver(vcpu, inject::undefined(&fault_of(vcpu, syndrome)));
+            inject(vcpu, env, syndrome, inject::undefined);
             None
         }
         ExceptionClass::Other(_) => Some(Exit::Unexpected { esr: syndrome.esr.0, pc: vcpu.regs.elr }),
@@ -176,12 +190,50 @@ mod tests {
         v
     }
 
+    /// A world switch whose PMU accesses go to `pmu` and that counts the syncs of EL1.
+    struct Env<F> {
+        pmu: F,
+        syncs: usize,
+    }
+
+    impl<F: FnMut(&mut Vcpu, PmuReg, bool, u64, bool) -> Emulated> ExitEnv for Env<F> {
+        fn pmu_access(&mut self, vcpu: &mut Vcpu, reg: PmuReg, read: bool, value: u64, from_el0: bool) -> Emulated {
+            (self.pmu)(vcpu, reg, read, value, from_el0)
+        }
+        fn sync_el1(&mut self, _: &mut Vcpu) {
+            self.syncs += 1;
+        }
+    }
+
     fn no_pmu(_: &mut Vcpu, _: PmuReg, _: bool, _: u64, _: bool) -> Emulated {
         Emulated::Undefined
     }
 
     fn handle(vcpu: &mut Vcpu, kind: ExitKind, syndrome: &Syndrome) -> Option<Exit> {
-        super::handle(vcpu, kind, syndrome, &mut no_pmu)
+        super::handle(vcpu, kind, syndrome, &mut Env { pmu: no_pmu, syncs: 0 })
+    }
+
+    /// Only the exits that deliver an exception need the guest's EL1 registers in memory.
+    #[test]
+    fn el1_is_synced_only_to_deliver_an_exception() {
+        let syncs = |esr: u64, x0: u64| {
+            let mut v = vcpu();
+            v.regs.regs[0] = x0;
+            let mut env = Env { pmu: no_pmu, syncs: 0 };
+            super::handle(&mut v, ExitKind::Sync, &sync(esr), &mut env);
+            (env.syncs, v.sys_changed)
+        };
+        assert_eq!(syncs(0x5a00_0000, ids::SMCCC_VERSION.into()), (0, false), "a guest call");
+        assert_eq!(syncs(0x5e00_0000, 0), (0, false), "an SMC");
+        assert_eq!(syncs(0x9200_0007, 0), (1, true), "a stage-2 abort");
+        assert_eq!(syncs(0x6232_0000, 0), (1, true), "an undefined system register");
+        assert_eq!(syncs(0x1e00_0000, 0), (1, true), "FP/SIMD");
+        let mut v = vcpu();
+        // mrs x3, pmcr_el0, emulated.
+        let iss = 3 << 20 | 3 << 14 | 9 << 10 | 3 << 5 | 12 << 1 | 1;
+        let mut env = Env { pmu: |_: &mut Vcpu, _, _, _, _| Emulated::Done(0), syncs: 0 };
+        super::handle(&mut v, ExitKind::Sync, &sync(0x6200_0000 | iss), &mut env);
+        assert_eq!(env.syncs, 0, "an emulated PMU access");
     }
 
     #[test]
@@ -189,11 +241,11 @@ mod tests {
         let mut v = vcpu();
         // mrs x3, pmcr_el0: op0 3, op1 3, CRn 9, CRm 12, op2 0, read.
         let iss = 3 << 20 | 3 << 14 | 9 << 10 | 3 << 5 | 12 << 1 | 1;
-        let mut fake = |_: &mut Vcpu, reg: PmuReg, read: bool, _: u64, _: bool| {
+        let fake = |_: &mut Vcpu, reg: PmuReg, read: bool, _: u64, _: bool| {
             assert_eq!((reg, read), (PmuReg::Pmcr, true));
             Emulated::Done(2 << 11)
         };
-        assert_eq!(super::handle(&mut v, ExitKind::Sync, &sync(0x6200_0000 | iss), &mut fake), None);
+        assert_eq!(super::handle(&mut v, ExitKind::Sync, &sync(0x6200_0000 | iss), &mut Env { pmu: fake, syncs: 0 }), None);
         assert_eq!((v.regs.regs[3], v.regs.elr), (2 << 11, 0x4000_0108));
     }
 

@@ -24,10 +24,10 @@
 //! and stage-2, `isb`, then the host's EL1 registers. A partition's PMU is put back (and the
 //! host's events) before any of it, while the guest's traps still fence the host's counters.
 
-use super::exits::{self, ExitKind, Syndrome};
+use super::exits::{self, ExitEnv, ExitKind, Syndrome};
 use super::vcpu::{EL1_SYSREGS, VIRTUAL_PMU_INTID, list_register_pending};
 use super::{Vcpu, Vm};
-use crate::pmu::vpmu::Emulated;
+use crate::pmu::vpmu::{Emulated, HostPmu, PmuReg};
 use crate::pmu::{Access, PmuHw};
 use crate::trap_frame::TrapFrame;
 use arm_sysregs::el2::registers::{CnthctlEl2, CptrEl2, HcrEl2, IchHcrEl2, MdcrEl2, VmpidrEl2};
@@ -191,15 +191,48 @@ impl HostWorld {
     }
 }
 
-/// One entry into the guest and back, within a run.
+/// One entry into the guest and back, within a run. The guest's EL1 registers stay in the CPU
+/// (see [`RunEnv::sync_el1`]).
 fn enter_guest(hw: &mut impl SwitchHw, vcpu: &mut Vcpu) -> (ExitKind, Syndrome) {
     hw.write(Reg::IchVmcr, vcpu.gic_vmcr);
     hw.write(Reg::IchLr0, vcpu.gic_lr0);
     let exit = hw.enter(&mut vcpu.regs);
     vcpu.gic_vmcr = hw.read(Reg::IchVmcr);
     vcpu.gic_lr0 = hw.read(Reg::IchLr0);
-    hw.save_el1(&mut vcpu.sys);
     exit
+}
+
+/// What the exits of one run share: the CPU, the partition's PMU once loaded, and where the
+/// guest's EL1 registers are.
+struct RunEnv<'a, H: SwitchHw> {
+    hw: &'a mut H,
+    cfg: RunPmu,
+    /// The host's PMU state, from the moment the partition's PMU is loaded (lazily: only a run
+    /// in which the guest touches its PMU pays for the switch).
+    host_pmu: Option<HostPmu>,
+    /// The CPU holds guest EL1 values newer than `vcpu.sys`.
+    el1_in_cpu: bool,
+}
+
+impl<H: SwitchHw> ExitEnv for RunEnv<'_, H> {
+    fn pmu_access(&mut self, vcpu: &mut Vcpu, reg: PmuReg, read: bool, value: u64, from_el0: bool) -> Emulated {
+        if vcpu.pmu.k == 0 {
+            return Emulated::Undefined;
+        }
+        let pmu = self.hw.pmu();
+        if !vcpu.pmu.loaded {
+            self.host_pmu = Some(vcpu.pmu.load(pmu, self.cfg.reserved, self.cfg.host_counters, self.cfg.access));
+        }
+        vcpu.pmu.emulate(pmu, reg, read, value, from_el0)
+    }
+
+    /// Saved once a run, at its end, unless an exception delivered to the guest needs them
+    /// earlier: an exit EL2 handles itself leaves them where they are (26 registers, twice).
+    fn sync_el1(&mut self, vcpu: &mut Vcpu) {
+        if core::mem::replace(&mut self.el1_in_cpu, false) {
+            self.hw.save_el1(&mut vcpu.sys);
+        }
+    }
 }
 
 /// What a run needs to know about the CPU's PMU partition.
@@ -221,38 +254,30 @@ pub fn run(hw: &mut impl SwitchHw, vm: &Vm, vcpu: &mut Vcpu, events: HostEvents,
     pmu.disable(stopped);
     pmu.enable(events.guest_only as u32);
     let host = HostWorld::leave(hw, vm, vcpu);
-    let mut host_pmu = None;
+    let mut env = RunEnv { hw, cfg, host_pmu: None, el1_in_cpu: false };
     let exit = loop {
         // The CPU holds the guest's EL1 registers from `leave` on; only an exit that changed
         // them (an exception delivered to the guest) makes it load them again.
         if core::mem::replace(&mut vcpu.sys_changed, false) {
-            hw.load_el1(&vcpu.sys);
+            env.hw.load_el1(&vcpu.sys);
         }
         if matches!(cfg.access, Access::Direct { .. }) && vcpu.pmu.loaded {
-            vcpu.pmu.rearm(hw.pmu());
+            vcpu.pmu.rearm(env.hw.pmu());
         }
-        let (kind, syndrome) = enter_guest(hw, vcpu);
+        let (kind, syndrome) = enter_guest(env.hw, vcpu);
+        env.el1_in_cpu = true;
         // A physical interrupt may be the partition's own PMU overflow: deliver it to the
         // partition as a virtual interrupt (never to the host), and go back in.
-        if kind == ExitKind::Irq && vcpu.pmu.loaded && vcpu.pmu.take_overflow_interrupt(hw.pmu()) {
+        if kind == ExitKind::Irq && vcpu.pmu.loaded && vcpu.pmu.take_overflow_interrupt(env.hw.pmu()) {
             vcpu.gic_lr0 = list_register_pending(VIRTUAL_PMU_INTID);
             continue;
         }
-        // Loaded lazily: only a run in which the guest touches its PMU pays for the switch.
-        let pmu = hw.pmu();
-        let mut access = |vcpu: &mut Vcpu, reg, read, value, from_el0| {
-            if vcpu.pmu.k == 0 {
-                return Emulated::Undefined;
-            }
-            if !vcpu.pmu.loaded {
-                host_pmu = Some(vcpu.pmu.load(pmu, cfg.reserved, cfg.host_counters, cfg.access));
-            }
-            vcpu.pmu.emulate(pmu, reg, read, value, from_el0)
-        };
-        if let Some(exit) = exits::handle(vcpu, kind, &syndrome, &mut access) {
+        if let Some(exit) = exits::handle(vcpu, kind, &syndrome, &mut env) {
             break exit;
         }
     };
+    env.sync_el1(vcpu);
+    let RunEnv { hw, host_pmu, .. } = env;
     let pmu = hw.pmu();
     if let Some(host_pmu) = host_pmu {
         vcpu.pmu.put(pmu, &host_pmu);
