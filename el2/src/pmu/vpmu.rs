@@ -22,7 +22,7 @@
 //! the run, and MDCR_EL2.HPME, which runs the host's events above HPMN, follows the host's E: a
 //! host whose E is clear has nothing counting, before, during and after the run.
 
-use super::hw::{PmuHw, counters_in, scrub};
+use super::hw::{PmuHw, counters_in, scrub, scrub_except_values};
 
 /// How a loaded partition reaches its counters: the enforcement mode as applied on a CPU.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -138,7 +138,10 @@ impl VPmu {
         // CPU that does not enforce HPMN lets it) or left in their interrupt-enable and overflow
         // bits: HPME is about to make them count, and a parked event picks up the bits of its
         // counter. All of them start from their reset state.
-        scrub(hw, parking);
+        let moved = self.k.min(host_counters);
+        // The parking place's first `moved` counters get a host event each, type and value.
+        let parked_into = counters_in(parking).take(usize::from(moved)).fold(0, |m, t| m | 1 << t);
+        scrub_except_values(hw, parking, parked_into);
         let mut targets = counters_in(parking);
         // HPMD (where the host has it) keeps EL2 out of the counters below HPMN only. With the
         // partition's PMU loaded, HPMN = k and every host event sits at or above it, parked or in
@@ -146,7 +149,7 @@ impl VPmu {
         // run and comes back on put. A CPU without HPMD lets the host count EL2 anyway.
         let strip_nsh = hw.el2_prohibited();
         // Park the host's events from the partition's counters.
-        for i in 0..self.k.min(host_counters) {
+        for i in 0..moved {
             let Some(t) = targets.next() else {
                 debug_assert!(false, "no parking place for host counter {i}");
                 break;
@@ -173,7 +176,8 @@ impl VPmu {
             }
             host.moved += 1;
         }
-        scrub(hw, mask);
+        // The partition's own types and values go in below, before anything counts.
+        scrub_except_values(hw, mask, mask);
         if strip_nsh {
             let in_place = ((1u32 << host_counters) - 1) & !mask;
             for n in counters_in(in_place) {
@@ -246,7 +250,9 @@ impl VPmu {
         self.ovs = hw.overflows() & mask;
         self.selr = hw.selr() & 0x1f;
         self.userenr = hw.userenr() & 0xf;
-        scrub(hw, mask);
+        // The host's events written back below, before anything counts.
+        let restored = (1u32 << host.moved) - 1;
+        scrub_except_values(hw, mask, restored);
         hw.set_pmcr(host.pmcr);
         // After the host's E is back: its cycle counter counts again only if the host's E says so.
         hw.enable_cycle_counter(host.cycles);
