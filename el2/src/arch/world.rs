@@ -77,11 +77,18 @@ impl SwitchHw for CpuSwitch {
 
     /// The EL1 block goes by name, in one list (`vm::vcpu::el1_sysregs!`): EL2 never interprets
     /// these values, it only moves them between a world and memory.
+    /// Two registers an access (the list has an even length): the compiler then moves each
+    /// pair with one STP or LDP, 13 instructions less each way.
     fn save_el1(&mut self, out: &mut El1Regs) {
         macro_rules! save {
-            ($($i:literal $r:literal),*) => {$(
-                // SAFETY: reading an EL1 register at EL2 has no side effects.
-                unsafe { asm!(concat!("mrs {}, ", $r), out(reg) out[$i], options(nomem, nostack, preserves_flags)) };
+            ($($i:literal $r:literal, $j:literal $s:literal),*) => {$(
+                let (a, b): (u64, u64);
+                // SAFETY: reading EL1 registers at EL2 has no side effects.
+                unsafe {
+                    asm!(concat!("mrs {}, ", $r), concat!("mrs {}, ", $s), out(reg) a, out(reg) b,
+                        options(nomem, nostack, preserves_flags))
+                };
+                (out[$i], out[$j]) = (a, b);
             )*};
         }
         el1_sysregs!(save);
@@ -89,10 +96,13 @@ impl SwitchHw for CpuSwitch {
 
     fn load_el1(&mut self, regs: &El1Regs) {
         macro_rules! load {
-            ($($i:literal $r:literal),*) => {$(
+            ($($i:literal $r:literal, $j:literal $s:literal),*) => {$(
                 // SAFETY: these registers belong to whichever world runs at EL1 next; EL2 does not
                 // depend on them.
-                unsafe { asm!(concat!("msr ", $r, ", {}"), in(reg) regs[$i], options(nostack, preserves_flags)) };
+                unsafe {
+                    asm!(concat!("msr ", $r, ", {}"), concat!("msr ", $s, ", {}"), in(reg) regs[$i], in(reg) regs[$j],
+                        options(nostack, preserves_flags))
+                };
             )*};
         }
         el1_sysregs!(load);

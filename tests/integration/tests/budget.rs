@@ -20,8 +20,8 @@ const BUDGETS: &[(&str, u64, u64)] = &[
     ("smc-relayed-psci-version", 87, 100),
     ("hvc-pmu-status", 106, 80),
     ("hvc-pmu-reserve-2+unreserve", 339, 300),
-    ("vcpu-run-round-trip", 667, 700),
-    ("vcpu-run-round-trip+pmu-load-put", 1327, 1100),
+    ("vcpu-run-round-trip", 613, 700),
+    ("vcpu-run-round-trip+pmu-load-put", 1262, 1100),
 ];
 
 /// `BENCH: <name> <total> el2=<el2>`: the EL2 count, whole instructions per call.
