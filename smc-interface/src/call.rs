@@ -89,7 +89,7 @@ impl HostCall {
     ///   is any of bits 63:32 set. Registers a call does not use are ignored, as SMCCC requires.
     ///
     /// The SVE hint (bit 16 of x0) is ignored.
-    #[inline]
+    #[inline(always)]
     pub fn decode(regs: &[u64; CALL_REGS]) -> Result<Self, SmcccError> {
         let raw = FunctionId::from_register(regs[0]).ok_or(SmcccError::NotSupported)?.raw();
         // By block of 64 K IDs first (the Arm architecture calls, this service's SMC32 and SMC64
@@ -103,7 +103,7 @@ impl HostCall {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn decode_arch(raw: u32, regs: &[u64; CALL_REGS]) -> Result<Self, SmcccError> {
         // By the number within the block: small immediates, one compare each.
         const SMCCC_VERSION_N: u32 = number_in(ids::SMCCC_VERSION, 0x8000);
@@ -125,7 +125,7 @@ impl HostCall {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     fn decode_hyp32(raw: u32, regs: &[u64; CALL_REGS]) -> Result<Self, SmcccError> {
         // By the number within the block: small immediates, one compare each.
         const HYP_FEATURES_N: u32 = number_in(ids::HYP_FEATURES, 0x8600);
@@ -141,7 +141,7 @@ impl HostCall {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     fn decode_hyp64(raw: u32, regs: &[u64; CALL_REGS]) -> Result<Self, SmcccError> {
         // By the number within the block: small immediates, one compare each.
         const PMU_INFO_N: u32 = number_in(pmu::PMU_INFO, 0xc600);

@@ -120,7 +120,7 @@ impl host_calls::Callee for HostCalls {
                 None => host_calls::set_error(regs, SmcccError::NotSupported),
             }
         } else {
-            vm_call(call, regs);
+            vm_call(regs);
         }
     }
 }
@@ -137,7 +137,11 @@ fn pmu_call(call: PmuCall, cfg: &PmuConfig, regs: &mut SmcRegs) {
 /// A VM call, with this CPU's partition state (a run uses its reserved counters) and the VMs,
 /// answered in `regs`.
 #[inline(never)]
-fn vm_call(call: HostCall, regs: &mut SmcRegs) {
+fn vm_call(regs: &mut SmcRegs) {
+    let call = match decode_again(regs) {
+        Ok(call) => call,
+        Err(e) => return host_calls::set_error(regs, e),
+    };
     let cfg = boot::pmu_config();
     // SAFETY: on this CPU, read before the call and not kept past it.
     let partition = unsafe { this_cpu().partition() };
@@ -149,6 +153,14 @@ fn vm_call(call: HostCall, regs: &mut SmcRegs) {
     let max_counters = cfg.map_or(0, |c| c.counters - c.host_minimum);
     let mut vms = VmCalls { vms: VMS.vms(), hw, max_counters };
     host_calls::vm_call(call, &mut vms).apply(regs);
+}
+
+/// A VM call decoded again, out of line, rather than passed in: the decoded call is five
+/// registers' worth, and passing it made the dispatcher store it for every call, the hot ones
+/// included.
+#[inline(never)]
+fn decode_again(regs: &SmcRegs) -> Result<HostCall, SmcccError> {
+    HostCall::decode(regs)
 }
 
 /// Whether the host owns the memory at `pa`: its RAM (EL2's own memory is not part of it), and

@@ -15,13 +15,13 @@ use integration::{Boot, Outcome, Run};
 const BUDGETS: &[(&str, u64, u64)] = &[
     // (path, budget, goal)
     ("hvc-null", 72, 60),
-    ("hvc-hyp-revision", 77, 80),
-    ("smc-hyp-revision", 79, 80),
+    ("hvc-hyp-revision", 74, 80),
+    ("smc-hyp-revision", 76, 80),
     ("smc-relayed-psci-version", 87, 100),
-    ("hvc-pmu-status", 106, 80),
-    ("hvc-pmu-reserve-2+unreserve", 339, 300),
-    ("vcpu-run-round-trip", 613, 700),
-    ("vcpu-run-round-trip+pmu-load-put", 1262, 1100),
+    ("hvc-pmu-status", 97, 80),
+    ("hvc-pmu-reserve-2+unreserve", 329, 300),
+    ("vcpu-run-round-trip", 641, 700),
+    ("vcpu-run-round-trip+pmu-load-put", 1290, 1100),
 ];
 
 /// `BENCH: <name> <total> el2=<el2>`: the EL2 count, whole instructions per call.
