@@ -169,24 +169,28 @@ pub fn stateless_call<M: Monitor>(
     services: impl Fn() -> Services,
     regs: &mut [u64],
 ) -> bool {
-    let answer = match *call {
-        HostCall::SmcccVersion => Version::CURRENT.encode(),
-        HostCall::ArchFeatures { function_id } => arch_features(function_id, monitor),
+    // Each arm writes its own answer: one shared write after the match made the compiler stage
+    // every answer in memory, a stack frame for every call.
+    let mut answer = |a: [u64; RESULT_REGS]| regs[..RESULT_REGS].copy_from_slice(&a);
+    match *call {
+        HostCall::SmcccVersion => answer(Version::CURRENT.encode()),
+        HostCall::ArchFeatures { function_id } => answer(arch_features(function_id, monitor)),
         HostCall::HypFeatures { function_id } => {
             let services = services();
-            if !services.pmu && smc_interface::pmu::PMU_CALLS.contains(&function_id)
-                || !services.vms && smc_interface::vm::VM_CALLS.contains(&function_id)
-            {
-                Features::NOT_SUPPORTED.encode()
-            } else {
-                Features::for_hyp_call(function_id).encode()
-            }
+            answer(
+                if !services.pmu && smc_interface::pmu::PMU_CALLS.contains(&function_id)
+                    || !services.vms && smc_interface::vm::VM_CALLS.contains(&function_id)
+                {
+                    Features::NOT_SUPPORTED.encode()
+                } else {
+                    Features::for_hyp_call(function_id).encode()
+                },
+            )
         }
-        HostCall::HypCallUid => CallUid::HYP.encode(),
-        HostCall::HypRevision => Revision::CURRENT.encode(),
+        HostCall::HypCallUid => answer(CallUid::HYP.encode()),
+        HostCall::HypRevision => answer(Revision::CURRENT.encode()),
         _ => return false,
-    };
-    regs[..RESULT_REGS].copy_from_slice(&answer);
+    }
     true
 }
 
