@@ -235,9 +235,14 @@ impl VPmu {
             hw.trap_partition(true, fgt);
         }
         let mask = self.mask();
+        // Only the direct mode lets the partition write its event types, PMSELR and PMUSERENR
+        // without EL2 seeing it; trapped, EL2 kept them as it emulated the writes.
+        let direct = matches!(host.access, Access::Direct { .. });
         for n in counters_in(mask) {
             self.values[n as usize] = hw.read_counter(n);
-            self.types[n as usize] = hw.read_type(n);
+            if direct {
+                self.types[n as usize] = hw.read_type(n);
+            }
         }
         if host.access.direct_enables() {
             self.pmcr = (self.pmcr & !PMCR_GUEST_BITS) | (hw.pmcr() & PMCR_GUEST_BITS);
@@ -248,8 +253,10 @@ impl VPmu {
         }
         self.inten = (hw.interrupts() | self.irq_masked) & mask;
         self.ovs = hw.overflows() & mask;
-        self.selr = hw.selr() & 0x1f;
-        self.userenr = hw.userenr() & 0xf;
+        if direct {
+            self.selr = hw.selr() & 0x1f;
+            self.userenr = hw.userenr() & 0xf;
+        }
         // The host's events written back below, before anything counts.
         let restored = (1u32 << host.moved) - 1;
         scrub_except_values(hw, mask, restored);
@@ -526,7 +533,9 @@ impl VPmu {
             }),
             (EvTyper(n), true) => counter(n).map_or(Emulated::Undefined, |n| done(hw.read_type(n))),
             (EvTyper(n), false) => counter(n).map_or(Emulated::Undefined, |n| {
-                hw.write_type(n, value & !TYPE_FORBIDDEN);
+                // Kept here too: with every access trapped, `put` need not read it back.
+                self.types[n as usize] = value & !TYPE_FORBIDDEN;
+                hw.write_type(n, self.types[n as usize]);
                 done(0)
             }),
             (Ccntr | Ccfiltr, true) => done(0),

@@ -20,8 +20,8 @@ const BUDGETS: &[(&str, u64, u64)] = &[
     ("smc-relayed-psci-version", 82, 100),
     ("hvc-pmu-status", 92, 80),
     ("hvc-pmu-reserve-2+unreserve", 319, 300),
-    ("vcpu-run-round-trip", 637, 700),
-    ("vcpu-run-round-trip+pmu-load-put", 1286, 1100),
+    ("vcpu-run-round-trip", 639, 700),
+    ("vcpu-run-round-trip+pmu-load-put", 1281, 1100),
 ];
 
 /// `BENCH: <name> <total> el2=<el2>`: the EL2 count, whole instructions per call.

@@ -51,18 +51,41 @@ fn load_parks_host_events_and_put_brings_them_back() {
 
 #[test]
 fn pmselr_and_pmuserenr_are_switched() {
+    for access in [Access::Trapped, Access::Direct { fgt: false }] {
+        let mut hw = host_pmu();
+        hw.selr_value = 3;
+        hw.userenr_value = 0xd;
+        let mut g = VPmu::new(2);
+        let host = g.load(&mut hw, 0b110000, 4, access);
+        assert_eq!((hw.selr_value, hw.userenr_value), (0, 0));
+        // The partition writes them directly (direct mode) or through EL2 (trapped: put does
+        // not read them back, EL2 kept them).
+        if access == Access::Trapped {
+            emulate(&mut g, &mut hw, PmuReg::Selr, false, 1);
+        } else {
+            hw.selr_value = 1;
+        }
+        emulate(&mut g, &mut hw, PmuReg::Userenr, false, 1);
+        g.put(&mut hw, &host);
+        assert_eq!((hw.selr_value, hw.userenr_value), (3, 0xd), "{access:?}");
+        assert_eq!((g.selr, g.userenr), (1, 1), "{access:?}");
+    }
+}
+
+/// Trapped, the event types the partition wrote come back on the next load without `put`
+/// reading them from the counters.
+#[test]
+fn trapped_event_types_survive_a_put_and_load() {
     let mut hw = host_pmu();
-    hw.selr_value = 3;
-    hw.userenr_value = 0xd;
     let mut g = VPmu::new(2);
     let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
-    assert_eq!((hw.selr_value, hw.userenr_value), (0, 0));
-    // The partition writes them directly (direct mode) or through EL2.
-    hw.selr_value = 1;
-    emulate(&mut g, &mut hw, PmuReg::Userenr, false, 1);
+    emulate(&mut g, &mut hw, PmuReg::EvTyper(1), false, 0x11);
     g.put(&mut hw, &host);
-    assert_eq!((hw.selr_value, hw.userenr_value), (3, 0xd));
-    assert_eq!((g.selr, g.userenr), (1, 1));
+    assert_eq!(g.types[1], 0x11);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
+    assert_eq!(hw.types[1], 0x11);
+    assert_eq!(emulate(&mut g, &mut hw, PmuReg::EvTyper(1), true, 0), Emulated::Done(0x11));
+    g.put(&mut hw, &host);
 }
 
 fn emulate(g: &mut VPmu, hw: &mut FakePmu, reg: PmuReg, read: bool, value: u64) -> Emulated {
