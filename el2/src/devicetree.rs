@@ -12,13 +12,13 @@
 use alloc::{format, string::String, vec::Vec};
 use dtoolkit::{
     Node, Property,
-    fdt::Fdt,
-    model::{DeviceTree, DeviceTreeNode, DeviceTreeProperty},
+    fdt::{Fdt, FdtNode},
     standard::NodeStandard,
 };
 use platform::Region;
 
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+#[derive(Clone, Copy, Eq, PartialEq)]
+#[cfg_attr(test, derive(Debug))]
 pub enum DtError {
     /// Not a valid flattened device tree.
     Invalid,
@@ -26,6 +26,16 @@ pub enum DtError {
     Malformed(&'static str),
     /// The fixed-up tree does not fit where the host expects it.
     TooBig { size: usize, max: usize },
+}
+
+impl core::fmt::Display for DtError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Invalid => f.write_str("invalid device tree"),
+            Self::Malformed(what) => write!(f, "malformed {what}"),
+            Self::TooBig { size, max } => write!(f, "too big: {size} > {max} bytes"),
+        }
+    }
 }
 
 /// What the host gets changed in its device tree.
@@ -198,115 +208,241 @@ fn encode_cells(out: &mut Vec<u8>, value: u64, count: u32) {
     out.extend_from_slice(&(value as u32).to_be_bytes());
 }
 
-fn prop(name: &str, value: impl dtoolkit::ToPropertyValue) -> DeviceTreeProperty {
-    DeviceTreeProperty::new_unchecked(String::from(name), value)
+// The rewriter. dtoolkit reads the tree (it checks the whole blob first, so its reader does not
+// fail afterwards); the new blob is written here, as the old one is read, because dtoolkit has
+// no streaming writer and its in-place editor (`FdtMut`, 0.4) cannot add nodes, which every
+// fix-up does. Its model (`DeviceTree`) can, but with its hash maps it cost about 20 KB of EL2's
+// image; this runs once at boot, so it is small rather than fast: linear searches only.
+
+/// Structure block tokens.
+const BEGIN_NODE: u32 = 1;
+const END_NODE: u32 = 2;
+const PROP: u32 = 3;
+const END: u32 = 9;
+/// The header's size; the memory reservation block follows it in the blobs written here.
+const HEADER_SIZE: usize = 40;
+/// The writer recurses once per level: a deeper tree is refused rather than risk EL2's stack. Real
+/// trees are a handful of levels deep.
+const MAX_DEPTH: usize = 16;
+
+impl Fixups<'_> {
+    fn sets_chosen(&self) -> bool {
+        self.initrd.is_some() || !self.bootargs.is_empty()
+    }
 }
 
-/// Applies `fixups` to `dtb` and returns the new blob.
-pub fn fix_up(dtb: &[u8], fixups: &Fixups<'_>, max_size: usize) -> Result<Vec<u8>, DtError> {
-    let fdt = Fdt::new(dtb).map_err(|_| DtError::Invalid)?;
-    let mut tree = DeviceTree::from_fdt(&fdt);
+struct Rewriter<'a> {
+    fixups: &'a Fixups<'a>,
+    /// The name of EL2's `/reserved-memory` child.
+    partition: String,
+    /// The phandles of the ITS nodes removed.
+    its: Vec<u32>,
+    /// The blob so far: header (filled in last), reservations, structure block.
+    out: Vec<u8>,
+    strings: Vec<u8>,
+    /// Whether the top-level `reserved-memory` / `chosen` node was met (the first of each name).
+    seen_resv: bool,
+    seen_chosen: bool,
+}
 
-    if let Some(fw) = fixups.firmware {
-        if tree.find_node("/reserved-memory").is_none() {
-            let node = DeviceTreeNode::builder("reserved-memory")
-                .map_err(|_| DtError::Malformed("reserved-memory"))?
-                .property(prop("#address-cells", 2u32))
-                .property(prop("#size-cells", 2u32))
-                .property(prop("ranges", &[] as &[u8]))
-                .build();
-            tree.root.add_child(node);
+impl Rewriter<'_> {
+    fn word(&mut self, value: u32) {
+        self.out.extend_from_slice(&value.to_be_bytes());
+    }
+
+    fn pad(&mut self) {
+        self.out.resize(self.out.len().next_multiple_of(4), 0);
+    }
+
+    fn begin(&mut self, name: &str) {
+        self.word(BEGIN_NODE);
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.push(0);
+        self.pad();
+    }
+
+    /// The offset of `name` in the strings block, appended unless there (the tail of a longer
+    /// string will do).
+    fn string(&mut self, name: &str) -> u32 {
+        let n = name.len();
+        let found = self.strings.windows(n + 1).position(|w| w[n] == 0 && w[..n] == *name.as_bytes());
+        found.unwrap_or_else(|| {
+            self.strings.extend_from_slice(name.as_bytes());
+            self.strings.push(0);
+            self.strings.len() - n - 1
+        }) as u32
+    }
+
+    fn prop(&mut self, name: &str, value: &[u8]) {
+        let nameoff = self.string(name);
+        for word in [PROP, value.len() as u32, nameoff] {
+            self.word(word);
         }
-        let resv = tree.find_node_mut("/reserved-memory").unwrap();
-        let (ac, sc) = (cells(&*resv, "#address-cells", 2), cells(&*resv, "#size-cells", 1));
-        if ac == 0 || ac > 2 || sc == 0 || sc > 2 {
+        self.out.extend_from_slice(value);
+        self.pad();
+    }
+
+    /// Whether a property's cells name a removed ITS.
+    fn names_its(&self, value: &[u8]) -> bool {
+        value.chunks_exact(4).any(|c| self.its.contains(&u32::from_be_bytes(c.try_into().unwrap())))
+    }
+
+    /// Writes `node` and its subtree, fixed up; `depth` is 0 for the root.
+    fn node(&mut self, node: FdtNode<'_>, depth: usize) -> Result<(), DtError> {
+        if depth > MAX_DEPTH {
+            return Err(DtError::Malformed("device tree depth"));
+        }
+        let f = self.fixups;
+        let top = depth == 1 && !(self.seen_resv && self.seen_chosen);
+        let resv = top && f.firmware.is_some() && !self.seen_resv && node.name_without_address() == "reserved-memory";
+        let chosen = top && f.sets_chosen() && !self.seen_chosen && node.name_without_address() == "chosen";
+        self.seen_resv |= resv;
+        self.seen_chosen |= chosen;
+
+        self.begin(node.name());
+        let drop_msi_map = node.property("msi-map").is_some_and(|p| self.names_its(p.value()));
+        for p in node.properties() {
+            let dropped = match p.name() {
+                "msi-parent" => self.names_its(p.value()),
+                "msi-map" | "msi-map-mask" => drop_msi_map,
+                "linux,initrd-start" | "linux,initrd-end" => chosen && f.initrd.is_some(),
+                "bootargs" => chosen && !f.bootargs.is_empty(),
+                _ => false,
+            };
+            if !dropped {
+                self.prop(p.name(), p.value());
+            }
+        }
+        if chosen {
+            self.chosen_props();
+        }
+        for child in node.children() {
+            // EL2's own reservation replaces one of the same name.
+            let dropped = (f.hide_its && depth < 2 && child.is_compatible(GIC_ITS)) || (resv && child.name() == self.partition);
+            if !dropped {
+                self.node(child, depth + 1)?;
+            }
+        }
+        if resv {
+            self.reservation(cells(&node, "#address-cells", 2), cells(&node, "#size-cells", 1))?;
+        }
+        if depth == 0 && f.firmware.is_some() && !self.seen_resv {
+            self.begin("reserved-memory");
+            self.prop("#address-cells", &2u32.to_be_bytes());
+            self.prop("#size-cells", &2u32.to_be_bytes());
+            self.prop("ranges", &[]);
+            self.reservation(2, 2)?;
+            self.word(END_NODE);
+        }
+        if depth == 0 && f.sets_chosen() && !self.seen_chosen {
+            self.begin("chosen");
+            self.chosen_props();
+            self.word(END_NODE);
+        }
+        self.word(END_NODE);
+        Ok(())
+    }
+
+    /// EL2's `/reserved-memory` child, its `reg` in the parent's `ac` and `sc` cells.
+    fn reservation(&mut self, ac: u32, sc: u32) -> Result<(), DtError> {
+        let Some(fw) = self.fixups.firmware else { return Ok(()) };
+        if !(1..=2).contains(&ac) || !(1..=2).contains(&sc) {
             return Err(DtError::Malformed("reserved-memory cells"));
         }
         let mut reg = Vec::new();
         encode_cells(&mut reg, fw.base, ac);
         encode_cells(&mut reg, fw.size, sc);
-        let child = DeviceTreeNode::builder(format!("pmu-partition-el2@{:x}", fw.base))
-            .map_err(|_| DtError::Malformed("reserved-memory child"))?
-            .property(prop("reg", reg))
-            .property(prop("no-map", &[] as &[u8]))
-            .build();
-        resv.add_child(child);
+        self.begin(&self.partition.clone());
+        self.prop("reg", &reg);
+        self.prop("no-map", &[]);
+        self.word(END_NODE);
+        Ok(())
     }
 
-    if fixups.hide_its {
-        remove_its(&mut tree.root);
-    }
-
-    if fixups.initrd.is_some() || !fixups.bootargs.is_empty() {
-        if tree.find_node("/chosen").is_none() {
-            tree.root.add_child(DeviceTreeNode::new_unchecked("chosen"));
+    fn chosen_props(&mut self) {
+        let f = self.fixups;
+        if let Some((start, end)) = f.initrd {
+            self.prop("linux,initrd-start", &start.to_be_bytes());
+            self.prop("linux,initrd-end", &end.to_be_bytes());
         }
-        let chosen = tree.find_node_mut("/chosen").unwrap();
-        if let Some((start, end)) = fixups.initrd {
-            for (name, value) in [("linux,initrd-start", start), ("linux,initrd-end", end)] {
-                chosen.remove_property(name);
-                chosen.add_property(prop(name, value));
-            }
-        }
-        if !fixups.bootargs.is_empty() {
-            chosen.remove_property("bootargs");
-            chosen.add_property(prop("bootargs", fixups.bootargs));
+        if !f.bootargs.is_empty() {
+            self.prop("bootargs", &[f.bootargs.as_bytes(), b"\0"].concat());
         }
     }
+}
 
-    let out = tree.to_dtb();
+/// The phandles of the ITS nodes that `hide_its` removes: those at the top level and one level
+/// down (under the GIC).
+fn its_phandles(root: FdtNode<'_>) -> Vec<u32> {
+    let mut phandles = Vec::new();
+    for node in root.children() {
+        for its in core::iter::once(node).chain(node.children()).filter(|n| n.is_compatible(GIC_ITS)) {
+            phandles.extend(its.phandle().ok().flatten());
+        }
+    }
+    phandles
+}
+
+/// Applies `fixups` to `dtb` and returns the new blob: the same tree (the order of nodes and
+/// properties kept), memory reservations and boot CPU, as an FDT version 17.
+///
+/// The ITS nodes go with `hide_its`, at the top level and one level down (under the GIC), and so
+/// does every `msi-parent` and `msi-map` (with its `msi-map-mask`) that names one of them, so
+/// devices that would have used MSIs through it fall back to their wired interrupts. A cell that
+/// merely equals a removed phandle (a requester ID, say) also drops the property: that errs
+/// towards wired interrupts, never towards a dangling reference.
+pub fn fix_up(dtb: &[u8], fixups: &Fixups<'_>, max_size: usize) -> Result<Vec<u8>, DtError> {
+    let fdt = Fdt::new(dtb).map_err(|_| DtError::Invalid)?;
+    let mut out = alloc::vec![0; HEADER_SIZE];
+    for r in fdt.memory_reservations() {
+        out.extend_from_slice(&r.address().to_be_bytes());
+        out.extend_from_slice(&r.size().to_be_bytes());
+    }
+    out.extend_from_slice(&[0; 16]);
+    let off_struct = out.len();
+    let mut w = Rewriter {
+        fixups,
+        partition: fixups.firmware.map(|fw| format!("pmu-partition-el2@{:x}", fw.base)).unwrap_or_default(),
+        its: if fixups.hide_its { its_phandles(fdt.root()) } else { Vec::new() },
+        out,
+        strings: Vec::new(),
+        seen_resv: false,
+        seen_chosen: false,
+    };
+    w.node(fdt.root(), 0)?;
+    w.word(END);
+    let Rewriter { mut out, strings, .. } = w;
+    let off_strings = out.len();
+    out.extend_from_slice(&strings);
     if out.len() > max_size {
         return Err(DtError::TooBig { size: out.len(), max: max_size });
     }
+    let header = [
+        0xd00d_feed,
+        out.len() as u32,
+        off_struct as u32,
+        off_strings as u32,
+        HEADER_SIZE as u32,
+        17,
+        16,
+        fdt.boot_cpuid_phys(),
+        strings.len() as u32,
+        (off_strings - off_struct) as u32,
+    ];
+    for (i, word) in header.into_iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&word.to_be_bytes());
+    }
     Ok(out)
-}
-
-/// Removes the ITS nodes at the top level and one level down (under the GIC), then every
-/// `msi-parent` and `msi-map` that names one of them, so devices that would have used MSIs
-/// through it fall back to their wired interrupts. A cell that merely equals a removed phandle
-/// (a requester ID, say) also drops the property: that errs towards wired interrupts, never
-/// towards a dangling reference.
-fn remove_its(root: &mut DeviceTreeNode) {
-    let mut phandles = Vec::new();
-    let mut take = |node: &mut DeviceTreeNode| {
-        let names: Vec<String> = node
-            .children()
-            .filter(|c| c.is_compatible(GIC_ITS))
-            .map(|c| String::from(c.name()))
-            .collect();
-        for name in names {
-            if let Some(its) = node.remove_child(&name) {
-                phandles.extend(its.phandle().ok().flatten());
-            }
-        }
-    };
-    take(root);
-    for child in root.children_mut() {
-        take(child);
-    }
-    drop_msi_references(root, &phandles);
-}
-
-fn drop_msi_references(node: &mut DeviceTreeNode, phandles: &[u32]) {
-    for name in ["msi-parent", "msi-map"] {
-        let names_its = node.property(name).is_some_and(|p| {
-            p.value().chunks_exact(4).any(|c| phandles.contains(&u32::from_be_bytes(c.try_into().unwrap())))
-        });
-        if names_its {
-            node.remove_property(name);
-            if name == "msi-map" {
-                node.remove_property("msi-map-mask");
-            }
-        }
-    }
-    for child in node.children_mut() {
-        drop_msi_references(child, phandles);
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dtoolkit::model::{DeviceTree, DeviceTreeNode, DeviceTreeProperty};
+
+    fn prop(name: &str, value: impl dtoolkit::ToPropertyValue) -> DeviceTreeProperty {
+        DeviceTreeProperty::new_unchecked(String::from(name), value)
+    }
 
     fn sample() -> Vec<u8> {
         let mut tree = DeviceTree::new();

@@ -69,7 +69,7 @@ pub fn redistributors() -> &'static [Region] {
 /// fallback for the redistributors. The platform's ITS frames are hidden even when the tree does
 /// not mention them: a tree that leaves the ITS out does not take it out of the hardware.
 fn gic_layout(dtb: &[u8]) -> devicetree::GicLayout {
-    let mut gic = devicetree::gic_layout(dtb).unwrap_or_else(|e| fail(format_args!("device tree GIC: {e:?}")));
+    let mut gic = devicetree::gic_layout(dtb).unwrap_or_else(|e| fail(format_args!("device tree GIC: {e}")));
     if gic.redistributors.is_empty() {
         gic.redistributors.push(Region::new(Current::GICR_BASE, Current::GICR_SIZE));
     }
@@ -114,7 +114,7 @@ fn configure_pmu(ids: &CpuIds, dtb: &[u8]) -> Option<PmuConfig> {
     let boot_reserved = match devicetree::chosen_u32(dtb, DT_BOOT_RESERVED) {
         Ok(Some(n)) => u8::try_from(n).unwrap_or(u8::MAX),
         Ok(None) => Current::PMU_BOOT_RESERVED,
-        Err(e) => fail(format_args!("/chosen/{DT_BOOT_RESERVED}: {e:?}")),
+        Err(e) => fail(format_args!("/chosen/{DT_BOOT_RESERVED}: {e}")),
     };
     // Whether the CPU itself keeps EL1 out of the counters at and above HPMN, measured. The direct
     // mode relies on it; the trapped mode is right everywhere. The device tree may choose.
@@ -122,7 +122,7 @@ fn configure_pmu(ids: &CpuIds, dtb: &[u8]) -> Option<PmuConfig> {
     let requested = match devicetree::chosen_str(dtb, DT_ENFORCEMENT) {
         Ok(value) => Requested::parse(value.as_deref())
             .unwrap_or_else(|| fail(format_args!("/chosen/{DT_ENFORCEMENT} = \"{}\": want direct or trapped", value.as_deref().unwrap_or_default()))),
-        Err(e) => fail(format_args!("/chosen/{DT_ENFORCEMENT}: {e:?}")),
+        Err(e) => fail(format_args!("/chosen/{DT_ENFORCEMENT}: {e}")),
     };
     let (enforcement, unsafe_direct) = enforcement::choose(requested, probe, ids.has_fgt());
     info!("PMU: HPMN enforced by the CPU at EL1: {probe:?}; partitions use the {enforcement:?} mode");
@@ -252,7 +252,7 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     // The host's device tree, rewritten in place.
     let fixups = Fixups { firmware: Some(firmware), initrd: host.initrd, bootargs: host.cmdline, hide_its: true };
     let new_dtb = devicetree::fix_up(dtb, &fixups, Current::DT_MAX_SIZE as usize)
-        .unwrap_or_else(|e| fail(format_args!("device tree fix-up: {e:?}")));
+        .unwrap_or_else(|e| fail(format_args!("device tree fix-up: {e}")));
     let dt_region = Region::new(dt_base, new_dtb.len() as u64);
     if dt_region.overlaps(&host.kernel) || host.initrd.is_some_and(|(s, e)| dt_region.overlaps(&Region::new(s, e - s))) {
         fail(format_args!("device tree at {dt_base:#x} would overlap the host image"));
