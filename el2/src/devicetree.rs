@@ -563,6 +563,7 @@ mod tests {
                 .unwrap()
                 .property(prop("compatible", "pci-host-ecam-generic"))
                 .property(prop("msi-map", [0u32, 0x8006, 0, 0x1_0000]))
+                .property(prop("msi-map-mask", 0xff00u32))
                 .property(prop("interrupt-map-mask", [0x1800u32, 0, 0, 7]))
                 .build(),
         );
@@ -625,6 +626,7 @@ mod tests {
         assert!(fdt.find_node("/intc@8000000").is_some());
         let pcie = fdt.find_node("/pcie@10000000").unwrap();
         assert!(pcie.property("msi-map").is_none());
+        assert!(pcie.property("msi-map-mask").is_none(), "the mask goes with its map");
         assert!(pcie.property("interrupt-map-mask").is_some(), "wired interrupts stay");
         // An msi-parent naming something else stays.
         assert!(fdt.find_node("/virtio@a000000").unwrap().property("msi-parent").is_some());
@@ -633,5 +635,206 @@ mod tests {
         let fixups = Fixups { hide_its: false, ..fixups };
         let out = fix_up(&qemu_gic(), &fixups, 1 << 20).unwrap();
         assert!(Fdt::new(&out).unwrap().find_node("/intc@8000000/its@8080000").is_some());
+    }
+
+    /// Every node (its path, with an empty property name) and every property, in the blob's order.
+    fn flat(dtb: &[u8]) -> Vec<(String, String, Vec<u8>)> {
+        fn walk(node: FdtNode<'_>, path: &str, out: &mut Vec<(String, String, Vec<u8>)>) {
+            out.push(entry(path, "", b""));
+            out.extend(node.properties().map(|p| entry(path, p.name(), p.value())));
+            for child in node.children() {
+                walk(child, &format!("{path}/{}", child.name()), out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(Fdt::new(dtb).unwrap().root(), "", &mut out);
+        out
+    }
+
+    fn entry(path: &str, name: &str, value: &[u8]) -> (String, String, Vec<u8>) {
+        (String::from(path), String::from(name), value.to_vec())
+    }
+
+    /// Memory reservations, nodes three levels deep, values and names of every length modulo 4.
+    fn nested() -> Vec<u8> {
+        let mut tree = DeviceTree::new();
+        tree.memory_reservations.push(dtoolkit::memreserve::MemoryReservation::new(0x4800_0000, 0x1000));
+        tree.memory_reservations.push(dtoolkit::memreserve::MemoryReservation::new(0x4900_0000, 0x2_0000));
+        tree.root.add_property(prop("model", "x"));
+        let dev = DeviceTreeNode::builder("dev@2").unwrap().property(prop("compatible", "vendor,dev")).build();
+        let bus = DeviceTreeNode::builder("bus@1000")
+            .unwrap()
+            .property(prop("five", &[1u8, 2, 3, 4, 5] as &[u8]))
+            .property(prop("four", &[1u8, 2, 3, 4] as &[u8]))
+            .child(dev)
+            .build();
+        tree.root.add_child(
+            DeviceTreeNode::builder("soc")
+                .unwrap()
+                .property(prop("ranges", &[] as &[u8]))
+                .property(prop("odd", &[1u8, 2, 3] as &[u8]))
+                .child(bus)
+                .child(DeviceTreeNode::new_unchecked("leaf"))
+                .build(),
+        );
+        tree.root.add_child(DeviceTreeNode::new_unchecked("abcd"));
+        tree.to_dtb()
+    }
+
+    const FIRMWARE: Region = Region::new(0x6000_0000, 0x40_0000);
+
+    fn all_fixups() -> Fixups<'static> {
+        Fixups { firmware: Some(FIRMWARE), initrd: Some((0x4a00_0000, 0x4a10_0000)), bootargs: "console=ttyAMA0", hide_its: true }
+    }
+
+    #[test]
+    fn without_fixups_the_tree_is_the_same() {
+        for mut dtb in [sample(), qemu_gic(), nested()] {
+            dtb[28..32].copy_from_slice(&3u32.to_be_bytes()); // boot_cpuid_phys
+            let out = fix_up(&dtb, &Fixups::default(), 1 << 20).unwrap();
+            assert_eq!(flat(&out), flat(&dtb));
+            let (old, new) = (Fdt::new(&dtb).unwrap(), Fdt::new(&out).unwrap());
+            assert!(new.memory_reservations().eq(old.memory_reservations()));
+            assert_eq!((new.version(), new.last_comp_version(), new.boot_cpuid_phys()), (17, 16, 3));
+        }
+        assert_eq!(Fdt::new(&nested()).unwrap().memory_reservations().count(), 2);
+    }
+
+    /// The entries of the `/reserved-memory` fix_up creates, and of `/chosen` with `all_fixups`.
+    fn added_reserved_memory() -> Vec<(String, String, Vec<u8>)> {
+        let node = "/reserved-memory/pmu-partition-el2@60000000";
+        let two = 2u32.to_be_bytes();
+        let reg = [0u32, 0x6000_0000, 0, 0x40_0000].map(u32::to_be_bytes).concat();
+        [("/reserved-memory", "", &[][..]), ("/reserved-memory", "#address-cells", &two), ("/reserved-memory", "#size-cells", &two)]
+            .into_iter()
+            .chain([("/reserved-memory", "ranges", &[][..]), (node, "", &[]), (node, "reg", &reg), (node, "no-map", &[])])
+            .map(|(path, name, value)| entry(path, name, value))
+            .collect()
+    }
+
+    fn set_chosen() -> [(String, String, Vec<u8>); 3] {
+        [
+            entry("/chosen", "linux,initrd-start", &0x4a00_0000u64.to_be_bytes()),
+            entry("/chosen", "linux,initrd-end", &0x4a10_0000u64.to_be_bytes()),
+            entry("/chosen", "bootargs", b"console=ttyAMA0\0"),
+        ]
+    }
+
+    #[test]
+    fn fixups_change_only_what_they_name() {
+        // An existing /chosen loses its bootargs for the new ones, after its other properties.
+        let dtb = sample();
+        let mut expected = flat(&dtb);
+        expected.retain(|(path, name, _)| !(path == "/chosen" && name == "bootargs"));
+        let at = expected.iter().rposition(|(path, ..)| path == "/chosen").unwrap() + 1;
+        expected.splice(at..at, set_chosen());
+        expected.extend(added_reserved_memory());
+        assert_eq!(flat(&fix_up(&dtb, &all_fixups(), 1 << 20).unwrap()), expected);
+
+        // No /chosen: one is made, after the new /reserved-memory; the ITS and its users go.
+        let dtb = qemu_gic();
+        let mut expected = flat(&dtb);
+        expected.retain(|(path, name, _)| {
+            let msi_map = path == "/pcie@10000000" && name.starts_with("msi-map");
+            !path.starts_with("/intc@8000000/its@8080000") && !msi_map
+        });
+        expected.extend(added_reserved_memory());
+        expected.push(entry("/chosen", "", b""));
+        expected.extend(set_chosen());
+        assert_eq!(flat(&fix_up(&dtb, &all_fixups(), 1 << 20).unwrap()), expected);
+    }
+
+    /// `sample` with a `/reserved-memory` of the given cell counts, holding one reservation.
+    fn with_reserved_memory(ac: u32, sc: u32) -> Vec<u8> {
+        let mut tree = DeviceTree::from_fdt(&Fdt::new(&sample()).unwrap());
+        let tfa = DeviceTreeNode::builder("tfa@e000000")
+            .unwrap()
+            .property(prop("reg", [0x0e00_0000u32, 0x1_0000]))
+            .property(prop("no-map", &[] as &[u8]))
+            .build();
+        tree.root.add_child(
+            DeviceTreeNode::builder("reserved-memory")
+                .unwrap()
+                .property(prop("#address-cells", ac))
+                .property(prop("#size-cells", sc))
+                .property(prop("ranges", &[] as &[u8]))
+                .child(tfa)
+                .build(),
+        );
+        tree.to_dtb()
+    }
+
+    #[test]
+    fn an_existing_reserved_memory_keeps_its_cells() {
+        let fixups = Fixups { firmware: Some(FIRMWARE), ..Fixups::default() };
+        let out = fix_up(&with_reserved_memory(1, 1), &fixups, 1 << 20).unwrap();
+        let fdt = Fdt::new(&out).unwrap();
+        assert_eq!(fdt.root().children().filter(|c| c.name_without_address() == "reserved-memory").count(), 1);
+        let resv = fdt.find_node("/reserved-memory").unwrap();
+        assert_eq!(resv.children().map(|c| c.name()).collect::<Vec<_>>(), ["tfa@e000000", "pmu-partition-el2@60000000"]);
+        let node = fdt.find_node("/reserved-memory/pmu-partition-el2@60000000").unwrap();
+        assert_eq!(node.property("reg").unwrap().value(), [0x60, 0, 0, 0, 0, 0x40, 0, 0]);
+        // A second pass replaces EL2's reservation instead of adding another.
+        assert_eq!(flat(&fix_up(&out, &fixups, 1 << 20).unwrap()), flat(&out));
+        for (ac, sc) in [(0, 1), (3, 2), (2, 0), (1, 3)] {
+            let result = fix_up(&with_reserved_memory(ac, sc), &fixups, 1 << 20);
+            assert_eq!(result, Err(DtError::Malformed("reserved-memory cells")), "{ac} {sc}");
+        }
+    }
+
+    #[test]
+    fn too_big_names_the_size() {
+        let len = fix_up(&sample(), &all_fixups(), 1 << 20).unwrap().len();
+        assert!(fix_up(&sample(), &all_fixups(), len).is_ok());
+        assert_eq!(fix_up(&sample(), &all_fixups(), len - 1), Err(DtError::TooBig { size: len, max: len - 1 }));
+    }
+
+    #[test]
+    fn a_too_deep_tree_is_refused() {
+        let deep = |levels: usize| {
+            let mut node = DeviceTreeNode::new_unchecked("n");
+            for _ in 1..levels {
+                node = DeviceTreeNode::builder("n").unwrap().child(node).build();
+            }
+            let mut tree = DeviceTree::new();
+            tree.root.add_child(node);
+            tree.to_dtb()
+        };
+        assert!(fix_up(&deep(MAX_DEPTH), &all_fixups(), 1 << 20).is_ok());
+        assert_eq!(fix_up(&deep(MAX_DEPTH + 1), &all_fixups(), 1 << 20), Err(DtError::Malformed("device tree depth")));
+    }
+
+    #[test]
+    fn errors_print_as_text() {
+        assert_eq!(format!("{}", DtError::Invalid), "invalid device tree");
+        assert_eq!(format!("{}", DtError::Malformed("reg")), "malformed reg");
+        assert_eq!(format!("{}", DtError::TooBig { size: 5, max: 4 }), "too big: 5 > 4 bytes");
+    }
+
+    #[test]
+    fn a_truncated_or_garbage_blob_is_invalid() {
+        let dtb = sample();
+        for len in [0, 4, 39, 40, dtb.len() / 2, dtb.len() - 1] {
+            assert_eq!(fix_up(&dtb[..len], &all_fixups(), 1 << 20), Err(DtError::Invalid), "{len}");
+        }
+        assert_eq!(fix_up(&[0xd0, 0x0d, 0xfe, 0xed, 0, 0, 0, 8], &all_fixups(), 1 << 20), Err(DtError::Invalid));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        /// Whatever the bytes, fix_up answers without panicking, and a blob it writes is valid.
+        #[test]
+        fn mutated_blobs_never_panic(
+            edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), 0u8..=255), 1..4),
+        ) {
+            let mut dtb = qemu_gic();
+            for (at, byte) in edits {
+                let at = at.index(dtb.len());
+                dtb[at] = byte;
+            }
+            if let Ok(out) = fix_up(&dtb, &all_fixups(), 1 << 20) {
+                proptest::prop_assert!(Fdt::new(&out).is_ok());
+            }
+        }
     }
 }
