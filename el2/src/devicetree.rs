@@ -8,6 +8,13 @@
 //!
 //! The GIC's ITS is removed from the host's tree (see `gic_layout` and docs/security.md): an ITS
 //! writes tables wherever its base registers say, so the host never gets one.
+//!
+//! dtoolkit's zero-copy reader reads every tree; `Fdt::new` checks the whole blob first, so the
+//! reader does not fail afterwards. The fixed-up tree is written here by hand, node by node as the
+//! old one is read, because dtoolkit has no streaming writer and its in-place editor (`FdtMut`,
+//! 0.4) cannot add nodes, which every fix-up does. Its model (`DeviceTree`) can, but with its hash
+//! maps it cost EL2's image about 24 KB. This runs once at boot, so it is small rather than fast:
+//! linear searches, no maps.
 
 use alloc::{format, string::String, vec::Vec};
 use dtoolkit::{
@@ -208,11 +215,7 @@ fn encode_cells(out: &mut Vec<u8>, value: u64, count: u32) {
     out.extend_from_slice(&(value as u32).to_be_bytes());
 }
 
-// The rewriter. dtoolkit reads the tree (it checks the whole blob first, so its reader does not
-// fail afterwards); the new blob is written here, as the old one is read, because dtoolkit has
-// no streaming writer and its in-place editor (`FdtMut`, 0.4) cannot add nodes, which every
-// fix-up does. Its model (`DeviceTree`) can, but with its hash maps it cost about 20 KB of EL2's
-// image; this runs once at boot, so it is small rather than fast: linear searches only.
+// The rewriter: `fix_up` writes the new blob as it reads the old one (see the module comment).
 
 /// Structure block tokens.
 const BEGIN_NODE: u32 = 1;
@@ -293,7 +296,7 @@ impl Rewriter<'_> {
             return Err(DtError::Malformed("device tree depth"));
         }
         let f = self.fixups;
-        let top = depth == 1 && !(self.seen_resv && self.seen_chosen);
+        let top = depth == 1;
         let resv = top && f.firmware.is_some() && !self.seen_resv && node.name_without_address() == "reserved-memory";
         let chosen = top && f.sets_chosen() && !self.seen_chosen && node.name_without_address() == "chosen";
         self.seen_resv |= resv;
@@ -318,7 +321,8 @@ impl Rewriter<'_> {
         }
         for child in node.children() {
             // EL2's own reservation replaces one of the same name.
-            let dropped = (f.hide_its && depth < 2 && child.is_compatible(GIC_ITS)) || (resv && child.name() == self.partition);
+            let its = f.hide_its && depth < 2 && child.is_compatible(GIC_ITS);
+            let dropped = its || (resv && child.name() == self.partition);
             if !dropped {
                 self.node(child, depth + 1)?;
             }
@@ -684,7 +688,8 @@ mod tests {
     const FIRMWARE: Region = Region::new(0x6000_0000, 0x40_0000);
 
     fn all_fixups() -> Fixups<'static> {
-        Fixups { firmware: Some(FIRMWARE), initrd: Some((0x4a00_0000, 0x4a10_0000)), bootargs: "console=ttyAMA0", hide_its: true }
+        let initrd = Some((0x4a00_0000, 0x4a10_0000));
+        Fixups { firmware: Some(FIRMWARE), initrd, bootargs: "console=ttyAMA0", hide_its: true }
     }
 
     #[test]
@@ -700,18 +705,24 @@ mod tests {
         assert_eq!(Fdt::new(&nested()).unwrap().memory_reservations().count(), 2);
     }
 
-    /// The entries of the `/reserved-memory` fix_up creates, and of `/chosen` with `all_fixups`.
+    /// The entries of the `/reserved-memory` that fix_up creates for `FIRMWARE`.
     fn added_reserved_memory() -> Vec<(String, String, Vec<u8>)> {
-        let node = "/reserved-memory/pmu-partition-el2@60000000";
+        let (resv, node) = ("/reserved-memory", "/reserved-memory/pmu-partition-el2@60000000");
         let two = 2u32.to_be_bytes();
         let reg = [0u32, 0x6000_0000, 0, 0x40_0000].map(u32::to_be_bytes).concat();
-        [("/reserved-memory", "", &[][..]), ("/reserved-memory", "#address-cells", &two), ("/reserved-memory", "#size-cells", &two)]
-            .into_iter()
-            .chain([("/reserved-memory", "ranges", &[][..]), (node, "", &[]), (node, "reg", &reg), (node, "no-map", &[])])
-            .map(|(path, name, value)| entry(path, name, value))
-            .collect()
+        let entries: [(&str, &str, &[u8]); 7] = [
+            (resv, "", b""),
+            (resv, "#address-cells", &two),
+            (resv, "#size-cells", &two),
+            (resv, "ranges", b""),
+            (node, "", b""),
+            (node, "reg", &reg),
+            (node, "no-map", b""),
+        ];
+        entries.into_iter().map(|(path, name, value)| entry(path, name, value)).collect()
     }
 
+    /// The `/chosen` properties that `all_fixups` sets.
     fn set_chosen() -> [(String, String, Vec<u8>); 3] {
         [
             entry("/chosen", "linux,initrd-start", &0x4a00_0000u64.to_be_bytes()),
@@ -771,7 +782,8 @@ mod tests {
         let fdt = Fdt::new(&out).unwrap();
         assert_eq!(fdt.root().children().filter(|c| c.name_without_address() == "reserved-memory").count(), 1);
         let resv = fdt.find_node("/reserved-memory").unwrap();
-        assert_eq!(resv.children().map(|c| c.name()).collect::<Vec<_>>(), ["tfa@e000000", "pmu-partition-el2@60000000"]);
+        let children: Vec<&str> = resv.children().map(|c| c.name()).collect();
+        assert_eq!(children, ["tfa@e000000", "pmu-partition-el2@60000000"]);
         let node = fdt.find_node("/reserved-memory/pmu-partition-el2@60000000").unwrap();
         assert_eq!(node.property("reg").unwrap().value(), [0x60, 0, 0, 0, 0, 0x40, 0, 0]);
         // A second pass replaces EL2's reservation instead of adding another.
