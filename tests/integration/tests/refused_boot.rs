@@ -8,13 +8,13 @@ use integration::{Boot, Run};
 use std::process::Command;
 
 /// QEMU's `max` and `cortex-a57` have 6 event counters and the host keeps at least one, so a
-/// boot-time reservation of 6 is refused (`BootReservationTooLarge { requested: 6, allowed: 5 }`).
+/// boot-time reservation of 6 is refused ("boot reservation of 6 counters is above the 5 allowed").
 fn refused(boot: Boot, name: &str) {
     let run = Run::new(boot, "cortex-a57", "abi-probe.bundle").with_boot_reservation(6, name);
     let out = run.run();
 
     let reason = "EL2 FATAL: cannot boot the host: PMU partition configuration: \
-                  BootReservationTooLarge { requested: 6, allowed: 5 }";
+                  boot reservation of 6 counters is above the 5 allowed";
     assert_eq!(out.refusal(), Some(reason), "\n{}", out.log);
     // EL3 may add its own power-off message; nothing of the firmware's comes after the reason.
     let last = out.log.lines().map(|l| l.trim_end_matches('\r')).rfind(|l| l.starts_with("EL2"));
