@@ -17,7 +17,7 @@ use aarch64_paging::{idmap::IdMap, paging::Stage2};
 use arm_sysregs::el1::accessors::read_mpidr_el1;
 use arm_sysregs::el2::accessors::write_tpidr_el2;
 use arm_sysregs::el2::registers::TpidrEl2;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use log::{error, info};
 use platform::{Current, Platform, Region, Regions};
 use spin::Once;
@@ -96,8 +96,14 @@ pub fn host_stage2_set(region: Region, present: bool) -> Result<(), aarch64_pagi
     Ok(())
 }
 
+/// `MACHINE`'s PMU configuration, published on its own once `MACHINE` is set: every PMU call
+/// asks for it first, and one load is three instructions where the `Once`'s state and then the
+/// option's were nine.
+static PMU_CONFIG: AtomicPtr<PmuConfig> = AtomicPtr::new(core::ptr::null_mut());
+
 pub fn pmu_config() -> Option<&'static PmuConfig> {
-    MACHINE.get().and_then(|m| m.pmu.as_ref())
+    // SAFETY: null, or `MACHINE`'s configuration, which is set once and never changes after.
+    unsafe { PMU_CONFIG.load(Ordering::Acquire).as_ref() }
 }
 
 /// The device-tree property that overrides the platform's boot reservation.
@@ -281,6 +287,9 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
         _el2_map: el2_map,
         pmu,
     });
+    if let Some(cfg) = machine().pmu.as_ref() {
+        PMU_CONFIG.store(core::ptr::from_ref(cfg).cast_mut(), Ordering::Release);
+    }
 
     let Some(me) = CPUS.by_mpidr(read_mpidr_el1().bits()) else {
         fail(format_args!("boot CPU MPIDR {:#x} unknown to the platform", read_mpidr_el1().bits()));
