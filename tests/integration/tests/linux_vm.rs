@@ -167,6 +167,10 @@ fn linux_vm_hostile() {
     // with the process (137 from the shell) and its 16 MiB come back.
     assert!(out.has_line("VM: hostile signal=INT status=130"), "{}", out.log);
     assert!(out.has_line("VM: hostile signal=TERM status=130"), "{}", out.log);
+    // Sent the moment pmup-run catches it: a background job of the script's shell starts with
+    // SIGINT ignored, so a SIGINT sent any earlier would be lost (tests/linux/vm/lib.sh, runner).
+    assert!(out.has_line("VM: hostile signal=INT-at-start status=130"), "{}", out.log);
+    assert_eq!(out.lines_with("VM: runner ").count(), 0, "{}", out.log);
     assert_eq!(out.lines_with("VM: hostile killed status=137").count(), 2, "{}", out.log);
     let mem = out.lines_with("VM: hostile killed memfree-").next().expect("memfree line");
     // Free memory counts the per-CPU free lists (tests/linux/vm/lib.sh); a VM not given back
@@ -194,6 +198,7 @@ fn linux_vm_hotplug() {
         assert!(out.has_line(&format!("VM: hotplug {mode} runner status=130")), "{}", out.log);
     }
     assert!(out.has_line("VM: hotplug stopped runner status=130"), "{}", out.log);
+    assert_eq!(out.lines_with("VM: runner ").count(), 0, "{}", out.log);
     assert!(out.has_line("PERF: fill k=6 cpus=4 ok=4"), "counters left reserved:\n{}", out.log);
     assert!(out.has_line("VM: hotplug after status=0"), "{}", out.log);
 }

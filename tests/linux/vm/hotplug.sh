@@ -6,8 +6,7 @@ cpu1=/sys/devices/system/cpu/cpu1/online
 # way the thread leaving CPU 1 gives them back there.
 for mode in running kept; do
     keep=; [ $mode = kept ] && keep=--keep
-    pmup-run --cpu 1 --counters 2 --arg $FOREVER --quiet $keep /vm/workload.bin &
-    pid=$!
+    runner --cpu 1 --counters 2 --arg $FOREVER --quiet $keep /vm/workload.bin
     sleep 1
     ok=0
     for round in 1 2 3; do
@@ -21,8 +20,7 @@ for mode in running kept; do
 done
 # A VM that exists but does not run while CPU 1 goes away: the runner stopped (SIGSTOP) in the
 # middle of its run, then let go on, then ended.
-pmup-run --cpu 1 --counters 2 --arg $FOREVER --quiet /vm/workload.bin &
-pid=$!
+runner --cpu 1 --counters 2 --arg $FOREVER --quiet /vm/workload.bin
 sleep 1
 kill -STOP $pid
 echo 0 >$cpu1 && echo 1 >$cpu1

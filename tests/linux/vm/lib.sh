@@ -5,6 +5,31 @@
 workload_arg() { echo $(( ($2 << 32) | $1 )); }
 FOREVER=0x8000000000000000
 
+# runner ARGS...: `pmup-run ARGS` in the background, its process id in $pid; returns once it
+# catches SIGINT and SIGTERM (it installs its handlers after setting up its VM), or says it did
+# not within 10 s. A background job of this non-interactive shell starts with SIGINT and SIGQUIT
+# ignored (POSIX; busybox ash does it), and the kernel discards a signal sent while it is
+# ignored: a SIGINT sent before pmup-run's handler is in place is lost, and a forever guest then
+# runs on until the watchdog. (A SIGTERM that early would kill it: 143, not 130.)
+runner() {
+    local i=0 cgt
+    pmup-run "$@" &
+    pid=$!
+    while [ $i -lt 500 ]; do
+        # The process is pmup-run (not the shell's child before its exec) and catches both:
+        # SigCgt bit 1 (SIGINT) and bit 14 (SIGTERM); its low 32 bits are enough.
+        if [ "$(cat /proc/$pid/comm 2>/dev/null)" = pmup-run ]; then
+            cgt=$(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/$pid/status 2>/dev/null)
+            cgt=${cgt#????????}
+            [ $(( 0x${cgt:-0} & 0x4002 )) = $(( 0x4002 )) ] && return 0
+        fi
+        usleep 20000
+        i=$((i + 1))
+    done
+    echo "VM: runner $pid not ready"
+    return 1
+}
+
 # perf_watch N [CPU]: perf-check cpus in the background, fed labels through fd 3.
 perf_watch() {
     rm -f /tmp/pc /tmp/pc.out

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! Four threads on one VM's descriptor at once, each going round RUN (of the same vCPU),
+//! Four threads, one per CPU, on one VM's descriptor at once, each going round RUN (of the same vCPU),
 //! CREATE_VCPU, LOAD and GET_INFO: every answer must be success or an errno the header documents
 //! for that ioctl in that state, and the VM must run to its end afterwards.
 
@@ -58,6 +58,9 @@ pub fn hammer(report: &mut Report, guest: &[u8]) {
         for t in 0..THREADS {
             let (dev, seen) = (&dev, &seen);
             s.spawn(move || {
+                // One thread per CPU, so the calls really race (a machine with fewer CPUs
+                // still runs the threads, just not pinned).
+                let _ = crate::sys::pin_to_cpu(t);
                 for i in 0..ITERATIONS {
                     if let Err(what) = call(dev, guest, vcpu, (t + i) % 4, seen) {
                         let mut seen = seen.lock().unwrap();
