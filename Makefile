@@ -310,7 +310,7 @@ test: | $(PREREQ_STAMP)
 CLIPPY_DENY := -- -D warnings
 lint: | $(PREREQ_STAMP)
 	cargo clippy --workspace --all-targets $(CLIPPY_DENY)
-	cargo clippy $(CARGO_PROFILE) --target $(TARGET) -p el2 --no-default-features --features qemu $(CLIPPY_DENY)
+	cargo clippy $(CARGO_PROFILE) --target $(TARGET) -p el2 -p el2-devicetree -p el2-page-tables --no-default-features --features qemu $(CLIPPY_DENY)
 	cargo clippy $(CARGO_PROFILE) --target $(TARGET) -p el2 --no-default-features --features fvp $(CLIPPY_DENY)
 	cargo clippy --release --target $(TARGET) $(addprefix -p ,$(PAYLOADS) guest workload linux-loader) $(CLIPPY_DENY)
 	cargo clippy --release --target $(LINUX_USER_TARGET) -p pmup-run --all-targets $(CLIPPY_DENY)

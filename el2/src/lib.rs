@@ -16,13 +16,13 @@ extern crate alloc;
 
 #[cfg(target_arch = "aarch64")]
 pub mod arch;
-pub mod devicetree;
-pub mod el2_mmu;
+pub use el2_devicetree as devicetree;
+pub use el2_page_tables::el2_mmu;
 pub mod esr;
 pub mod host_calls;
 pub mod host_config;
 pub mod host_image;
-pub mod host_stage2;
+pub use el2_page_tables::host_stage2;
 pub mod host_trap;
 pub mod inject;
 pub mod logger;

@@ -196,6 +196,7 @@ pub fn handle(regions: &[Region], esr: Esr, ipa: u64, frame: &mut TrapFrame, mmi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aarch64_paging::descriptor::Stage2Attributes;
     use std::collections::BTreeMap;
 
     const RD: Region = Region::new(0x080a_0000, 0x8_0000);
@@ -348,5 +349,36 @@ mod tests {
         assert!(!handle(&[RD], esr(2, 0, false, false), RD.base + 0x1_0000, &mut frame, &mut rd));
         assert!(!handle(&[RD], Esr(0x9200_0007), RD.base, &mut frame, &mut rd));
         assert_eq!(frame.elr, 0);
+    }
+
+    /// The host's stage-2 with the pages this module emulates taken out (`host_stage2::build`).
+    #[test]
+    fn gic_its_and_lpi_pages_are_not_mapped() {
+        // QEMU virt: the ITS, four redistributors, and the device space around them.
+        let ram = [Region::new(0x4000_0000, 0x4000_0000)];
+        let dev = [Region::new(0, 0x4000_0000)];
+        let its = Region::new(0x0808_0000, 0x2_0000);
+        let redists = [Region::new(0x080a_0000, 0x8_0000)];
+        let mut holes = alloc::vec![Region::new(0x6000_0000, 0x40_0000), its];
+        holes.extend(trapped_pages(&redists));
+        let map = crate::host_stage2::build(&ram, &dev, &holes).unwrap();
+        let mapped = |addr: usize| {
+            let mut valid = false;
+            map.walk_range(&aarch64_paging::paging::MemoryRegion::new(addr, addr + 1), &mut |_, d, level| {
+                if d.is_valid() && (level == 3 || !d.flags().contains(Stage2Attributes::TABLE_OR_PAGE)) {
+                    valid = true;
+                }
+                Ok(())
+            })
+            .unwrap();
+            valid
+        };
+        for addr in [0x0808_0000, 0x0808_0080, 0x0809_0040, 0x0809_ffff, 0x080a_0000, 0x080a_0070, 0x080c_0078, 0x080e_0fff] {
+            assert!(!mapped(addr), "{addr:#x} must not be mapped");
+        }
+        // The distributor, each redistributor's other pages and SGI frame, the UART stay the host's.
+        for addr in [0x0800_0000, 0x0807_ffff, 0x080a_1000, 0x080a_ffe8, 0x080b_0100, 0x080c_1000, 0x0900_0000] {
+            assert!(mapped(addr), "{addr:#x} must be mapped");
+        }
     }
 }

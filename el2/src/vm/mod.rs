@@ -16,12 +16,7 @@ pub mod exits;
 pub mod switch;
 pub mod vcpu;
 
-use aarch64_paging::{
-    Mapping, MapError,
-    descriptor::{PhysicalAddress, Stage2Attributes},
-    idmap::IdTranslation,
-    paging::{Constraints, MemoryRegion, Stage2},
-};
+use aarch64_paging::MapError;
 use platform::Region;
 use smc_interface::{
     SmcccError,
@@ -38,9 +33,7 @@ const DONATION_GRANULE: u64 = crate::host_stage2::BLOCK_2M;
 const _: () = assert!(DONATION_GRANULE == VM_MEMORY_GRANULE);
 
 /// A VM's stage-2: guest addresses [GUEST_RAM_BASE, + size) onto the donated memory.
-pub type GuestStage2 = Mapping<IdTranslation<Stage2Attributes>, Stage2>;
-
-const GUEST_RAM: Stage2Attributes = crate::host_stage2::RAM;
+pub use el2_page_tables::guest_stage2::GuestStage2;
 
 /// One VM.
 pub struct Vm {
@@ -58,7 +51,7 @@ unsafe impl Send for Vm {}
 impl Vm {
     /// VTTBR_EL2 for this VM.
     pub fn vttbr(&self) -> u64 {
-        self.stage2.root_address().0 as u64 | (u64::from(self.vmid) << 48)
+        self.stage2.root_address() | (u64::from(self.vmid) << 48)
     }
 }
 
@@ -207,15 +200,14 @@ impl Vms<'_> {
         // The slot is free (its donation entry was), so at most a call naming its empty handle
         // holds this lock, for a moment: wait rather than fail.
         let mut guard = slot.vm.lock();
-        let mut stage2 = GuestStage2::new(IdTranslation::new(), 1, Stage2);
-        let ipa = MemoryRegion::new(GUEST_RAM_BASE as usize, (GUEST_RAM_BASE + size) as usize);
-        if stage2.map_range(&ipa, PhysicalAddress(pa as usize), GUEST_RAM, Constraints::empty()).is_err()
-            || hw.host_unmap(memory).is_err()
-        {
-            drop(guard);
-            release();
-            return Err(SmcccError::Busy);
-        }
+        let stage2 = match GuestStage2::new(GUEST_RAM_BASE, pa, size) {
+            Ok(stage2) if hw.host_unmap(memory).is_ok() => stage2,
+            _ => {
+                drop(guard);
+                release();
+                return Err(SmcccError::Busy);
+            }
+        };
         // The host's data must not reach the guest either.
         hw.zero(pa, size);
         *guard = Some(Vm { memory, stage2, vmid: index as u16 + 1, started: false, vcpus: 0 });

@@ -9,7 +9,6 @@ use crate::esr::Esr;
 use crate::pmu::FakePmu;
 use crate::vm::GuestStage2;
 use crate::vm::vcpu::reg;
-use aarch64_paging::{idmap::IdTranslation, paging::Stage2};
 use platform::Region;
 use smc_interface::vm::guest;
 use std::collections::VecDeque;
@@ -148,7 +147,7 @@ fn recorder(script: &[GuestStep]) -> Recorder {
 fn vm() -> Vm {
     Vm {
         memory: Region::new(0x5000_0000, 2 << 20),
-        stage2: GuestStage2::new(IdTranslation::new(), 1, Stage2),
+        stage2: GuestStage2::new(smc_interface::vm::GUEST_RAM_BASE, 0x5000_0000, 2 << 20).unwrap(),
         vmid: 3,
         started: true,
         vcpus: 1,

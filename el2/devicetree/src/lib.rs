@@ -2,6 +2,10 @@
 
 //! Reading the memory map from the device tree, and fixing the device tree up for the host.
 //!
+//! A crate of its own (el2's `devicetree`) so that the release build compiles it for size (the
+//! workspace's `Cargo.toml`): it runs once, at boot, where the firmware's own crate is compiled for
+//! the speed of its hot paths.
+//!
 //! The host must never map EL2's memory, so EL2 adds a `/reserved-memory` node with `no-map` for
 //! it (stage-2 would refuse the accesses anyway, but a host that maps it could touch it by
 //! speculation or take needless faults). `/chosen` gets the host's initrd and command line.
@@ -15,6 +19,10 @@
 //! 0.4) cannot add nodes, which every fix-up does. Its model (`DeviceTree`) can, but with its hash
 //! maps it cost EL2's image about 24 KB. This runs once at boot, so it is small rather than fast:
 //! linear searches, no maps.
+
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
 
 use alloc::{format, string::String, vec::Vec};
 use dtoolkit::{
