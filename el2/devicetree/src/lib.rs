@@ -4,7 +4,8 @@
 //!
 //! A crate of its own (el2's `devicetree`) so that the release build compiles it for size (the
 //! workspace's `Cargo.toml`): it runs once, at boot, where the firmware's own crate is compiled for
-//! the speed of its hot paths.
+//! the speed of its hot paths. Its entry points are never inlined, so that they stay built for
+//! size in the firmware's boot code.
 //!
 //! The host must never map EL2's memory, so EL2 adds a `/reserved-memory` node with `no-map` for
 //! it (stage-2 would refuse the accesses anyway, but a host that maps it could touch it by
@@ -88,6 +89,7 @@ fn read_cells(bytes: &[u8], count: u32) -> Option<u64> {
 }
 
 /// The RAM regions of the top-level `memory` nodes.
+#[inline(never)]
 pub fn memory_regions(dtb: &[u8]) -> Result<Vec<Region>, DtError> {
     let fdt = Fdt::new(dtb).map_err(|_| DtError::Invalid)?;
     let root = fdt.root();
@@ -173,6 +175,7 @@ fn translate(bus: &impl Node, addr: u64, pac: u32) -> Result<Option<u64>, DtErro
 /// The GIC's redistributor regions and ITS frames, from the top-level `arm,gic-v3` node (its
 /// `reg` lists the distributor, then `#redistributor-regions` redistributor regions) and the
 /// `arm,gic-v3-its` nodes at the top level or under the GIC node.
+#[inline(never)]
 pub fn gic_layout(dtb: &[u8]) -> Result<GicLayout, DtError> {
     let fdt = Fdt::new(dtb).map_err(|_| DtError::Invalid)?;
     let root = fdt.root();
@@ -199,6 +202,7 @@ pub fn gic_layout(dtb: &[u8]) -> Result<GicLayout, DtError> {
 }
 
 /// A 32-bit property of `/chosen`, if present and well formed.
+#[inline(never)]
 pub fn chosen_u32(dtb: &[u8], name: &str) -> Result<Option<u32>, DtError> {
     let fdt = Fdt::new(dtb).map_err(|_| DtError::Invalid)?;
     let Some(chosen) = fdt.find_node("/chosen") else { return Ok(None) };
@@ -208,6 +212,7 @@ pub fn chosen_u32(dtb: &[u8], name: &str) -> Result<Option<u32>, DtError> {
 }
 
 /// A string property of `/chosen`, if present and well formed (NUL-terminated UTF-8).
+#[inline(never)]
 pub fn chosen_str(dtb: &[u8], name: &str) -> Result<Option<String>, DtError> {
     let fdt = Fdt::new(dtb).map_err(|_| DtError::Invalid)?;
     let Some(chosen) = fdt.find_node("/chosen") else { return Ok(None) };
@@ -403,6 +408,7 @@ fn its_phandles(root: FdtNode<'_>) -> Vec<u32> {
 /// devices that would have used MSIs through it fall back to their wired interrupts. A cell that
 /// merely equals a removed phandle (a requester ID, say) also drops the property: that errs
 /// towards wired interrupts, never towards a dangling reference.
+#[inline(never)]
 pub fn fix_up(dtb: &[u8], fixups: &Fixups<'_>, max_size: usize) -> Result<Vec<u8>, DtError> {
     let fdt = Fdt::new(dtb).map_err(|_| DtError::Invalid)?;
     let mut out = alloc::vec![0; HEADER_SIZE];

@@ -41,6 +41,7 @@ pub struct ImageLayout {
 
 /// Builds EL2's map: all RAM as data (EL2 reads the device tree and the host bundle, and later
 /// guest memory), EL2's image with per-section permissions, and the devices EL2 drives.
+#[inline(never)]
 pub fn build(ram: &[Region], image: &ImageLayout, devices: &[Region]) -> Result<IdMap<El2>, MapError> {
     let mut map = IdMap::new(ROOT_LEVEL, El2);
     let r = |a: u64, b: u64| MemoryRegion::new(a as usize, b as usize);

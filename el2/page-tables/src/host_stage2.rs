@@ -61,6 +61,7 @@ pub fn subtract_all(region: Region, holes: &[Region]) -> Vec<Region> {
 /// in whole 2 MiB blocks, and turning a valid block entry invalid (or back) needs no
 /// break-before-make, where splitting a 1 GiB block would. Holes in device space are 4 KiB pages
 /// where they must be: the crate maps whatever granule each piece allows.
+#[inline(never)]
 pub fn build(ram: &[Region], devices: &[Region], holes: &[Region]) -> Result<IdMap<Stage2>, MapError> {
     let mut map = IdMap::new(ROOT_LEVEL, Stage2);
     let limit = 1u64 << IPA_BITS;
@@ -90,6 +91,7 @@ pub const BLOCK_2M: u64 = 2 << 20;
 /// Gives `region` of RAM to the host (`present`) or takes it away. The map may be live: the
 /// crate does break-before-make and per-entry TLB maintenance; the caller still has to drop
 /// stage-1+2 combined TLB entries (`tlbi vmalls12e1is`).
+#[inline(never)]
 pub fn set_ram(map: &mut IdMap<Stage2>, region: Region, present: bool) -> Result<(), MapError> {
     let range = MemoryRegion::new(region.base as usize, region.end() as usize);
     map.map_range(&range, if present { RAM } else { Stage2Attributes::empty() })

@@ -5,7 +5,8 @@
 //!
 //! A crate of its own so that the release build compiles it, and the page-table crate's generic
 //! code it instantiates, for size (the workspace's `Cargo.toml`): the tables are built at boot
-//! and changed only by the VM calls that donate or return memory, never on a hot path.
+//! and changed only by the VM calls that donate or return memory, never on a hot path. The
+//! builders are never inlined, so that they stay built for size in the firmware's boot code.
 
 #![cfg_attr(not(test), no_std)]
 
