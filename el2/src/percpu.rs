@@ -73,7 +73,6 @@ pub struct PerCpu {
     pub stack_top: AtomicU64,
     /// Written by `arch/guest.S` on this CPU only, while this CPU runs a guest.
     world: UnsafeCell<WorldSave>,
-    pub index: usize,
     /// Where the host wants this CPU to start after a CPU_ON (claimed by whichever CPU asks).
     pub on_entry: HostEntry,
     /// Where the host wants this CPU to resume after a power-down CPU_SUSPEND or SYSTEM_SUSPEND
@@ -98,11 +97,10 @@ const _: () = assert!(core::mem::offset_of!(WorldSave, sp) == 96);
 const _: () = assert!(core::mem::offset_of!(WorldSave, guest_regs) == 104);
 
 impl PerCpu {
-    pub const fn new(index: usize) -> Self {
+    pub const fn new() -> Self {
         Self {
             stack_top: AtomicU64::new(0),
             world: UnsafeCell::new(WorldSave { callee_saved: [0; 12], sp: 0, guest_regs: 0 }),
-            index,
             on_entry: HostEntry::new(),
             resume_entry: HostEntry::new(),
             pmu: UnsafeCell::new(CpuPartition::UNSET),
@@ -133,24 +131,26 @@ impl PerCpu {
     }
 }
 
-/// All CPUs' state, indexed by the platform's linear CPU index.
+/// All CPUs' state, indexed by the platform's linear CPU index. A new table is all zeros (it goes
+/// in `.bss`, not in the image): a CPU's index is where it is in the table.
 pub struct CpuTable {
     cpus: [PerCpu; Current::MAX_CPUS],
 }
 
 impl CpuTable {
     pub const fn new() -> Self {
-        let mut cpus = [const { PerCpu::new(0) }; Current::MAX_CPUS];
-        let mut i = 0;
-        while i < Current::MAX_CPUS {
-            cpus[i].index = i;
-            i += 1;
-        }
-        Self { cpus }
+        Self { cpus: [const { PerCpu::new() }; Current::MAX_CPUS] }
     }
 
     pub fn get(&self, index: usize) -> Option<&PerCpu> {
         self.cpus.get(index)
+    }
+
+    /// The index of `cpu`, an entry of this table.
+    pub fn index_of(&self, cpu: &PerCpu) -> usize {
+        let offset = (cpu as *const PerCpu as usize).wrapping_sub(self.cpus.as_ptr() as usize);
+        debug_assert!(offset < size_of_val(&self.cpus), "not an entry of this table");
+        offset / size_of::<PerCpu>()
     }
 
     /// The CPU with this MPIDR_EL1 value (affinity fields only), if the platform has it.
@@ -188,7 +188,7 @@ mod tests {
     #[test]
     fn lookup_by_mpidr() {
         let t = CpuTable::new();
-        assert_eq!(t.by_mpidr(0x8000_0002).unwrap().index, 2);
+        assert_eq!(t.index_of(t.by_mpidr(0x8000_0002).unwrap()), 2);
         assert!(t.by_mpidr(0x8000_00ff).is_none());
     }
 }

@@ -271,9 +271,9 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
 
     // Per-CPU stacks, readable by warm-booting CPUs with their MMU off.
     let stacks = STACKS.as_mut_ptr();
-    for cpu in CPUS.iter() {
+    for (index, cpu) in CPUS.iter().enumerate() {
         // SAFETY: only the address of the CPU's stack is taken, never a reference.
-        let base = unsafe { &raw mut (*stacks).0[cpu.index] } as u64;
+        let base = unsafe { &raw mut (*stacks).0[index] } as u64;
         cpu.stack_top.store(base + STACK_SIZE as u64, Ordering::Relaxed);
     }
     cache::clean_object(&CPUS);
@@ -330,7 +330,7 @@ fn enter_host_on_this_cpu(cpu: &'static PerCpu, ids: &CpuIds, entry: u64, arg0: 
     if let Some(cfg) = pmu_config() {
         partition.apply(cfg, &mut CpuPmu);
     }
-    info!("cpu {} (MPIDR {:#x}) in EL2; host entry {entry:#x}", cpu.index, read_mpidr_el1().bits());
+    info!("cpu {} (MPIDR {:#x}) in EL2; host entry {entry:#x}", CPUS.index_of(cpu), read_mpidr_el1().bits());
     // SAFETY: EL2 is configured for the host on this CPU; the stack top is this CPU's own.
     unsafe { enter_host(entry, arg0, cpu.stack_top(), SPSR_EL1H_MASKED) }
 }

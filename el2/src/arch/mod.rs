@@ -106,7 +106,7 @@ impl host_calls::Callee for HostCalls {
 
     #[inline(never)]
     fn psci(&mut self, regs: &mut SmcRegs) {
-        let this_cpu = this_cpu().index;
+        let this_cpu = CPUS.index_of(this_cpu());
         PsciRelay { monitor: &mut self.0, cpus: &CPUS, entries: warm_entries(), this_cpu, host_owns: &host_owns }
             .handle(regs);
     }
