@@ -68,27 +68,26 @@ fn warm_entries() -> WarmEntries {
 const SPSR_EL1H_MASKED: u64 = 0x3c5;
 
 /// Called by the trap vectors for an SMCCC call from the host (HVC #0 or SMC #0; a trapped SMC
-/// already stepped over), with only the registers a call uses saved.
+/// already stepped over), with only the registers a call uses saved: `regs` is the start of the
+/// `CallFrame` (its `smccc`, x0..x17). The one place a call is routed: [`handle_host_trap`] comes
+/// here too, rather than have the routing built twice or reached through one more branch.
 #[unsafe(no_mangle)]
-extern "C" fn handle_host_call(frame: &mut CallFrame, smc: bool) {
-    host_call(&mut frame.smccc, if smc { Conduit::Smc } else { Conduit::Hvc });
+extern "C" fn handle_host_call(regs: &mut SmcRegs, smc: bool) {
+    host_calls::route_to(regs, if smc { Conduit::Smc } else { Conduit::Hvc }, &mut HostCalls(El3));
 }
+const _: () = assert!(core::mem::offset_of!(CallFrame, smccc) == 0);
 
 /// Called by the trap vectors for every other synchronous exception from the host.
 #[unsafe(no_mangle)]
 extern "C" fn handle_host_trap(frame: &mut TrapFrame) {
     let esr = Esr(read_esr_el2().bits());
     let far = read_far_el2().bits();
-    host_trap::handle(frame, esr, far, host_call, |frame| {
+    let calls = |regs: &mut SmcRegs, conduit| handle_host_call(regs, conduit == Conduit::Smc);
+    host_trap::handle(frame, esr, far, calls, |frame| {
         // HPFAR_EL2 has the faulting IPA's page for a stage-2 fault; FAR_EL2 only the VA.
         let ipa = (read_hpfar_el2().fipa() << 12) | (far & 0xfff);
         crate::redist::handle(boot::redistributors(), esr, ipa, frame, &mut redist_mmio::RedistMmio)
     });
-}
-
-/// One SMCCC call from the host on this CPU, answered in `regs`.
-fn host_call(regs: &mut SmcRegs, conduit: Conduit) {
-    host_calls::route_to(regs, conduit, &mut HostCalls(El3));
 }
 
 /// Where the host's calls go on this CPU. The PSCI relay and forwarded SMCs run with no lock
