@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
-//! The PSCI relay, the per-CPU PMU lock and the PMU reservation, across CPUs that turn each other
+//! The PSCI relay, the per-CPU PMU state and the PMU reservation, across CPUs that turn each other
 //! on and themselves off.
 //!
 //! EL2's side is one `PerCpu` per CPU (`percpu.rs`): the `on_entry` and `resume_entry` slots and
-//! the `pmu` lock around the CPU's `CpuPartition`. EL3's side is each CPU's power state as TF-A's
+//! the CPU's `CpuPartition`. That was behind a lock; it is now a per-CPU cell that only its CPU
+//! borrows (`PerCpu::partition`), for the same calls: the model's "lock" is that borrow, and what
+//! it checks (never held across a call that does not return, never taken twice) is what the cell's
+//! contract needs. EL3's side is each CPU's power state as TF-A's
 //! PSCI keeps it (on, off, on pending, suspended), with its answers to CPU_ON. A relayed CPU_OFF
 //! or power-down suspend does not return: the CPU's EL2 stack is abandoned *with whatever locks
 //! it holds*, its PMU loses its state, and the CPU comes back, if ever, through a warm entry of
@@ -15,7 +18,7 @@
 //! `CpuPartition` on a `FakePmu`.
 //!
 //! Each step's label quotes the code it stands for: psci_relay.rs (`handle`, `cpu_on`, `suspend`),
-//! percpu.rs (`HostEntry`), arch/mod.rs (`host_call`), arch/boot.rs (`cpu_on_main`,
+//! percpu.rs (`HostEntry`), arch/mod.rs (`handle_host_call`), arch/boot.rs (`cpu_on_main`,
 //! `cpu_resume_main`, `enter_host_on_this_cpu`); labels starting with BUG describe the old code.
 
 use super::Bug;
@@ -31,9 +34,9 @@ use smccc::psci::{PSCI_CPU_OFF, PSCI_CPU_ON_64, PSCI_CPU_SUSPEND_64};
 /// EL3's "ON_PENDING" answer to CPU_ON.
 const PSCI_ON_PENDING: u64 = -5i64 as u64;
 
-/// Whether `arch::host_call` holds the CPU's PMU lock while it handles this call: exactly when
-/// `host_calls::route` hands it to the `own` closure of `arch::host_call`, the only place outside
-/// the warm entries where the lock is taken.
+/// Whether `arch::handle_host_call` borrows the CPU's PMU state while it handles this call:
+/// exactly when `host_calls::route` hands it to EL2's own calls, the only place outside the warm
+/// entries where it is borrowed.
 pub fn takes_pmu_lock(function_id: u32) -> bool {
     let cpus = CpuTable::new();
     let mut el3 = FakeMonitor::default();
