@@ -97,7 +97,7 @@ const _: () = assert!(core::mem::offset_of!(WorldSave, sp) == 96);
 const _: () = assert!(core::mem::offset_of!(WorldSave, guest_regs) == 104);
 
 impl PerCpu {
-    pub const fn new() -> Self {
+    const fn new() -> Self {
         Self {
             stack_top: AtomicU64::new(0),
             world: UnsafeCell::new(WorldSave { callee_saved: [0; 12], sp: 0, guest_regs: 0 }),
