@@ -124,8 +124,9 @@ impl PmuHw for CpuPmu {
     }
 
     #[inline]
-    fn set_el2_counters(&mut self, enabled: bool, long: bool) {
+    fn set_hpmn_and_el2_counters(&mut self, hpmn: u8, enabled: bool, long: bool) {
         update_mdcr(|mut mdcr| {
+            mdcr.set_hpmn(hpmn);
             mdcr.set(MdcrEl2::HPME, enabled);
             mdcr.set(MdcrEl2::HLP, long);
             mdcr

@@ -153,7 +153,8 @@ impl PmuHw for FakePmu {
     fn set_pmcr(&mut self, value: u64) {
         self.pmcr_value = value & !(0x1f << 11);
     }
-    fn set_el2_counters(&mut self, enabled: bool, long: bool) {
+    fn set_hpmn_and_el2_counters(&mut self, hpmn: u8, enabled: bool, long: bool) {
+        self.set_hpmn(hpmn);
         self.hpme = enabled;
         self.hlp = long;
     }

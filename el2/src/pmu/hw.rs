@@ -37,8 +37,10 @@ pub trait PmuHw {
     /// PMCR_EL0 as a whole.
     fn pmcr(&self) -> u64;
     fn set_pmcr(&mut self, value: u64);
-    /// MDCR_EL2.HPME (counters at and above HPMN count) and MDCR_EL2.HLP (they are 64-bit).
-    fn set_el2_counters(&mut self, enabled: bool, long: bool);
+    /// MDCR_EL2.HPMN, with HPME (counters at and above it count) and HLP (they are 64-bit), in
+    /// one update: a partition's PMU load and put change all three, and each update of MDCR_EL2
+    /// costs a synchronisation.
+    fn set_hpmn_and_el2_counters(&mut self, hpmn: u8, enabled: bool, long: bool);
     /// PMCNTENSET_EL0.C (bit 31): the host's cycle counter enable, kept apart from the event
     /// counter masks above. Only the partition world switch touches it.
     fn cycle_counter_enabled(&self) -> bool;

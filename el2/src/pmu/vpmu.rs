@@ -188,15 +188,14 @@ impl VPmu {
                 }
             }
         }
-        // The parked events, and the host's events in place on [k, H), count above HPMN, with the
-        // host's counter width, if the host's E says its events count at all.
-        hw.set_el2_counters(host_counting, host.pmcr & PMCR_LP != 0);
         // The physical E is about to be on (or the partition's): the host's cycle counter, which
         // it gates too, must not start counting for a host whose E is clear.
         if !host_counting {
             hw.enable_cycle_counter(false);
         }
-        hw.set_hpmn(self.k);
+        // HPMN = k: the parked events, and the host's events in place on [k, H), count above it,
+        // with the host's counter width, if the host's E says its events count at all.
+        hw.set_hpmn_and_el2_counters(self.k, host_counting, host.pmcr & PMCR_LP != 0);
         for n in counters_in(mask) {
             hw.write_type(n, self.types[n as usize]);
             hw.write_counter(n, self.values[n as usize]);
@@ -265,7 +264,9 @@ impl VPmu {
         hw.enable_cycle_counter(host.cycles);
         hw.set_selr(host.selr);
         hw.set_userenr(host.userenr);
-        hw.set_hpmn(host.hpmn);
+        // The host's HPMN, and nothing above it counts any more (the parked events are copied
+        // home below, and their places scrubbed).
+        hw.set_hpmn_and_el2_counters(host.hpmn, false, false);
         for (i, t) in (0..host.moved).zip(counters_in(host.parking)) {
             let bit = 1u32 << t;
             hw.disable(bit);
@@ -288,7 +289,6 @@ impl VPmu {
         }
         // The parking place and the spare reserved counters go back to their reset state.
         scrub(hw, host.parking);
-        hw.set_el2_counters(false, false);
         self.access = Access::Trapped;
         self.loaded = false;
     }
