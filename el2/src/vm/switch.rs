@@ -16,9 +16,10 @@
 //!    interface on (ICH_HCR_EL2.En).
 //!
 //! At every entry: its virtual GIC state (ICH_VMCR, ICH_LR0), its general registers, PC and
-//! PSTATE (`SwitchHw::enter`); and at every exit the same saved back with its EL1 registers,
-//! since handling an exit may read them (an exception to deliver). They are loaded again only
-//! before a re-entry after an exit that changed them, under the guest's own stage-2.
+//! PSTATE (`SwitchHw::enter`); and at every exit the same saved back. Its EL1 registers stay in
+//! the CPU across the exits EL2 handles itself: they are saved once at the end of the run, or
+//! earlier when an exception is delivered to the guest (`RunEnv::sync_el1`), and loaded again
+//! only before a re-entry after such an exit changed them, under the guest's own stage-2.
 //!
 //! Guest to host, once, the mirror image: the virtual interface off, `dsb nsh`, the host's traps
 //! and stage-2, `isb`, then the host's EL1 registers. A partition's PMU is put back (and the
