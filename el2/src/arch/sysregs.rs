@@ -41,8 +41,8 @@ unsafe extern "C" {
 macro_rules! event_register {
     ($table:ident, $n:expr, $($x0:tt)*) => {
         // SAFETY: the caller checked n <= 30, so the branch lands on one of the table's 31
-        // entries, which moves x0 to or from one PMU register (see the module documentation)
-        // and returns; x30 is the only other register it changes.
+        // entries, which moves x0 to or from one PMU register (safe at EL2, see the module
+        // documentation) and returns; x30 is the only other register it changes.
         unsafe {
             core::arch::asm!(
                 "adr {t}, {table}",
@@ -55,43 +55,32 @@ macro_rules! event_register {
     };
 }
 
-/// PMEVCNTR<n>_EL0; 0 for n above 30.
-#[inline(always)]
-pub fn read_pmevcntr(n: u8) -> u64 {
-    if n > 30 {
-        return 0;
-    }
-    let value: u64;
-    event_register!(pmu_read_pmevcntr_table, n, out("x0") value);
-    value
+/// Defines the reader and the writer of one family of numbered registers, through its two tables.
+macro_rules! event_registers {
+    ($name:literal, $read:ident, $read_table:ident, $write:ident, $write_table:ident) => {
+        #[doc = concat!($name, "; 0 for n above 30.")]
+        #[inline(always)]
+        pub fn $read(n: u8) -> u64 {
+            if n > 30 {
+                return 0;
+            }
+            let value: u64;
+            event_register!($read_table, n, out("x0") value);
+            value
+        }
+
+        #[doc = concat!("Writes ", $name, "; nothing for n above 30.")]
+        #[inline(always)]
+        pub fn $write(n: u8, value: u64) {
+            if n <= 30 {
+                event_register!($write_table, n, in("x0") value);
+            }
+        }
+    };
 }
 
-/// PMEVTYPER<n>_EL0; 0 for n above 30.
-#[inline(always)]
-pub fn read_pmevtyper(n: u8) -> u64 {
-    if n > 30 {
-        return 0;
-    }
-    let value: u64;
-    event_register!(pmu_read_pmevtyper_table, n, out("x0") value);
-    value
-}
-
-/// Writes PMEVCNTR<n>_EL0; nothing for n above 30.
-#[inline(always)]
-pub fn write_pmevcntr(n: u8, value: u64) {
-    if n <= 30 {
-        event_register!(pmu_write_pmevcntr_table, n, in("x0") value);
-    }
-}
-
-/// Writes PMEVTYPER<n>_EL0; nothing for n above 30.
-#[inline(always)]
-pub fn write_pmevtyper(n: u8, value: u64) {
-    if n <= 30 {
-        event_register!(pmu_write_pmevtyper_table, n, in("x0") value);
-    }
-}
+event_registers!("PMEVCNTR<n>_EL0", read_pmevcntr, pmu_read_pmevcntr_table, write_pmevcntr, pmu_write_pmevcntr_table);
+event_registers!("PMEVTYPER<n>_EL0", read_pmevtyper, pmu_read_pmevtyper_table, write_pmevtyper, pmu_write_pmevtyper_table);
 
 /// The barriers the world switch and the PMU switch need.
 pub fn isb() {
