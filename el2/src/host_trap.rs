@@ -19,6 +19,10 @@ use smc_interface::SmcccError;
 /// Handles an HVC or a trapped SMC from the host (`esr` says which); `regs` are the host's x0..x17
 /// and what it resumes with. `skip_smc` moves the host's return address past a trapped SMC (which
 /// has not executed); `calls` answers an SMCCC call in place (see `host_calls::route`).
+///
+/// The firmware's call path applies the same rules in assembly, before any Rust runs
+/// (`arch/vectors.S`, `host_call_path`, checked on QEMU by abi-probe); this is them for a full
+/// trap frame, which the vectors never send here for a call, and for the host tests.
 #[inline]
 pub fn handle_call(regs: &mut SmcRegs, esr: Esr, skip_smc: impl FnOnce(), calls: impl FnOnce(&mut SmcRegs, Conduit)) {
     let conduit = if esr.class() == ExceptionClass::Smc64 {
@@ -36,7 +40,7 @@ pub fn handle_call(regs: &mut SmcRegs, esr: Esr, skip_smc: impl FnOnce(), calls:
 }
 
 /// Handles one host trap; `frame` holds the host's registers and is what the host resumes with.
-/// Calls go to [`handle_call`] (the trap path sends them there directly); `mmio` emulates a data
+/// Calls go to [`handle_call`] (the firmware's vectors take calls elsewhere); `mmio` emulates a data
 /// abort on a device page EL2 keeps out of the host's stage-2, and says whether it did (otherwise
 /// the access is refused with an abort).
 pub fn handle(

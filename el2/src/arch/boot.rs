@@ -126,8 +126,10 @@ fn configure_pmu(ids: &CpuIds, dtb: &[u8]) -> Option<PmuConfig> {
     // mode relies on it; the trapped mode is right everywhere. The device tree may choose.
     let probe = super::enforcement::probe();
     let requested = match devicetree::chosen_str(dtb, DT_ENFORCEMENT) {
-        Ok(value) => Requested::parse(value.as_deref())
-            .unwrap_or_else(|| fail(format_args!("/chosen/{DT_ENFORCEMENT} = \"{}\": want direct or trapped", value.as_deref().unwrap_or_default()))),
+        Ok(value) => Requested::parse(value.as_deref()).unwrap_or_else(|| {
+            let value = value.as_deref().unwrap_or_default();
+            fail(format_args!("/chosen/{DT_ENFORCEMENT} = \"{value}\": want direct or trapped"))
+        }),
         Err(e) => fail(format_args!("/chosen/{DT_ENFORCEMENT}: {e}")),
     };
     let (enforcement, unsafe_direct) = enforcement::choose(requested, probe, ids.has_fgt());
@@ -237,7 +239,8 @@ extern "C" fn boot_cpu_main(x0: u64, x1: u64, _x2: u64, _x3: u64) -> ! {
     holes.extend_from_slice(&lpi_pages);
     let mut s2 = host_stage2::build(&ram, Current::DEVICE_REGIONS, &holes)
         .unwrap_or_else(|e| fail(format_args!("host stage-2: {e}")));
-    info!("GIC: ITS {} hidden from the host; LPI registers emulated in {}", Regions(&gic.its), Regions(&gic.redistributors));
+    let (its, redistributors) = (Regions(&gic.its), Regions(&gic.redistributors));
+    info!("GIC: ITS {its} hidden from the host; LPI registers emulated in {redistributors}");
     drop(lpi_pages);
     s2.mark_active();
 

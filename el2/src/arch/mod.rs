@@ -16,17 +16,15 @@ mod world;
 
 use crate::esr::Esr;
 use crate::host_calls::{self, Conduit, PmuCall, Services};
-use crate::pmu::PmuConfig;
-use smc_interface::{HostCall, SmcccError};
 use crate::host_trap;
 use crate::monitor::{El3, SmcRegs};
 use crate::percpu::{CpuTable, PerCpu};
+use crate::pmu::PmuConfig;
 use crate::psci_relay::{PsciRelay, WarmEntries};
 use crate::trap_frame::{CallFrame, TrapFrame};
 use crate::vm::{VmCalls, VmStore};
-use arm_sysregs::el2::accessors::{
-    read_esr_el2, read_far_el2, read_hpfar_el2, read_tpidr_el2,
-};
+use arm_sysregs::el2::accessors::{read_esr_el2, read_far_el2, read_hpfar_el2, read_tpidr_el2};
+use smc_interface::{HostCall, SmcccError};
 
 core::arch::global_asm!(
     include_str!("asm_macros.S"),

@@ -79,8 +79,10 @@ macro_rules! event_registers {
     };
 }
 
-event_registers!("PMEVCNTR<n>_EL0", read_pmevcntr, pmu_read_pmevcntr_table, write_pmevcntr, pmu_write_pmevcntr_table);
-event_registers!("PMEVTYPER<n>_EL0", read_pmevtyper, pmu_read_pmevtyper_table, write_pmevtyper, pmu_write_pmevtyper_table);
+event_registers!("PMEVCNTR<n>_EL0", read_pmevcntr, pmu_read_pmevcntr_table, write_pmevcntr,
+    pmu_write_pmevcntr_table);
+event_registers!("PMEVTYPER<n>_EL0", read_pmevtyper, pmu_read_pmevtyper_table, write_pmevtyper,
+    pmu_write_pmevtyper_table);
 
 /// The barriers the world switch and the PMU switch need.
 pub fn isb() {

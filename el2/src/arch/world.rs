@@ -58,8 +58,9 @@ impl SwitchHw for CpuSwitch {
     fn write(&mut self, reg: Reg, value: u64) {
         // SAFETY (the unsafe writes): these registers decide how EL1 and EL0 run (traps,
         // stage-2, the virtual GIC, where and how the host resumes) and what they see; EL2's own
-        // execution does not depend on them. The stage-2 tables a VTTBR_EL2 value names are the host's (built at boot) or a
-        // VM's, which lives while its slot is locked, for the whole run.
+        // execution does not depend on them. The stage-2 tables a VTTBR_EL2 value names are the
+        // host's (built at boot) or a VM's, which lives while its slot is locked, for the whole
+        // run.
         match reg {
             Reg::Hcr => unsafe { write_hcr_el2(HcrEl2::from_bits_retain(value)) },
             Reg::Cptr => unsafe { write_cptr_el2(CptrEl2::from_bits_retain(value)) },
