@@ -20,9 +20,9 @@ use smc_interface::SmcccError;
 /// and what it resumes with. `skip_smc` moves the host's return address past a trapped SMC (which
 /// has not executed); `calls` answers an SMCCC call in place (see `host_calls::route`).
 ///
-/// The firmware's call path applies the same rules in assembly, before any Rust runs
-/// (`arch/vectors.S`, `host_call_path`, checked on QEMU by abi-probe); this is them for a full
-/// trap frame, which the vectors never send here for a call, and for the host tests.
+/// The firmware's vectors take HVC #0 and SMC #0 on a shorter path (`arch/vectors.S`,
+/// `host_call_path`) that steps over a trapped SMC itself; any other immediate comes here with a
+/// full trap frame and is refused (checked on QEMU by abi-probe).
 #[inline]
 pub fn handle_call(regs: &mut SmcRegs, esr: Esr, skip_smc: impl FnOnce(), calls: impl FnOnce(&mut SmcRegs, Conduit)) {
     let conduit = if esr.class() == ExceptionClass::Smc64 {

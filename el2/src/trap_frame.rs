@@ -26,25 +26,23 @@ const _: () = assert!(core::mem::offset_of!(TrapFrame, spsr) == 256);
 /// Registers of an SMCCC call: x0 is the function ID, x1..x17 the arguments.
 pub const SMCCC_REGS: usize = 18;
 
-/// The frame of an HVC or SMC from the host (`arch/vectors.S`, `host_call_path`), laid out as a
-/// [`TrapFrame`] but with x19..x28, ELR_EL2 and SPSR_EL2 not saved: the code a call runs
-/// preserves the registers (callee-saved in the AAPCS64) and, since it takes no exception at EL2,
-/// ELR_EL2 and SPSR_EL2 too (a VCPU_RUN's world switch puts the host's back); no call reads or
-/// writes them, and a trapped SMC's return address moves in ELR_EL2 itself. The hot path saves
-/// and restores twelve registers fewer for it.
+/// The frame of an HVC #0 or SMC #0 from the host (`arch/vectors.S`, `host_call_path`): x0..x17
+/// where a [`TrapFrame`] has them, then x18 and x30 in the next two slots, and nothing else.
+/// x19..x29 are callee-saved in the AAPCS64, so the code a call runs preserves them; since it
+/// takes no exception at EL2 it preserves ELR_EL2 and SPSR_EL2 too (a VCPU_RUN's world switch
+/// puts the host's back), and a trapped SMC's return address moves in ELR_EL2 itself. No call
+/// reads or writes anything but `smccc`; the hot path saves and restores thirteen registers fewer
+/// for it.
 #[repr(C)]
 pub struct CallFrame {
     /// x0..x17: the call's function ID, arguments, and results.
     pub smccc: SmcRegs,
-    pub x18: u64,
-    _x19_x28: [MaybeUninit<u64>; 10],
-    pub x29_x30: [u64; 2],
-    _elr_spsr_pad: [MaybeUninit<u64>; 3],
+    /// x18 and x30 on the call path; x18..x30, ELR_EL2 and SPSR_EL2 in a [`TrapFrame`] seen as a
+    /// call frame. Only the assembly reads them.
+    _rest: [MaybeUninit<u64>; 16],
 }
 
 const _: () = assert!(size_of::<CallFrame>() == size_of::<TrapFrame>());
-const _: () = assert!(core::mem::offset_of!(CallFrame, x18) == 144);
-const _: () = assert!(core::mem::offset_of!(CallFrame, x29_x30) == 232);
 
 impl TrapFrame {
     /// The frame as a call sees it.
@@ -65,7 +63,7 @@ mod tests {
         frame.regs.iter_mut().enumerate().for_each(|(i, r)| *r = i as u64 + 100);
         (frame.elr, frame.spsr) = (0x4000, 0x3c5);
         let call = frame.as_call_frame();
-        assert_eq!((call.smccc[17], call.x18, call.x29_x30), (117, 118, [129, 130]));
+        assert_eq!((call.smccc[0], call.smccc[17]), (100, 117));
         call.smccc[..2].copy_from_slice(&[1, 2]);
         assert_eq!(&frame.regs[..3], &[1, 2, 102]);
     }

@@ -67,11 +67,12 @@ const SPSR_EL1H_MASKED: u64 = 0x3c5;
 
 /// Called by the trap vectors for an SMCCC call from the host (HVC #0 or SMC #0; a trapped SMC
 /// already stepped over), with only the registers a call uses saved: `regs` is the start of the
-/// `CallFrame` (its `smccc`, x0..x17). The one place a call is routed: [`handle_host_trap`] comes
+/// `CallFrame` (its `smccc`, x0..x17). `smc` is 0 for an HVC and non-zero for an SMC (the vectors
+/// pass what their syndrome test left). The one place a call is routed: [`handle_host_trap`] comes
 /// here too, rather than have the routing built twice or reached through one more branch.
 #[unsafe(no_mangle)]
-extern "C" fn handle_host_call(regs: &mut SmcRegs, smc: bool) {
-    host_calls::route_to(regs, if smc { Conduit::Smc } else { Conduit::Hvc }, &mut HostCalls(El3));
+extern "C" fn handle_host_call(regs: &mut SmcRegs, smc: u64) {
+    host_calls::route_to(regs, if smc != 0 { Conduit::Smc } else { Conduit::Hvc }, &mut HostCalls(El3));
 }
 const _: () = assert!(core::mem::offset_of!(CallFrame, smccc) == 0);
 
@@ -80,7 +81,7 @@ const _: () = assert!(core::mem::offset_of!(CallFrame, smccc) == 0);
 extern "C" fn handle_host_trap(frame: &mut TrapFrame) {
     let esr = Esr(read_esr_el2().bits());
     let far = read_far_el2().bits();
-    let calls = |regs: &mut SmcRegs, conduit| handle_host_call(regs, conduit == Conduit::Smc);
+    let calls = |regs: &mut SmcRegs, conduit| handle_host_call(regs, (conduit == Conduit::Smc).into());
     host_trap::handle(frame, esr, far, calls, |frame| {
         // HPFAR_EL2 has the faulting IPA's page for a stage-2 fault; FAR_EL2 only the VA.
         let ipa = (read_hpfar_el2().fipa() << 12) | (far & 0xfff);

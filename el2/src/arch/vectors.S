@@ -4,8 +4,8 @@
  *
  * A trap from the host saves the host's general registers, ELR_EL2 and SPSR_EL2 in a `TrapFrame`
  * on this CPU's EL2 stack, calls Rust with a pointer to it, and restores whatever Rust left in it.
- * An HVC or SMC, the host's hot path, saves fewer (a `CallFrame`, same layout): x19..x28 are
- * callee-saved for the Rust it calls, ELR_EL2 and SPSR_EL2 are not used by it, and no call
+ * An HVC #0 or SMC #0, the host's hot path, saves fewer (a `CallFrame`, same size): x19..x29
+ * are callee-saved for the Rust it calls, ELR_EL2 and SPSR_EL2 are not used by it, and no call
  * reads or writes any of them.
  * EL2 is built for the soft-float target and never touches FP/SIMD, so the host's FP/SIMD and SVE
  * state stays live in the registers across a trap and is not saved. Every other vector means a
@@ -16,10 +16,8 @@
 .equ FRAME_SIZE, 272		/* 31 GPRs, ELR, SPSR (at FRAME_ELR + 8), padding: see TrapFrame */
 .equ FRAME_ELR, 248
 .equ FRAME_X18, 144
-.equ FRAME_X29, 232
-.equ ESR_EC_SHIFT, 26
-.equ EC_HVC64, 0x16
-.equ EC_SMC64, 0x17
+.equ ESR_HVC64_IMM0, 0x5a000000	/* EC 0x16 << 26 | IL */
+.equ ESR_EC_SMC_BIT, 1 << 26	/* EC 0x16 (HVC64) ^ 0x17 (SMC64) */
 
 .macro save_frame
 	sub	sp, sp, #FRAME_SIZE
@@ -50,15 +48,21 @@
 	\op	x16, x17, [sp, #128]
 .endm
 
-/* Synchronous from the host in AArch64: calls take the short path. */
+/*
+ * Synchronous from the host in AArch64: SMCCC calls take the short path. ESR_EL2 of an HVC #0 is
+ * exactly ESR_HVC64_IMM0 (EC 0x16, IL, immediate 0; the other ISS bits are RES0), and of an SMC #0
+ * differs from it only in bit 26 (EC 0x17): one XOR and one test pick both out, and leave x1 = 0
+ * for an HVC and non-zero for an SMC. Any other immediate (not an SMCCC call) takes the full trap
+ * path, where Rust refuses it.
+ */
 .macro ventry_host_sync
 	.balign	0x80
 	sub	sp, sp, #FRAME_SIZE
 	stp	x0, x1, [sp, #0]
 	mrs	x1, esr_el2
-	ubfx	x0, x1, #ESR_EC_SHIFT, #6
-	cmp	x0, #EC_HVC64
-	ccmp	x0, #EC_SMC64, #4, ne	/* Z set: HVC64 or SMC64 */
+	mov	x0, #ESR_HVC64_IMM0
+	eor	x1, x1, x0
+	tst	x1, #~ESR_EC_SMC_BIT
 	b.eq	host_call_path
 	store_x2_x30 sp
 	mrs	x0, elr_el2
@@ -104,46 +108,30 @@ el2_vectors:
 	ventry_unexpected 15
 
 /*
- * x0 and x1 are saved, x0 = the exception class, x1 = ESR_EL2: the rest of a CallFrame, Rust,
- * and back. ELR_EL2 and SPSR_EL2 stay in their registers (see CallFrame).
- *
- * What the syndrome says is settled here, in a few instructions rather than in Rust:
- * - a trapped SMC has not executed, so the host resumes after it (ELR_EL2 + 4);
- * - SMCCC calls use immediate 0: any other HVC or SMC immediate is not a call of this
- *   hypervisor, and is refused as NOT_SUPPORTED (-1 in x0, x1..x3 zero, like every refusal);
- * - handle_host_call(frame, smc) is told the conduit (x1: 0 HVC, 1 SMC).
+ * An HVC #0 or SMC #0 from the host; x0 and x1 are saved, x1 = 0 for an HVC. The rest of a
+ * CallFrame is saved: x2..x17, which the call's Rust may clobber and SMCCC says a call keeps (or
+ * returns results in), and x18 and x30; x19..x29 are callee-saved for the Rust it calls. ELR_EL2
+ * and SPSR_EL2 stay in their registers (see CallFrame). A trapped SMC has not executed, so the
+ * host resumes after it (ELR_EL2 + 4). handle_host_call(frame, conduit) is told the conduit in x1
+ * as it stands: 0 for HVC, non-zero for SMC.
  */
 host_call_path:
 	x2_x17 stp
-	str	x18, [sp, #FRAME_X18]
-	stp	x29, x30, [sp, #FRAME_X29]
-	cmp	x0, #EC_SMC64
-	b.eq	1f
-	tst	x1, #0xffff
-	b.ne	3f
-	mov	x1, #0
-	b	2f
-1:	mrs	x2, elr_el2
+	stp	x18, x30, [sp, #FRAME_X18]
+	cbz	x1, 1f
+	mrs	x2, elr_el2
 	add	x2, x2, #4
 	msr	elr_el2, x2
-	tst	x1, #0xffff
-	b.ne	3f
-	mov	x1, #1
-2:	mov	x0, sp
+1:	mov	x0, sp
 	bl	handle_host_call
-4:	x2_x17 ldp
-	ldr	x18, [sp, #FRAME_X18]
-	ldp	x29, x30, [sp, #FRAME_X29]
+	x2_x17 ldp
+	ldp	x18, x30, [sp, #FRAME_X18]
 	ldp	x0, x1, [sp, #0]
 	add	sp, sp, #FRAME_SIZE
 	eret
 	/* No straight-line speculation past the ERET. */
 	dsb	nsh
 	isb
-3:	mov	x0, #-1
-	stp	x0, xzr, [sp, #0]
-	stp	xzr, xzr, [sp, #16]
-	b	4b
 
 restore_frame_eret:
 	ldp	x0, x1, [sp, #FRAME_ELR]

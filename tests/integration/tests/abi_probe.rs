@@ -7,7 +7,7 @@
 use integration::{Boot, Outcome, Run};
 
 /// Checks the probe makes (see tests/payloads/abi-probe); a change there changes this number.
-const PROBE_CHECKS: u32 = 58;
+const PROBE_CHECKS: u32 = 60;
 
 fn check_probe(out: &Outcome, smp: u32) {
     out.assert_clean_exit();

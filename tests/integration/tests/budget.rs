@@ -14,14 +14,14 @@ use integration::{Boot, Outcome, Run};
 /// where the budget is not there yet.
 const BUDGETS: &[(&str, u64, u64)] = &[
     // (path, budget, goal)
-    ("hvc-null", 67, 60),
-    ("hvc-hyp-revision", 63, 80),
-    ("smc-hyp-revision", 65, 80),
-    ("smc-relayed-psci-version", 81, 100),
-    ("hvc-pmu-status", 85, 80),
-    ("hvc-pmu-reserve-2+unreserve", 306, 300),
-    ("vcpu-run-round-trip", 630, 700),
-    ("vcpu-run-round-trip+pmu-load-put", 1263, 1100),
+    ("hvc-null", 60, 60),
+    ("hvc-hyp-revision", 56, 80),
+    ("smc-hyp-revision", 59, 80),
+    ("smc-relayed-psci-version", 75, 100),
+    ("hvc-pmu-status", 78, 80),
+    ("hvc-pmu-reserve-2+unreserve", 292, 300),
+    ("vcpu-run-round-trip", 623, 700),
+    ("vcpu-run-round-trip+pmu-load-put", 1256, 1100),
 ];
 
 /// `BENCH: <name> <total> el2=<el2>`: the EL2 count, whole instructions per call.

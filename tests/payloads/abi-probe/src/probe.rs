@@ -64,6 +64,43 @@ fn imm1_all(smc: bool, function: u64) -> [u64; 18] {
     r
 }
 
+/// An HVC #0 or SMC #0 (HYP_REVISION) with x18..x30 = 0x1800 + n: the values x18..x30 hold after
+/// it. EL2's call path saves only the registers the Rust it runs may clobber, so this checks the
+/// rest (x19..x29, callee-saved there) come back too. x19 and x29 are LLVM's and x30 is the link
+/// register, so the asm keeps its caller's and sets and reads them itself.
+fn high_registers_after(smc: bool) -> [u64; 13] {
+    let mut r: [u64; 13] = core::array::from_fn(|n| 0x1812 + 0x100 * n as u64);
+    let [x18, x19, x20, x21, x22, x23, x24, x25, x26, x27, x28, x29, x30] = &mut r;
+    macro_rules! call {
+        ($insn:literal) => {
+            // SAFETY: an SMCCC call (x0 = HYP_REVISION); x19, x29 and x30 are saved on the stack
+            // and put back, and every other register in play is declared.
+            unsafe {
+                asm!(
+                    "stp x19, x29, [sp, #-32]!",
+                    "str x30, [sp, #16]",
+                    "mov x19, {v19}", "mov x29, {v29}", "mov x30, {v30}",
+                    $insn,
+                    "mov {v19}, x19", "mov {v29}, x29", "mov {v30}, x30",
+                    "ldr x30, [sp, #16]",
+                    "ldp x19, x29, [sp], #32",
+                    v19 = inout(reg) *x19, v29 = inout(reg) *x29, v30 = inout(reg) *x30,
+                    inout("x0") u64::from(ids::HYP_REVISION) => _, out("x1") _, out("x2") _,
+                    out("x3") _, inout("x18") *x18, inout("x20") *x20, inout("x21") *x21,
+                    inout("x22") *x22, inout("x23") *x23, inout("x24") *x24, inout("x25") *x25,
+                    inout("x26") *x26, inout("x27") *x27, inout("x28") *x28,
+                )
+            }
+        };
+    }
+    if smc {
+        call!("smc #0");
+    } else {
+        call!("hvc #0");
+    }
+    r
+}
+
 // ---------------------------------------------------------------------------------------------
 // The checks
 
@@ -136,6 +173,12 @@ fn bad_input() {
     let args: [u64; 18] = core::array::from_fn(|i| if i == 0 { ids::HYP_REVISION.into() } else { 0x1111 * i as u64 });
     let out = Hvc.call(args);
     check("x4..x17 preserved", out[4..] == args[4..], format_args!("{:x?}", &out[4..]));
+    for (insn, smc) in [("hvc #0", false), ("smc #0", true)] {
+        let r = high_registers_after(smc);
+        let kept = r.iter().enumerate().all(|(n, &v)| v == 0x1812 + 0x100 * n as u64);
+        let what = if smc { "smc #0 keeps x18..x30" } else { "hvc #0 keeps x18..x30" };
+        check(what, kept, format_args!("{insn}: {r:x?}"));
+    }
     // Every ID of this service's ranges with junk arguments gets a defined answer.
     let mut defined = true;
     for base in [0x8600_0000u64, 0xc600_0000, 0x8600_ff00] {
