@@ -10,8 +10,10 @@
 //! events on counters k..H-1 stay where they are and keep counting. EL2's own execution is not
 //! counted, so moving a counter loses nothing.
 //!
-//! The switch is lazy: a vCPU's PMU is loaded only when it first touches it during a run (every
-//! access traps in the trapped mode, so EL2 knows), and put back when the run ends.
+//! A vCPU's PMU is loaded at the start of a run if any of its counters counts (its E and an
+//! enable), since they must count from the run's first instruction; otherwise lazily, when it
+//! first touches it during the run (the first access traps in both modes, so EL2 knows). It is
+//! put back when the run ends.
 //!
 //! The cycle counter is the host's: a partition has none (its PMCCNTR_EL0, PMCCFILTR_EL0 and bit 31
 //! of its masks read as zero and ignore writes). The partition's E is virtual: its counters are
@@ -106,6 +108,12 @@ pub struct HostPmu {
 impl VPmu {
     pub fn new(k: u8) -> Self {
         Self { k, ..Default::default() }
+    }
+
+    /// Whether any of its counters counts: its E and at least one of its enables. Such a PMU
+    /// has to be on the CPU for the whole of a run, whatever the partition touches.
+    pub fn counting(&self) -> bool {
+        self.pmcr & PMCR_E != 0 && self.cnten & self.mask() != 0
     }
 
     fn mask(&self) -> u32 {

@@ -208,11 +208,22 @@ fn enter_guest(hw: &mut impl SwitchHw, vcpu: &mut Vcpu) -> (ExitKind, Syndrome) 
 struct RunEnv<'a, H: SwitchHw> {
     hw: &'a mut H,
     cfg: RunPmu,
-    /// The host's PMU state, from the moment the partition's PMU is loaded (lazily: only a run
-    /// in which the guest touches its PMU pays for the switch).
+    /// The host's PMU state, from the moment the partition's PMU is loaded (at the run's start if
+    /// its counters count, else at its first access: a run that never touches an idle PMU pays
+    /// nothing for the switch).
     host_pmu: Option<HostPmu>,
     /// The CPU holds guest EL1 values newer than `vcpu.sys`.
     el1_in_cpu: bool,
+}
+
+impl<H: SwitchHw> RunEnv<'_, H> {
+    /// Puts the partition's PMU on the CPU for the rest of the run. One copy, out of line, for the
+    /// two places a run loads it.
+    #[inline(never)]
+    fn load_pmu(&mut self, vcpu: &mut Vcpu) {
+        let cfg = self.cfg;
+        self.host_pmu = Some(vcpu.pmu.load(self.hw.pmu(), cfg.reserved, cfg.host_counters, cfg.access));
+    }
 }
 
 impl<H: SwitchHw> ExitEnv for RunEnv<'_, H> {
@@ -220,11 +231,10 @@ impl<H: SwitchHw> ExitEnv for RunEnv<'_, H> {
         if vcpu.pmu.k == 0 {
             return Emulated::Undefined;
         }
-        let pmu = self.hw.pmu();
         if !vcpu.pmu.loaded {
-            self.host_pmu = Some(vcpu.pmu.load(pmu, self.cfg.reserved, self.cfg.host_counters, self.cfg.access));
+            self.load_pmu(vcpu);
         }
-        vcpu.pmu.emulate(pmu, reg, read, value, from_el0)
+        vcpu.pmu.emulate(self.hw.pmu(), reg, read, value, from_el0)
     }
 
     /// Saved once a run, at its end, unless an exception delivered to the guest needs them
@@ -256,6 +266,12 @@ pub fn run(hw: &mut impl SwitchHw, vm: &Vm, vcpu: &mut Vcpu, events: HostEvents,
     pmu.enable(events.guest_only as u32);
     let host = HostWorld::leave(hw, vm, vcpu);
     let mut env = RunEnv { hw, cfg, host_pmu: None, el1_in_cpu: false };
+    // Counters that count do so from the run's first instruction, not from its first PMU access:
+    // a partition with any counting is loaded now. One with nothing counting waits for its first
+    // access, so that a run which does not touch its PMU pays nothing for it.
+    if vcpu.pmu.counting() {
+        env.load_pmu(vcpu);
+    }
     let exit = loop {
         // The CPU holds the guest's EL1 registers from `leave` on; only an exit that changed
         // them (an exception delivered to the guest) makes it load them again.

@@ -273,6 +273,27 @@ fn the_direct_mode_lifts_pmu_traps_only_while_the_partition_is_loaded() {
 }
 
 #[test]
+fn a_partition_whose_counters_count_is_loaded_from_the_first_entry() {
+    // (its E, its enables): loaded at the first entry only if both say a counter counts.
+    for (pmcr, cnten, counting) in [(1, 0b01, true), (1, 0b10, true), (1, 0, false), (0, 0b11, false), (1, 0b100, false)] {
+        for access in [Access::Trapped, Access::Direct { fgt: false }, Access::Direct { fgt: true }] {
+            let (mut hw, vm, mut vcpu) = (recorder(&[GuestStep::Irq { overflow: false }]), vm(), vcpu(2));
+            (vcpu.pmu.pmcr, vcpu.pmu.cnten) = (pmcr, cnten);
+            let exit = run(&mut hw, &vm, &mut vcpu, HostEvents::default(), RunPmu { access, ..PMU });
+            assert_eq!(exit, Exit::HostInterrupt);
+            let at = &hw.entries[0].pmu;
+            let what = format!("E={pmcr} enables={cnten:#b} {access:?}");
+            assert_eq!(at.hpmn_value, if counting { 2 } else { 4 }, "{what}");
+            assert_eq!(at.partition_trapped, !counting || access == Access::Trapped, "{what}");
+            assert_eq!(at.enabled() & 0b11 != 0, counting, "{what}");
+            // And put back at the exit, with nothing of it left on the CPU.
+            assert!(!vcpu.pmu.loaded);
+            assert_eq!((hw.pmu.hpmn_value, hw.pmu.partition_trapped), (4, true), "{what}");
+        }
+    }
+}
+
+#[test]
 fn a_partition_overflow_interrupt_goes_to_the_partition_not_the_host() {
     let script = [GuestStep::ReadPmcr, GuestStep::Irq { overflow: true }, GuestStep::Done];
     let (hw, ..) = run_script(&script, 2, PMU);

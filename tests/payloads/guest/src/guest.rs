@@ -80,6 +80,17 @@ fn pmu_partition(arg: u64) -> ! {
     };
     report(13, measure(1000), measure(3000));
 
+    // 20: counters that count go on counting in a run that touches no PMU register, from its
+    // first instruction: counter 1 (instructions) across an exit and back into N loop iterations
+    // before the next access. 2N and a fixed few (0 where QEMU does not count instructions).
+    let a = rd!("pmevcntr1_el0");
+    report(20, 0, 0);
+    // SAFETY: a register-only loop.
+    unsafe {
+        asm!("mov {n}, #1000", "1:", "subs {n}, {n}, #1", "b.ne 1b", n = out(reg) _, options(nostack, nomem))
+    };
+    report(20, 1, rd!("pmevcntr1_el0") - a);
+
     // 14: the host's counters are out of reach: beyond k is undefined, directly and through
     // PMSELR; PMSWINC, P (reset) and E (stop) only affect this partition's counters. In the direct
     // mode that is the CPU's job; on a CPU that does not do it (QEMU) the step is skipped: no
