@@ -23,9 +23,9 @@
  *                          "PERF: inst loops=L count=X" (exact under QEMU's -icount)
  *   perf-check cpus N [CPU]
  *                          N CPU-cycles events bound to each online CPU (counting whatever runs
- *                          there, not pinned), and with CPU three pinned CPU_CYCLES events on
- *                          that CPU, one excluding the host (:G), one excluding guests (:H) and
- *                          one excluding neither; prints
+ *                          there, not pinned), and with CPU a pinned group of three CPU_CYCLES
+ *                          events on that CPU, read together: one excluding the host (:G), one
+ *                          excluding guests (:H) and one excluding neither; prints
  *                          "PERF: cpus ready", then for each line read from stdin (a label) the
  *                          change since the previous line, per CPU: "PERF: cpus LABEL cpu=C n=N
  *                          multiplexed=M inconsistent=I", M the events off the PMU part of that
@@ -355,7 +355,9 @@ static int cpus(int n, int gh_cpu)
 {
 	const uint64_t fmt = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
 	static struct watched ev[MAX_CPUS][32];
-	struct watched gh[3] = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };
+	/* Leader (neither excluded), :G, :H; with the group's values last read. */
+	int gh[3] = { -1, -1, -1 };
+	uint64_t gh_last[3] = { 0, 0, 0 };
 	int cpu_ids[MAX_CPUS], ncpu = online_cpus(cpu_ids);
 	char label[64];
 
@@ -370,6 +372,10 @@ static int cpus(int n, int gh_cpu)
 			}
 		}
 	}
+	/*
+	 * One group, read in one go: the kernel reads its counters together on that CPU. Read one
+	 * by one, each would see the CPU at another moment, and the three would not add up.
+	 */
 	for (int g = 0; g < 3 && gh_cpu >= 0; g++) {
 		struct perf_event_attr attr;
 
@@ -377,12 +383,12 @@ static int cpus(int n, int gh_cpu)
 		attr.size = sizeof(attr);
 		attr.type = PERF_TYPE_RAW;
 		attr.config = 0x11;
-		attr.pinned = 1;
-		attr.exclude_host = g == 0;
-		attr.exclude_guest = g == 1;
-		attr.read_format = fmt;
-		gh[g].fd = perf_open(&attr, gh_cpu);
-		if (gh[g].fd < 0) {
+		attr.pinned = g == 0;
+		attr.exclude_host = g == 1;
+		attr.exclude_guest = g == 2;
+		attr.read_format = PERF_FORMAT_GROUP;
+		gh[g] = syscall(SYS_perf_event_open, &attr, -1, gh_cpu, g ? gh[0] : -1, 0);
+		if (gh[g] < 0) {
 			perror("perf_event_open");
 			return 1;
 		}
@@ -407,14 +413,18 @@ static int cpus(int n, int gh_cpu)
 			       cpu_ids[i], n, multiplexed, inconsistent);
 		}
 		if (gh_cpu >= 0) {
-			uint64_t g[3], h[3], b[3];
+			/* PERF_FORMAT_GROUP: the number of events, then their values. */
+			uint64_t v[4] = { 0, 0, 0, 0 }, d[3];
 
-			delta(&gh[0], g);
-			delta(&gh[1], h);
-			delta(&gh[2], b);
+			if (read(gh[0], v, sizeof(v)) != sizeof(v) || v[0] != 3)
+				memcpy(&v[1], gh_last, sizeof(gh_last));
+			for (int j = 0; j < 3; j++) {
+				d[j] = v[j + 1] - gh_last[j];
+				gh_last[j] = v[j + 1];
+			}
 			printf("PERF: cpus %s cpu=%d guest-only=%llu host-only=%llu both=%llu\n", label,
-			       gh_cpu, (unsigned long long)g[0], (unsigned long long)h[0],
-			       (unsigned long long)b[0]);
+			       gh_cpu, (unsigned long long)d[1], (unsigned long long)d[2],
+			       (unsigned long long)d[0]);
 		}
 		fflush(stdout);
 	}

@@ -98,7 +98,9 @@ fn check_e2e(out: &Outcome, icount: bool) {
     // :G and :H on CPU 1, beside an event that excludes neither: the one that excludes the host
     // counts only while the guest runs (at least its loop), the one that excludes guests counts
     // all the rest, so that the two add up to the third (give or take EL2's few instructions at
-    // each switch, which they see at slightly different moments).
+    // each switch, which they see at slightly different moments). perf-check reads the three as
+    // one group, in one go: read one by one, what CPU 1 ran between the reads made them differ by
+    // up to 40 k with no guest at all, on a loaded machine.
     let gh = |label: &str| {
         let prefix = format!("PERF: cpus gh-{label} cpu=1 guest-only=");
         let l = out.lines_with(&prefix).next().unwrap_or_else(|| panic!("no {prefix}:\n{}", out.log));
