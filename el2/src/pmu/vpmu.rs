@@ -147,21 +147,21 @@ impl VPmu {
         // bits: HPME is about to make them count, and a parked event picks up the bits of its
         // counter. All of them start from their reset state.
         let moved = self.k.min(host_counters);
-        // The parking place's first `moved` counters get a host event each, type and value.
-        let parked_into = counters_in(parking).take(usize::from(moved)).fold(0, |m, t| m | 1 << t);
-        scrub_except_values(hw, parking, parked_into);
-        let mut targets = counters_in(parking);
+        // The parking place's controls first (so nothing there counts or interrupts); its event
+        // types and values once it is known which counters the parking rewrote.
+        scrub_except_values(hw, parking, parking);
         // HPMD (where the host has it) keeps EL2 out of the counters below HPMN only. With the
         // partition's PMU loaded, HPMN = k and every host event sits at or above it, parked or in
         // place on [k, H): their filters must do what HPMD did, so NSH (count at EL2) goes for the
         // run and comes back on put. A CPU without HPMD lets the host count EL2 anyway.
         let strip_nsh = hw.el2_prohibited();
-        // Park the host's events from the partition's counters.
-        for i in 0..moved {
-            let Some(t) = targets.next() else {
-                debug_assert!(false, "no parking place for host counter {i}");
-                break;
-            };
+        // The host's controls of the counters it parks, read once: the parking below writes only
+        // the parking place's bits.
+        let (enabled, interrupts, overflows) = (hw.enabled(), hw.interrupts(), hw.overflows());
+        let mut parked_into = 0;
+        // Park the host's events from the partition's counters: counter i to the parking
+        // place's i-th counter.
+        for (i, t) in (0..moved).zip(counters_in(parking)) {
             let bit = 1u32 << i;
             // Above HPMN, MDCR_EL2.HPMD no longer keeps EL2 out of the count (it covers
             // [0, HPMN) only): the filter has to. NSH comes back with the event on put.
@@ -171,18 +171,24 @@ impl VPmu {
             }
             hw.write_type(t, if strip_nsh { ty & !TYPE_NSH } else { ty });
             hw.write_counter(t, hw.read_counter(i));
-            let (en, int, ovf) = (hw.enabled() & bit != 0, hw.interrupts() & bit != 0, hw.overflows() & bit != 0);
-            if int {
+            if interrupts & bit != 0 {
                 hw.enable_interrupts(1 << t);
             }
-            if ovf {
+            if overflows & bit != 0 {
                 hw.set_overflows(1 << t);
             }
-            if en {
+            if enabled & bit != 0 {
                 hw.enable(1 << t);
                 host.enabled |= bit;
             }
+            parked_into |= 1 << t;
             host.moved += 1;
+        }
+        debug_assert_eq!(host.moved, moved, "no parking place for every host counter");
+        // What the parking did not rewrite goes back to its reset state.
+        for n in counters_in(parking & !parked_into) {
+            hw.write_type(n, 0);
+            hw.write_counter(n, 0);
         }
         // The partition's own types and values go in below, before anything counts.
         scrub_except_values(hw, mask, mask);
@@ -275,17 +281,19 @@ impl VPmu {
         // The host's HPMN, and nothing above it counts any more (the parked events are copied
         // home below, and their places scrubbed).
         hw.set_hpmn_and_el2_counters(host.hpmn, false, false);
+        // The parked events' interrupt enables and overflows, read once: the copy below writes
+        // only the host's own counters' bits. Their enables stay on until the scrub at the end,
+        // which changes nothing: nothing above HPMN counts any more.
+        let (interrupts, overflows) = (hw.interrupts(), hw.overflows());
         for (i, t) in (0..host.moved).zip(counters_in(host.parking)) {
             let bit = 1u32 << t;
-            hw.disable(bit);
             let nsh = if host.nsh & (1 << i) != 0 { TYPE_NSH } else { 0 };
             hw.write_type(i, hw.read_type(t) | nsh);
             hw.write_counter(i, hw.read_counter(t));
-            let (int, ovf) = (hw.interrupts() & bit != 0, hw.overflows() & bit != 0);
-            if int {
+            if interrupts & bit != 0 {
                 hw.enable_interrupts(1 << i);
             }
-            if ovf {
+            if overflows & bit != 0 {
                 hw.set_overflows(1 << i);
             }
             if host.enabled & (1 << i) != 0 {

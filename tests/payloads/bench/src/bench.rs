@@ -95,7 +95,8 @@ extern "C" fn primary_main(_dtb: u64) -> ! {
 }
 
 /// VCPU_RUN round trips into a guest that exits straight back (GUEST_REPORT): the world switch
-/// both ways, without and with the partition's PMU (loaded on its first access, put at the exit).
+/// both ways, without the partition's PMU, with its idle PMU loaded at its first access (a trapped
+/// PMCR_EL0 read), and with its counting PMU loaded as the run begins; each put at the exit.
 fn world_switch() {
     use smc_interface::vm;
     let Some((image, size)) = payload_rt::bundle_initrd() else {
@@ -106,16 +107,21 @@ fn world_switch() {
     raw(&mut Hvc, &[vm::VM_LOAD.into(), handle, image, size, 0]);
     let plain = raw(&mut Hvc, &[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 0, 0b100])[1];
     let with_pmu = raw(&mut Hvc, &[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 2, 0b1000])[1];
+    let counting = raw(&mut Hvc, &[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 2, 0x100])[1];
     raw(&mut Hvc, &[pmu::PMU_RESERVE.into(), 2]);
     let run = |vcpu: u64| raw(&mut Hvc, &[vm::VCPU_RUN.into(), handle, vcpu, 0, 0]);
     // First runs: the guest's start-up code, out of the measurement.
     run(plain);
     run(with_pmu);
+    run(counting);
     measure("vcpu-run-round-trip", || {
         core::hint::black_box(run(plain));
     });
     measure("vcpu-run-round-trip+pmu-load-put", || {
         core::hint::black_box(run(with_pmu));
+    });
+    measure("vcpu-run-round-trip+pmu-counting", || {
+        core::hint::black_box(run(counting));
     });
     raw(&mut Hvc, &[pmu::PMU_UNRESERVE.into()]);
     raw(&mut Hvc, &[vm::VM_DESTROY.into(), handle]);

@@ -231,7 +231,7 @@ fn read_cost() -> ! {
 #[unsafe(no_mangle)]
 extern "C" fn primary_main(memory_size: u64, arg: u64) -> ! {
     // Benchmarks (tests/payloads/bench): exit to the host at once, every time; with bit 3, touch
-    // the PMU first (so each run loads and puts the partition's PMU).
+    // the PMU first (so each run loads the partition's idle PMU at that access, and puts it).
     if arg & 0b100 != 0 {
         loop {
             report(100, 0, 0);
@@ -241,6 +241,16 @@ extern "C" fn primary_main(memory_size: u64, arg: u64) -> ! {
         loop {
             let _ = rd!("pmcr_el0");
             report(101, 0, 0);
+        }
+    }
+    // With bit 8, count instructions on counter 0 from here on: every run after this one loads
+    // the partition's PMU as it begins (it is counting) and puts it at the exit, with no trap.
+    if arg & 0x100 != 0 {
+        wr!("pmevtyper0_el0", 0x08u64);
+        wr!("pmcntenset_el0", 1u64);
+        wr!("pmcr_el0", 1u64);
+        loop {
+            report(102, 0, 0);
         }
     }
     // The vCPU's index is in MPIDR_EL1 (VMPIDR_EL2): vCPU 1 is the PMU partition.
