@@ -10,9 +10,9 @@
 //! events on counters k..H-1 stay where they are and keep counting. EL2's own execution is not
 //! counted, so moving a counter loses nothing.
 //!
-//! A vCPU's PMU is loaded at the start of a run if any of its counters counts (its E and an
-//! enable), since they must count from the run's first instruction; otherwise lazily, when it
-//! first touches it during the run (the first access traps in both modes, so EL2 knows). It is
+//! A vCPU's PMU is loaded at the start of a run if it is active (its E and an enable, or an
+//! overflow interrupt to raise), since its counters must count from the run's first instruction;
+//! otherwise lazily, when it first touches it during the run (the first access traps in both modes, so EL2 knows). It is
 //! put back when the run ends.
 //!
 //! The cycle counter is the host's: a partition has none (its PMCCNTR_EL0, PMCCFILTR_EL0 and bit 31
@@ -110,10 +110,15 @@ impl VPmu {
         Self { k, ..Default::default() }
     }
 
-    /// Whether any of its counters counts: its E and at least one of its enables. Such a PMU
-    /// has to be on the CPU for the whole of a run, whatever the partition touches.
-    pub fn counting(&self) -> bool {
-        self.pmcr & PMCR_E != 0 && self.cnten & self.mask() != 0
+    /// Whether its PMU does anything while the partition runs, touched or not: with its E on, a
+    /// counter counts (one of its enables), or an overflow interrupt waits to be raised (its
+    /// overflow flag and interrupt enable, not yet delivered). Such a PMU has to be on the CPU for
+    /// the whole of a run.
+    pub fn active(&self) -> bool {
+        if self.pmcr & PMCR_E == 0 {
+            return false;
+        }
+        (self.cnten | (self.ovs & self.inten & !self.irq_masked)) & self.mask() != 0
     }
 
     fn mask(&self) -> u32 {

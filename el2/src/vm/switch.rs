@@ -209,7 +209,7 @@ struct RunEnv<'a, H: SwitchHw> {
     hw: &'a mut H,
     cfg: RunPmu,
     /// The host's PMU state, from the moment the partition's PMU is loaded (at the run's start if
-    /// its counters count, else at its first access: a run that never touches an idle PMU pays
+    /// it is active, else at its first access: a run that never touches an idle PMU pays
     /// nothing for the switch).
     host_pmu: Option<HostPmu>,
     /// The CPU holds guest EL1 values newer than `vcpu.sys`.
@@ -266,10 +266,10 @@ pub fn run(hw: &mut impl SwitchHw, vm: &Vm, vcpu: &mut Vcpu, events: HostEvents,
     pmu.enable(events.guest_only as u32);
     let host = HostWorld::leave(hw, vm, vcpu);
     let mut env = RunEnv { hw, cfg, host_pmu: None, el1_in_cpu: false };
-    // Counters that count do so from the run's first instruction, not from its first PMU access:
-    // a partition with any counting is loaded now. One with nothing counting waits for its first
-    // access, so that a run which does not touch its PMU pays nothing for it.
-    if vcpu.pmu.counting() {
+    // Counters that count do so from the run's first instruction, not from its first PMU access,
+    // and a waiting overflow interrupt is raised at once: an active partition is loaded now. An
+    // idle one waits for its first access, so that a run which does not touch it pays nothing.
+    if vcpu.pmu.active() {
         env.load_pmu(vcpu);
     }
     let exit = loop {

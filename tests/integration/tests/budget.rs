@@ -22,7 +22,7 @@ const BUDGETS: &[(&str, u64, u64)] = &[
     ("hvc-pmu-reserve-2+unreserve", 292, 300),
     ("vcpu-run-round-trip", 620, 700),
     ("vcpu-run-round-trip+pmu-load-put", 1256, 1100),
-    ("vcpu-run-round-trip+pmu-counting", 1081, 1100),
+    ("vcpu-run-round-trip+pmu-counting", 1087, 1100),
 ];
 
 /// `BENCH: <name> <total> el2=<el2>`: the EL2 count, whole instructions per call.

@@ -273,19 +273,38 @@ fn the_direct_mode_lifts_pmu_traps_only_while_the_partition_is_loaded() {
 }
 
 #[test]
-fn a_partition_whose_counters_count_is_loaded_from_the_first_entry() {
-    // (its E, its enables): loaded at the first entry only if both say a counter counts.
-    for (pmcr, cnten, counting) in [(1, 0b01, true), (1, 0b10, true), (1, 0, false), (0, 0b11, false), (1, 0b100, false)] {
+fn an_active_partition_is_loaded_from_the_first_entry() {
+    // (its E, its enables, an overflow waiting to interrupt, one being delivered): loaded at the
+    // first entry only if E is on and a counter counts or an overflow interrupt waits.
+    let cases = [
+        (1, 0b01, 0, 0, true),
+        (1, 0b10, 0, 0, true),
+        (1, 0, 0b10, 0, true),
+        (1, 0, 0b10, 0b10, false),
+        (0, 0, 0b10, 0, false),
+        (1, 0, 0, 0, false),
+        (0, 0b11, 0, 0, false),
+        (1, 0b100, 0b100, 0, false),
+    ];
+    for (pmcr, cnten, interrupt, delivered, counting) in cases {
         for access in [Access::Trapped, Access::Direct { fgt: false }, Access::Direct { fgt: true }] {
-            let (mut hw, vm, mut vcpu) = (recorder(&[GuestStep::Irq { overflow: false }]), vm(), vcpu(2));
+            let script = [GuestStep::Irq { overflow: false }, GuestStep::Done];
+            let (mut hw, vm, mut vcpu) = (recorder(&script), vm(), vcpu(2));
             (vcpu.pmu.pmcr, vcpu.pmu.cnten) = (pmcr, cnten);
+            (vcpu.pmu.ovs, vcpu.pmu.inten, vcpu.pmu.irq_masked) = (interrupt, interrupt, delivered);
             let exit = run(&mut hw, &vm, &mut vcpu, HostEvents::default(), RunPmu { access, ..PMU });
-            assert_eq!(exit, Exit::HostInterrupt);
+            // The waiting overflow interrupt is the partition's: delivered, and the guest goes on.
+            let raised = counting && interrupt & !delivered & 0b11 != 0;
+            assert_eq!(exit, if raised { Exit::Done(7) } else { Exit::HostInterrupt });
+            if raised {
+                assert_eq!(hw.entries[1].regs[index(Reg::IchLr0)], list_register_pending(VIRTUAL_PMU_INTID));
+            }
             let at = &hw.entries[0].pmu;
-            let what = format!("E={pmcr} enables={cnten:#b} {access:?}");
+            let what = format!("E={pmcr} enables={cnten:#b} interrupt={interrupt:#b}/{delivered:#b} {access:?}");
             assert_eq!(at.hpmn_value, if counting { 2 } else { 4 }, "{what}");
             assert_eq!(at.partition_trapped, !counting || access == Access::Trapped, "{what}");
-            assert_eq!(at.enabled() & 0b11 != 0, counting, "{what}");
+            assert_eq!(at.enabled() & 0b11 != 0, cnten & 0b11 != 0 && counting, "{what}");
+            assert_eq!(at.interrupts() & 0b11 != 0, interrupt & !delivered & 0b11 != 0 && counting, "{what}");
             // And put back at the exit, with nothing of it left on the CPU.
             assert!(!vcpu.pmu.loaded);
             assert_eq!((hw.pmu.hpmn_value, hw.pmu.partition_trapped), (4, true), "{what}");
