@@ -168,6 +168,11 @@ impl PmuHw for CpuPmu {
     }
 
     #[inline]
+    fn event_ids(&self, n: u8) -> u64 {
+        if n == 0 { read_pmceid0_el0() } else { read_pmceid1_el0() }
+    }
+
+    #[inline]
     fn trap_partition(&mut self, trap: bool, fgt: bool) {
         update_mdcr(|mut mdcr| {
             mdcr.set(MdcrEl2::TPM | MdcrEl2::TPMCR, trap);

@@ -10,7 +10,7 @@
 //! Everything here is safe to read and write *at EL2*: these registers only decide what EL1 and
 //! EL0 see and count, never how EL2 itself runs.
 
-use arm_sysregs::read_write_sysreg;
+use arm_sysregs::{read_sysreg, read_write_sysreg};
 
 read_write_sysreg!(pmcntenset_el0, u64, safe_read, safe_write);
 read_write_sysreg!(pmcntenclr_el0, u64, safe_read, safe_write);
@@ -20,6 +20,8 @@ read_write_sysreg!(pmovsset_el0, u64, safe_read, safe_write);
 read_write_sysreg!(pmovsclr_el0, u64, safe_read, safe_write);
 read_write_sysreg!(pmselr_el0, u64, safe_read, safe_write);
 read_write_sysreg!(pmuserenr_el0, u64, safe_read, safe_write);
+read_sysreg!(pmceid0_el0, u64, safe);
+read_sysreg!(pmceid1_el0, u64, safe);
 read_write_sysreg!(ich_lr0_el2: s3_4_c12_c12_0, u64, safe_read, safe_write);
 
 // The event counters and their types, PMEVCNTR<n>_EL0 and PMEVTYPER<n>_EL0 for n in 0..=30, by

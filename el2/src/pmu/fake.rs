@@ -33,6 +33,8 @@ pub struct FakePmu {
     pub partition_trapped: bool,
     /// The direct mode's fine-grained traps are on.
     pub fgt_traps: bool,
+    /// PMCEID0_EL0 and PMCEID1_EL0.
+    pub ceid: [u64; 2],
 }
 
 impl FakePmu {
@@ -55,6 +57,8 @@ impl FakePmu {
             partition_trapped: true,
             fgt_traps: false,
             hpmd: true,
+            // SW_INCR, INST_RETIRED, CPU_CYCLES and a few more, as QEMU's cortex-a57 has them.
+            ceid: [0x0000_0000_6002_4121, 0x0000_0000_0000_0000],
         }
     }
 
@@ -178,6 +182,9 @@ impl PmuHw for FakePmu {
     }
     fn el2_prohibited(&self) -> bool {
         self.hpmd
+    }
+    fn event_ids(&self, n: u8) -> u64 {
+        self.ceid[usize::from(n & 1)]
     }
     fn trap_partition(&mut self, trap: bool, fgt: bool) {
         self.partition_trapped = trap;

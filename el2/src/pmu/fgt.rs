@@ -8,8 +8,9 @@
 //! counter and its filter (the host's); bit 31 of the enable, interrupt-enable and overflow masks
 //! (the host's cycle counter again; PMCNTEN also because the partition's PMCR_EL0.E is virtual,
 //! applied through its enables); the event type filters (NSH, M and SH would let a partition
-//! count EL2, EL3 or Secure state); PMSELR (SEL = 31 names the cycle counter's filter); and
-//! PMCR_EL0 writes (C and P reach beyond HPMN, and E also runs the host's cycle counter).
+//! count EL2, EL3 or Secure state); PMSELR (SEL = 31 names the cycle counter's filter); PMCR_EL0
+//! writes (C and P reach beyond HPMN, and E also runs the host's cycle counter); and PMCEID reads
+//! (the partition is not offered CPU_CYCLES, which a driver puts on the cycle counter).
 
 use super::vpmu::PmuReg;
 
@@ -54,9 +55,11 @@ pub const DIRECT_READ_TRAPS: u64 = traps(&[
     PmuReg::OvsSet,
     PmuReg::EvTyper(0),
     PmuReg::Selr,
+    PmuReg::Ceid(0),
 ]);
-/// Writes that trap in the direct mode: the reads' registers and PMCR_EL0.
-pub const DIRECT_WRITE_TRAPS: u64 = DIRECT_READ_TRAPS | traps(&[PmuReg::Pmcr]);
+/// Writes that trap in the direct mode: the reads' registers (less PMCEID, read-only: its bit
+/// is RES0 in HDFGWTR_EL2) and PMCR_EL0.
+pub const DIRECT_WRITE_TRAPS: u64 = DIRECT_READ_TRAPS & !traps(&[PmuReg::Ceid(0)]) | traps(&[PmuReg::Pmcr]);
 
 #[cfg(test)]
 mod tests {
@@ -78,6 +81,8 @@ mod tests {
         for reg in [EvCntr(0), XevCntr, Swinc] {
             assert_eq!((DIRECT_READ_TRAPS | DIRECT_WRITE_TRAPS) & 1 << bit(reg), 0, "{reg:?}");
         }
-        assert_eq!((DIRECT_READ_TRAPS, DIRECT_WRITE_TRAPS), (0xfe << 12, 0x2fe << 12));
+        // PMCEID, so that the partition sees the same events in both modes.
+        assert_ne!(DIRECT_READ_TRAPS & 1 << bit(Ceid(1)), 0, "PMCEID read");
+        assert_eq!((DIRECT_READ_TRAPS, DIRECT_WRITE_TRAPS), (0xfe << 12 | 1 << 58, 0xfe << 12 | 1 << 21));
     }
 }

@@ -50,6 +50,8 @@ pub trait PmuHw {
     fn set_selr(&mut self, value: u64);
     fn userenr(&self) -> u64;
     fn set_userenr(&mut self, value: u64);
+    /// PMCEID0_EL0 (`n` = 0) or PMCEID1_EL0: the common events the CPU implements.
+    fn event_ids(&self, n: u8) -> u64;
     /// Whether a partition's PMU accesses trap (MDCR_EL2.TPM and TPMCR) or, in the direct mode,
     /// reach its counters; `fgt`: the CPU has FEAT_FGT, whose traps (`pmu::fgt`) are on exactly
     /// when the others are off.

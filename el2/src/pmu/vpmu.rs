@@ -56,6 +56,8 @@ const PMCR_GUEST_BITS: u64 = 0x1 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80;
 const PMCR_E: u64 = 1;
 const PMCR_P: u64 = 1 << 1;
 const PMCR_LP: u64 = 1 << 7;
+/// PMCEID0_EL0's bit for CPU_CYCLES (event 0x11).
+const CEID0_CPU_CYCLES: u64 = 1 << 0x11;
 
 /// A partition's PMU when it is not loaded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -567,8 +569,12 @@ impl VPmu {
                 hw.set_userenr(self.userenr);
                 done(0)
             }
-            // Which events exist is not a secret; PMMIR says nothing.
-            (Ceid(_), true) => done(0),
+            // Which events exist is not a secret, and a guest's perf driver offers only the common
+            // events they list (Linux refuses the others). Less CPU_CYCLES: a driver puts that on
+            // the cycle counter, which is the host's and reads as zero here, so it would count
+            // nothing; without it, the guest asks for cycles on an event counter, by number, or
+            // not at all. PMMIR says nothing.
+            (Ceid(n), true) => done(hw.event_ids(n) & if n == 0 { !CEID0_CPU_CYCLES } else { !0 }),
             (Mmir, true) => done(0),
             (Ceid(_) | Mmir, false) => Emulated::Undefined,
         }

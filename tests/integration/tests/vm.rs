@@ -14,7 +14,7 @@
 use integration::{Boot, Outcome, Run};
 
 /// Checks the VM probe makes (tests/payloads/vm-probe).
-const PROBE_CHECKS: u32 = 105;
+const PROBE_CHECKS: u32 = 109;
 /// Checks of the partition's hostile step 14 (the step and the three the probe makes around every
 /// run of it), which the guest leaves out in the direct mode on a CPU that does not enforce HPMN.
 const STEP_14_CHECKS: u32 = 4;

@@ -137,6 +137,19 @@ fn a_partition_cannot_reach_the_hosts_counters() {
 }
 
 #[test]
+fn a_partition_sees_the_cpus_common_events_but_cpu_cycles() {
+    let mut hw = host_pmu();
+    hw.ceid = [0xffff_ffff_ffff_ffff, 0x1234_5678_9abc_def0];
+    let mut g = VPmu::new(2);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
+    // CPU_CYCLES (0x11) would go on the cycle counter, which is the host's.
+    assert_eq!(emulate(&mut g, &mut hw, PmuReg::Ceid(0), true, 0), Emulated::Done(!(1 << 0x11)));
+    assert_eq!(emulate(&mut g, &mut hw, PmuReg::Ceid(1), true, 0), Emulated::Done(0x1234_5678_9abc_def0));
+    assert_eq!(emulate(&mut g, &mut hw, PmuReg::Ceid(0), false, 0), Emulated::Undefined);
+    g.put(&mut hw, &host);
+}
+
+#[test]
 fn a_partition_counts_on_its_counters() {
     let mut hw = host_pmu();
     let mut g = VPmu::new(2);

@@ -40,6 +40,8 @@ fn pmu_partition(arg: u64) -> ! {
     // 10: what the partition sees.
     let n = (rd!("pmcr_el0") >> 11) & 0x1f;
     report(10, n, rd!("pmcntenset_el0"));
+    // 21: the common events it is offered.
+    report(21, rd!("pmceid0_el0"), rd!("pmceid1_el0"));
 
     // 11: software increments on counter 0, instructions on counter 1.
     wr!("pmevtyper0_el0", 0x00u64);

@@ -341,6 +341,17 @@ fn partition(handle: u64) {
     } else {
         step("partition sees PMCR_EL0.N = 2 and nothing enabled", &|e| *e == Exit::Report([10, 2, 0]), &mut host);
     }
+    // The CPU's common events, less CPU_CYCLES, which a guest driver would put on the cycle
+    // counter (the host's). In the direct mode without FGT, PMCEID traps only as a run's first PMU
+    // access, and reads the CPU's own otherwise: a documented limit of that configuration.
+    let (ceid0, ceid1) = (payload_rt::rd!("pmceid0_el0"), payload_rt::rd!("pmceid1_el0"));
+    say!("PROBE: PMCEID0 {ceid0:#x} PMCEID1 {ceid1:#x}");
+    let unfenced = direct && !fgt;
+    let offered = move |e: &Exit| {
+        matches!(e, Exit::Report([21, c0, c1]) if *c1 == ceid1
+            && (*c0 == ceid0 & !(1 << 0x11) || unfenced && *c0 == ceid0))
+    };
+    step("partition is offered the CPU's common events but CPU_CYCLES", &offered, &mut host);
     step("partition counted 1000 software increments", &|e| *e == Exit::Report([11, 1000, 0]), &mut host);
     step("partition's count survived an exit: 1500", &|e| *e == Exit::Report([12, 1500, 0]), &mut host);
     // Exactly 2 per iteration plus a fixed few for the measurement itself (QEMU, -icount shift=0).
