@@ -24,10 +24,15 @@
  *   COST: api zero=E over=E first=E again=E release=E release-none=E   (the interface's errors)
  *   COST: hvc reserve=X release=Y pair=Z
  *   COST: events=N active=A reserved-active=B reserve=X release=Y pair=Z
+ *   COST: el2 timer=X inst=Y cycles=Z
  *   COST: done
  * "pair" is one reserve and one release timed together (R pairs between two readings), a check
- * on the sum of the two means. Any failure gets a "COST: error ..." line. Loading always
- * succeeds; the module does nothing after init.
+ * on the sum of the two means. "el2" is one HYP_REVISION by HVC as three counts see it: the
+ * generic timer (every instruction), and two perf events that ask to count the hypervisor too
+ * (exclude_hv clear, so the driver sets their NSH filter bit), INST_RETIRED on an event counter
+ * and cycles on the cycle counter: where the CPU lets EL2 keep out of the host's counters
+ * (MDCR_EL2.HPMD, HCCD), they see only the host's part of the call. Any failure gets a
+ * "COST: error ..." line. Loading always succeeds; the module does nothing after init.
  */
 
 #define pr_fmt(fmt) "COST: " fmt
@@ -50,6 +55,8 @@
 /* The hypervisor's PMU calls (docs/abi.md): fast, SMC64, vendor-specific hypervisor service. */
 #define PMUP_PMU_RESERVE	0xc6000003U
 #define PMUP_PMU_UNRESERVE	0xc6000004U
+#define PMUP_HYP_REVISION	0x8600ff03U
+#define PMUP_COST_INST_RETIRED	0x08
 
 #define PMUP_COST_TAKE		2
 #define PMUP_COST_MAX_EVENTS	7
@@ -242,6 +249,69 @@ static void pmup_cost_api(void)
 		zero, over, first, again, release, none);
 }
 
+/* A counting event on this CPU that counts EL2 too, as far as the CPU and EL2 let it. */
+static struct perf_event *pmup_cost_el2_event(u32 type, u64 config)
+{
+	struct perf_event_attr attr = {
+		.size = sizeof(attr),
+		.type = type,
+		.config = config,
+		.pinned = 1,
+		.exclude_hv = 0,
+	};
+
+	return perf_event_create_kernel_counter(&attr, cpu, NULL, NULL, NULL);
+}
+
+/*
+ * "rounds" HYP_REVISION calls by HVC, interrupts off, timed and counted. The perf reads are
+ * outside the timed loop, with interrupts on (perf_event_read_value() may sleep): what they add
+ * is a few instructions a call at most, over "rounds" calls.
+ */
+static void pmup_cost_el2(const struct pmup_cost_ctx *c)
+{
+	struct perf_event *inst, *cycles = NULL;
+	u64 i0, i1, c0, c1, t0, t1, en, run, ti, ii, ci;
+	struct arm_smccc_res res;
+	unsigned long flags;
+	unsigned int i;
+
+	inst = pmup_cost_el2_event(PERF_TYPE_RAW, PMUP_COST_INST_RETIRED);
+	if (IS_ERR(inst)) {
+		pr_info("error el2 inst event: %ld\n", PTR_ERR(inst));
+		return;
+	}
+	cycles = pmup_cost_el2_event(PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES);
+	if (IS_ERR(cycles)) {
+		pr_info("error el2 cycles event: %ld\n", PTR_ERR(cycles));
+		goto out;
+	}
+	i0 = perf_event_read_value(inst, &en, &run);
+	c0 = perf_event_read_value(cycles, &en, &run);
+	local_irq_save(flags);
+	t0 = pmup_time_now();
+	for (i = 0; i < rounds; i++)
+		arm_smccc_1_1_hvc(PMUP_HYP_REVISION, &res);
+	t1 = pmup_time_now();
+	local_irq_restore(flags);
+	i1 = perf_event_read_value(inst, &en, &run);
+	c1 = perf_event_read_value(cycles, &en, &run);
+	if (res.a0 || READ_ONCE(inst->state) != PERF_EVENT_STATE_ACTIVE ||
+	    READ_ONCE(cycles->state) != PERF_EVENT_STATE_ACTIVE) {
+		pr_info("error el2 revision=%ld or an event not on the PMU\n", (long)res.a0);
+		goto out;
+	}
+	ti = pmup_time_tenths(t1 - t0, c->freq, 0);
+	ii = div64_u64((i1 - i0) * 10 + rounds / 2, rounds);
+	ci = div64_u64((c1 - c0) * 10 + rounds / 2, rounds);
+	pr_info("el2 timer=%llu.%llu inst=%llu.%llu cycles=%llu.%llu\n", ti / 10, ti % 10,
+		ii / 10, ii % 10, ci / 10, ci % 10);
+out:
+	if (!IS_ERR_OR_NULL(cycles))
+		perf_event_release_kernel(cycles);
+	perf_event_release_kernel(inst);
+}
+
 /* In a kworker bound to the CPU measured. */
 static long pmup_cost_run(void *unused)
 {
@@ -267,6 +337,8 @@ static long pmup_cost_run(void *unused)
 	for (i = 0; i < ARRAY_SIZE(counts); i++)
 		if (pmup_cost_events(&c, counts[i]))
 			break;
+
+	pmup_cost_el2(&c);
 	return 0;
 }
 

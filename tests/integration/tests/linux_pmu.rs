@@ -285,8 +285,8 @@ fn cost_field(line: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name}= in {line:?}"))
 }
 
-fn cost_run() -> Vec<String> {
-    let mut run = Run::new(Boot::TfA, "cortex-a57", "host-6.12-cost.bundle");
+fn cost_run(cpu: &'static str) -> Vec<String> {
+    let mut run = Run::new(Boot::TfA, cpu, "host-6.12-cost.bundle");
     run.smp = 1;
     run.icount = true;
     let out = run.run();
@@ -300,7 +300,7 @@ fn cost_run() -> Vec<String> {
 /// The measurement runs, its figures make sense, and a second run prints exactly the same.
 #[test]
 fn linux_pmu_cost_icount_deterministic() {
-    let first = cost_run();
+    let first = cost_run("cortex-a57");
     let find = |prefix: &str| -> &str {
         first.iter().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix:?}: {first:#?}"))
     };
@@ -324,8 +324,34 @@ fn linux_pmu_cost_icount_deterministic() {
     assert!(events[2].contains(" active=7 reserved-active=5 "), "{}", events[2]);
     assert!(events[1].contains(" active=3 reserved-active=3 "), "{}", events[1]);
 
-    let second = cost_run();
+    // cortex-a57 is PMUv3 without HPMD or HCCD: a host event that asks to count EL2 does (the
+    // documented limit), and sees the whole call, as the timer does.
+    let (timer, inst, cycles) = el2_counts(&first);
+    assert!(timer > 40.0 && (timer - inst).abs() <= 2.0 && (timer - cycles).abs() <= 2.0, "{first:#?}");
+
+    let second = cost_run("cortex-a57");
     assert_eq!(first, second, "two runs under -icount measured differently");
+}
+
+/// "COST: el2": one HYP_REVISION by HVC per the timer (every instruction), and per a host
+/// INST_RETIRED event and a host cycles event that ask to count EL2 too (exclude_hv clear).
+fn el2_counts(lines: &[String]) -> (f64, f64, f64) {
+    let l = lines.iter().find(|l| l.starts_with("COST: el2 ")).unwrap_or_else(|| panic!("no el2 line: {lines:#?}"));
+    eprintln!("{l}");
+    (cost_field(l, "timer"), cost_field(l, "inst"), cost_field(l, "cycles"))
+}
+
+/// From Linux, on a CPU with HPMD and HCCD (`-cpu max`, PMUv3p5): the host's own perf events
+/// never count EL2, even when they ask to (Linux sets NSH for exclude_hv clear): an event counter
+/// and the cycle counter see only the host's side of a call, the timer the whole of it.
+#[test]
+fn linux_pmu_el2_not_counted_by_the_hosts_events_cpu_max() {
+    let lines = cost_run("max");
+    let (timer, inst, cycles) = el2_counts(&lines);
+    // EL2's part of HYP_REVISION is 56 instructions (the budget test); the host's, the HVC in
+    // its loop, a few.
+    assert!(timer > 50.0 && inst > 0.0 && cycles > 0.0, "{lines:#?}");
+    assert!(inst + 50.0 <= timer && cycles + 50.0 <= timer, "the host's events counted EL2: {lines:#?}");
 }
 
 // ---------------------------------------------------------------------------------------------
