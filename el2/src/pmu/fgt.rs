@@ -59,7 +59,8 @@ pub const DIRECT_READ_TRAPS: u64 = traps(&[
 ]);
 /// Writes that trap in the direct mode: the reads' registers (less PMCEID, read-only: its bit
 /// is RES0 in HDFGWTR_EL2) and PMCR_EL0.
-pub const DIRECT_WRITE_TRAPS: u64 = DIRECT_READ_TRAPS & !traps(&[PmuReg::Ceid(0)]) | traps(&[PmuReg::Pmcr]);
+pub const DIRECT_WRITE_TRAPS: u64 =
+    DIRECT_READ_TRAPS & !traps(&[PmuReg::Ceid(0)]) | traps(&[PmuReg::Pmcr]);
 
 #[cfg(test)]
 mod tests {

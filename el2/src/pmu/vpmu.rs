@@ -12,8 +12,8 @@
 //!
 //! A vCPU's PMU is loaded at the start of a run if it is active (its E and an enable, or an
 //! overflow interrupt to raise), since its counters must count from the run's first instruction;
-//! otherwise lazily, when it first touches it during the run (the first access traps in both modes, so EL2 knows). It is
-//! put back when the run ends.
+//! otherwise lazily, when it first touches it during the run (the first access traps in both
+//! modes, so EL2 knows). It is put back when the run ends.
 //!
 //! The cycle counter is the host's: a partition has none (its PMCCNTR_EL0, PMCCFILTR_EL0 and bit 31
 //! of its masks read as zero and ignore writes). The partition's E is virtual: its counters are
