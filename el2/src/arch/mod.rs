@@ -146,6 +146,7 @@ fn vm_call(regs: &mut SmcRegs) {
     let hw = world::ArchVmHw {
         reserved: cfg.map_or(0, |c| partition.reserved_mask(c)),
         host_counters: partition.host_counters(),
+        capacity: cfg.map_or(0, |c| partition.reserved_count(c)),
         access: cfg.map_or(crate::pmu::Access::Trapped, |c| c.access()),
     };
     let max_counters = cfg.map_or(0, |c| c.counters - c.host_minimum);

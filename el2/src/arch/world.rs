@@ -132,6 +132,8 @@ pub struct ArchVmHw {
     /// PMU is loaded) and the host's share.
     pub reserved: u32,
     pub host_counters: u8,
+    /// How many counters `reserved` has.
+    pub capacity: u8,
     /// How a partition reaches its counters once its PMU is loaded (the enforcement mode).
     pub access: Access,
 }
@@ -178,7 +180,7 @@ impl VmHw for ArchVmHw {
     }
 
     fn pmu_capacity(&self) -> u8 {
-        self.reserved.count_ones() as u8
+        self.capacity
     }
 
     fn host_counter_mask(&self) -> u64 {

@@ -124,6 +124,13 @@ impl CpuPartition {
         self.dynamic | cfg.boot_reserved_mask()
     }
 
+    /// How many counters partitions own on this CPU: the reserved counters are always the top
+    /// ones, [H, N) (boot's at the very top, a reservation just below), so this is N - H, with no
+    /// population count (which AArch64 does in software before FEAT_CSSC).
+    pub fn reserved_count(&self, cfg: &PmuConfig) -> u8 {
+        cfg.counters - self.host_counters
+    }
+
     pub fn status(&self, cfg: &PmuConfig) -> PmuStatus {
         PmuStatus {
             reserved_mask: self.reserved_mask(cfg),
@@ -230,6 +237,24 @@ mod tests {
         assert_eq!((hw.values[4], hw.types[4], hw.ovs), (0, 0, 0));
         assert_eq!((hw.values[0], hw.cnten & 1), (500, 1));
         assert_eq!(p.status(&c).host_counters, 4);
+    }
+
+    /// The reserved counters are [H, N) in every layout a reservation can make.
+    #[test]
+    fn the_reserved_counters_are_the_top_ones() {
+        for boot in 0..=2 {
+            let c = cfg(boot);
+            for count in 1..=u64::from(c.max_reserve) {
+                let mut hw = FakePmu::new(6);
+                let mut p = CpuPartition::new(&c);
+                let layouts = [p, { p.reserve(&c, &mut hw, count).unwrap(); p }];
+                for p in layouts {
+                    let top = (1u32 << c.counters) - (1u32 << p.host_counters());
+                    assert_eq!(p.reserved_mask(&c), top, "boot {boot}, count {count}");
+                    assert_eq!(u32::from(p.reserved_count(&c)), top.count_ones());
+                }
+            }
+        }
     }
 
     #[test]

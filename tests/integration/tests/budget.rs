@@ -20,9 +20,9 @@ const BUDGETS: &[(&str, u64, u64)] = &[
     ("smc-relayed-psci-version", 75, 100),
     ("hvc-pmu-status", 78, 80),
     ("hvc-pmu-reserve-2+unreserve", 292, 300),
-    ("vcpu-run-round-trip", 620, 700),
-    ("vcpu-run-round-trip+pmu-load-put", 1256, 1100),
-    ("vcpu-run-round-trip+pmu-counting", 1087, 1100),
+    ("vcpu-run-round-trip", 611, 700),
+    ("vcpu-run-round-trip+pmu-load-put", 1247, 1100),
+    ("vcpu-run-round-trip+pmu-counting", 1078, 1100),
 ];
 
 /// `BENCH: <name> <total> el2=<el2>`: the EL2 count, whole instructions per call.
