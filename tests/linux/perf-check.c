@@ -12,7 +12,8 @@
  *   perf-check span N MS   as mux, for a knob write to happen meanwhile: "PERF: span n=N counted=C
  *                          spread=S", S the largest scaled count (value * enabled / running) over
  *                          the smallest, in thousandths: 1000 when nothing was lost beyond what
- *                          the enabled/running times account for
+ *                          the enabled/running times account for; before it, for each event that
+ *                          counted, "PERF: each span i=I value=V enabled=E running=R"
  *   perf-check fill K      on every online CPU, a pinned group of K event-counter events: "PERF:
  *                          fill k=K cpus=N ok=M", M the CPUs where the whole group is on the PMU
  *   perf-check pinned CPU K S
@@ -223,6 +224,9 @@ static int span(int n, long ms)
 		if (!v[i][0] || !v[i][2])
 			continue;
 		scaled = (double)v[i][0] * (double)v[i][1] / (double)v[i][2];
+		printf("PERF: each span i=%d value=%llu enabled=%llu running=%llu\n", i,
+		       (unsigned long long)v[i][0], (unsigned long long)v[i][1],
+		       (unsigned long long)v[i][2]);
 		if (!counted || scaled < lo)
 			lo = scaled;
 		if (!counted || scaled > hi)

@@ -203,7 +203,14 @@ fn check_knob(out: &Outcome, icount: bool) {
         .strip_prefix("PERF: span n=7 counted=7 spread=")
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("{span}\n{lines:#?}"));
-    assert!((1000..1030).contains(&spread), "scaled counts disagree: {span}");
+    // Under -icount the cycle counter follows instructions and 3 % holds. Without it QEMU's
+    // cycles follow host time, and a host that deschedules QEMU between the kernel starting (or
+    // stopping) an event's clock and the counter itself puts milliseconds of cycles between the
+    // two: on a loaded CI machine the spread was 1046 once. 10 % still catches a count lost over
+    // the reservation (a third of the span).
+    let limit = if icount { 1030 } else { 1100 };
+    let each: Vec<&str> = out.log.lines().filter(|l| l.starts_with("PERF: each span ")).collect();
+    assert!((1000..limit).contains(&spread), "scaled counts disagree: {span}\n{each:#?}");
     c.expect("HOST: knob done");
     if icount {
         assert_eq!(insts.len(), 3);
