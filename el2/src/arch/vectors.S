@@ -19,6 +19,15 @@
 .equ ESR_HVC64_IMM0, 0x5a000000	/* EC 0x16 << 26 | IL */
 .equ ESR_EC_SMC_BIT, 1 << 26	/* EC 0x16 (HVC64) ^ 0x17 (SMC64) */
 
+/*
+ * Each vector entry is 0x80 bytes: every entry macro ends by padding to exactly that from its
+ * start, and the assembler refuses an `.org` backwards, so an entry that grew too long fails the
+ * build instead of moving every later entry off its architectural offset.
+ */
+.macro ventry_fits start
+	.org	\start + 0x80
+.endm
+
 .macro save_frame
 	sub	sp, sp, #FRAME_SIZE
 	stp	x0, x1, [sp, #0]
@@ -30,10 +39,12 @@
 
 .macro ventry_host
 	.balign	0x80
+.Lventry\@:
 	save_frame
 	mov	x0, sp
 	bl	handle_host_trap
 	b	restore_frame_eret
+	ventry_fits .Lventry\@
 .endm
 
 /* x2..x17 of the frame at sp, stored (stp) or loaded (ldp). */
@@ -57,6 +68,7 @@
  */
 .macro ventry_host_sync
 	.balign	0x80
+.Lventry\@:
 	sub	sp, sp, #FRAME_SIZE
 	stp	x0, x1, [sp, #0]
 	mrs	x1, esr_el2
@@ -71,15 +83,18 @@
 	mov	x0, sp
 	bl	handle_host_trap
 	b	restore_frame_eret
+	ventry_fits .Lventry\@
 .endm
 
 .macro ventry_unexpected kind
 	.balign	0x80
+.Lventry\@:
 	save_frame
 	mov	x0, sp
 	mov	x1, #\kind
 	bl	handle_unexpected_exception
 	b	park
+	ventry_fits .Lventry\@
 .endm
 
 .section .text.vectors, "ax"
