@@ -69,11 +69,17 @@ pub fn scrub(hw: &mut impl PmuHw, mask: u32) {
 pub fn scrub_except_values(hw: &mut impl PmuHw, mask: u32, rewritten: u32) {
     hw.disable(mask);
     hw.disable_interrupts(mask);
-    for n in counters_in(mask & !rewritten) {
+    zero_types_and_values(hw, mask & !rewritten);
+    hw.clear_overflows(mask);
+}
+
+/// The event types (filters included) and values of the counters in `mask` to 0, the rest of
+/// their reset state being the caller's to see to.
+pub fn zero_types_and_values(hw: &mut impl PmuHw, mask: u32) {
+    for n in counters_in(mask) {
         hw.write_type(n, 0);
         hw.write_counter(n, 0);
     }
-    hw.clear_overflows(mask);
 }
 
 /// The event counter indices in `mask` (bits 0..=30), lowest first: one step per counter, not per

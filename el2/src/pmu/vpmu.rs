@@ -24,7 +24,7 @@
 //! the run, and MDCR_EL2.HPME, which runs the host's events above HPMN, follows the host's E: a
 //! host whose E is clear has nothing counting, before, during and after the run.
 
-use super::hw::{PmuHw, counters_in, scrub, scrub_except_values};
+use super::hw::{PmuHw, counters_in, scrub, scrub_except_values, zero_types_and_values};
 
 /// How a loaded partition reaches its counters: the enforcement mode as applied on a CPU.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -193,10 +193,7 @@ impl VPmu {
         }
         debug_assert_eq!(host.moved, moved, "no parking place for every host counter");
         // What the parking did not rewrite goes back to its reset state.
-        for n in counters_in(parking & !parked_into) {
-            hw.write_type(n, 0);
-            hw.write_counter(n, 0);
-        }
+        zero_types_and_values(hw, parking & !parked_into);
         // The partition's own types and values go in below, before anything counts.
         scrub_except_values(hw, mask, mask);
         if strip_nsh {
