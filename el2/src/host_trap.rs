@@ -16,31 +16,30 @@ use arm_sysregs::el1::accessors::{
 use arm_sysregs::el1::registers::{ElrEl1, EsrEl1, FarEl1, SpsrEl1};
 use smc_interface::SmcccError;
 
-/// Handles an HVC or a trapped SMC from the host (`esr` says which); `regs` are the host's x0..x17
-/// and what it resumes with. `skip_smc` moves the host's return address past a trapped SMC (which
-/// has not executed); `calls` answers an SMCCC call in place (see `host_calls::route`).
+/// Handles an HVC or a trapped SMC from the host (`esr` says which) that came with a full trap
+/// frame; `calls` answers an SMCCC call in place (see `host_calls::route`).
 ///
 /// The firmware's vectors take HVC #0 and SMC #0 on a shorter path (`arch/vectors.S`,
-/// `host_call_path`) that steps over a trapped SMC itself; any other immediate comes here with a
-/// full trap frame and is refused (checked on QEMU by abi-probe).
-#[inline]
-pub fn handle_call(regs: &mut SmcRegs, esr: Esr, skip_smc: impl FnOnce(), calls: impl FnOnce(&mut SmcRegs, Conduit)) {
+/// `host_call_path`) that steps over a trapped SMC itself; any other immediate comes here and is
+/// refused (checked on QEMU by abi-probe). The host tests send every call here.
+fn handle_call(frame: &mut TrapFrame, esr: Esr, calls: impl FnOnce(&mut SmcRegs, Conduit)) {
     let conduit = if esr.class() == ExceptionClass::Smc64 {
-        skip_smc();
+        // A trapped SMC has not executed: the host resumes after it.
+        frame.elr += 4;
         Conduit::Smc
     } else {
         Conduit::Hvc
     };
     // SMCCC calls use immediate 0; other immediates are not calls of this hypervisor.
     if esr.imm16() == 0 {
-        calls(regs, conduit);
+        calls(frame.smccc(), conduit);
     } else {
-        host_calls::set_error(regs, SmcccError::NotSupported);
+        host_calls::set_error(frame.smccc(), SmcccError::NotSupported);
     }
 }
 
 /// Handles one host trap; `frame` holds the host's registers and is what the host resumes with.
-/// Calls go to [`handle_call`] (the firmware's vectors take calls elsewhere); `mmio` emulates a data
+/// Calls go to [`handle_call`]; `mmio` emulates a data
 /// abort on a device page EL2 keeps out of the host's stage-2, and says whether it did (otherwise
 /// the access is refused with an abort).
 pub fn handle(
@@ -51,14 +50,7 @@ pub fn handle(
     mmio: impl FnOnce(&mut TrapFrame) -> bool,
 ) {
     match esr.class() {
-        ExceptionClass::Hvc64 | ExceptionClass::Smc64 => {
-            let call = frame.as_call_frame();
-            let mut skipped = false;
-            handle_call(&mut call.smccc, esr, || skipped = true, calls);
-            if skipped {
-                frame.elr += 4;
-            }
-        }
+        ExceptionClass::Hvc64 | ExceptionClass::Smc64 => handle_call(frame, esr, calls),
         ExceptionClass::DataAbortLower if mmio(frame) => {}
         ExceptionClass::DataAbortLower | ExceptionClass::InstructionAbortLower => {
             log::debug!("host access refused: esr={:#x} far={far:#x} pc={:#x}", esr.0, frame.elr);

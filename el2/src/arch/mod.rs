@@ -21,7 +21,7 @@ use crate::monitor::{El3, SmcRegs};
 use crate::percpu::{CpuTable, PerCpu};
 use crate::pmu::PmuConfig;
 use crate::psci_relay::{PsciRelay, WarmEntries};
-use crate::trap_frame::{CallFrame, TrapFrame};
+use crate::trap_frame::TrapFrame;
 use crate::vm::{VmCalls, VmStore};
 use arm_sysregs::el2::accessors::{read_esr_el2, read_far_el2, read_hpfar_el2, read_tpidr_el2};
 use smc_interface::{HostCall, SmcccError};
@@ -67,14 +67,13 @@ const SPSR_EL1H_MASKED: u64 = 0x3c5;
 
 /// Called by the trap vectors for an SMCCC call from the host (HVC #0 or SMC #0; a trapped SMC
 /// already stepped over), with only the registers a call uses saved: `regs` is the start of the
-/// `CallFrame` (its `smccc`, x0..x17). `smc` is 0 for an HVC and non-zero for an SMC (the vectors
+/// call's frame on the EL2 stack (`arch/vectors.S`), x0..x17. `smc` is 0 for an HVC and non-zero for an SMC (the vectors
 /// pass what their syndrome test left). The one place a call is routed: [`handle_host_trap`] comes
 /// here too, rather than have the routing built twice or reached through one more branch.
 #[unsafe(no_mangle)]
 extern "C" fn handle_host_call(regs: &mut SmcRegs, smc: u64) {
     host_calls::route_to(regs, if smc != 0 { Conduit::Smc } else { Conduit::Hvc }, &mut HostCalls(El3));
 }
-const _: () = assert!(core::mem::offset_of!(CallFrame, smccc) == 0);
 
 /// Called by the trap vectors for every other synchronous exception from the host.
 #[unsafe(no_mangle)]

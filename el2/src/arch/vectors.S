@@ -4,9 +4,9 @@
  *
  * A trap from the host saves the host's general registers, ELR_EL2 and SPSR_EL2 in a `TrapFrame`
  * on this CPU's EL2 stack, calls Rust with a pointer to it, and restores whatever Rust left in it.
- * An HVC #0 or SMC #0, the host's hot path, saves fewer (a `CallFrame`, same size): x19..x29
- * are callee-saved for the Rust it calls, ELR_EL2 and SPSR_EL2 are not used by it, and no call
- * reads or writes any of them.
+ * An HVC #0 or SMC #0, the host's hot path, saves fewer (a call frame, the same size, below):
+ * x19..x29 are callee-saved for the Rust it calls, ELR_EL2 and SPSR_EL2 are not used by it, and
+ * no call reads or writes any of them.
  * EL2 is built for the soft-float target and never touches FP/SIMD, so the host's FP/SIMD and SVE
  * state stays live in the registers across a trap and is not saved. Every other vector means a
  * bug in EL2 (exceptions taken at EL2, or physical interrupts, which this configuration never
@@ -123,10 +123,12 @@ el2_vectors:
 	ventry_unexpected 15
 
 /*
- * An HVC #0 or SMC #0 from the host; x0 and x1 are saved, x1 = 0 for an HVC. The rest of a
- * CallFrame is saved: x2..x17, which the call's Rust may clobber and SMCCC says a call keeps (or
- * returns results in), and x18 and x30; x19..x29 are callee-saved for the Rust it calls. ELR_EL2
- * and SPSR_EL2 stay in their registers (see CallFrame). A trapped SMC has not executed, so the
+ * An HVC #0 or SMC #0 from the host; x0 and x1 are saved, x1 = 0 for an HVC. The call frame is
+ * a TrapFrame's size, with x0..x17 where a TrapFrame has them (Rust sees those as SmcRegs), then
+ * x18 and x30 in the next two slots: x2..x17 because the call's Rust may clobber them and SMCCC
+ * says a call keeps them (or returns results in them), x18 and x30 likewise; x19..x29 are
+ * callee-saved for the Rust it calls. ELR_EL2 and SPSR_EL2 stay in their registers: nothing on a
+ * call's path takes an exception at EL2, and a VCPU_RUN's world switch puts the host's back. A trapped SMC has not executed, so the
  * host resumes after it (ELR_EL2 + 4). handle_host_call(frame, conduit) is told the conduit in x1
  * as it stands: 0 for HVC, non-zero for SMC.
  */
