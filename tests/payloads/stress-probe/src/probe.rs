@@ -71,6 +71,22 @@ fn bad(cpu: usize, what: u64, x0: u64) {
     bump(&p.errors);
 }
 
+/// PMU_STATUS by HVC #1 or SMC #1, which are no SMCCC calls: EL2 takes them on its full trap path
+/// (every other call here takes the short one) and refuses them: x0..x3 = NOT_SUPPORTED, 0, 0, 0.
+fn not_a_call(smc: bool) -> [u64; 4] {
+    let mut r = [u64::from(smc_interface::pmu::PMU_STATUS), 1, 2, 3];
+    let [x0, x1, x2, x3] = &mut r;
+    // SAFETY: an HVC or SMC EL2 refuses; the registers it may change are declared.
+    unsafe {
+        if smc {
+            core::arch::asm!("smc #1", inout("x0") *x0, inout("x1") *x1, inout("x2") *x2, inout("x3") *x3);
+        } else {
+            core::arch::asm!("hvc #1", inout("x0") *x0, inout("x1") *x1, inout("x2") *x2, inout("x3") *x3);
+        }
+    }
+    r
+}
+
 fn err_code(e: SmcccError) -> u64 {
     e.to_register()
 }
@@ -106,6 +122,13 @@ fn rounds(cpu: usize) -> bool {
         let round = p.rounds.load(SeqCst);
         if let Err(e) = el2.pmu_reserve(K) {
             bad(cpu, 1, err_code(e));
+        }
+        // The full trap path, racing the other CPUs' calls and runs.
+        for smc in [false, true] {
+            let r = not_a_call(smc);
+            if r != [err_code(SmcccError::NotSupported), 0, 0, 0] {
+                bad(cpu, 10, r[0]);
+            }
         }
         // Another CPU may hold this memory for a moment (its hostile donation below): DENIED is
         // then the right answer, and the memory is free again once that CPU gives it back.
