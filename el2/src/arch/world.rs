@@ -132,7 +132,8 @@ pub struct ArchVmHw {
     /// PMU is loaded) and the host's share.
     pub reserved: u32,
     pub host_counters: u8,
-    /// How many counters `reserved` has.
+    /// How many counters `reserved` has, counted by the caller as N - H
+    /// (`CpuPartition::reserved_count`) rather than here with a software population count.
     pub capacity: u8,
     /// How a partition reaches its counters once its PMU is loaded (the enforcement mode).
     pub access: Access,
