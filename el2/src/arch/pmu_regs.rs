@@ -134,11 +134,6 @@ impl PmuHw for CpuPmu {
     }
 
     #[inline]
-    fn cycle_counter_enabled(&self) -> bool {
-        read_pmcntenset_el0() & CYCLE_COUNTER != 0
-    }
-
-    #[inline]
     fn enable_cycle_counter(&mut self, on: bool) {
         if on {
             write_pmcntenset_el0(CYCLE_COUNTER);

@@ -162,9 +162,6 @@ impl PmuHw for FakePmu {
         self.hpme = enabled;
         self.hlp = long;
     }
-    fn cycle_counter_enabled(&self) -> bool {
-        self.cnten & CYCLE_COUNTER != 0
-    }
     fn enable_cycle_counter(&mut self, on: bool) {
         self.cnten = (self.cnten & !CYCLE_COUNTER) | if on { CYCLE_COUNTER } else { 0 };
     }

@@ -41,9 +41,9 @@ pub trait PmuHw {
     /// one update: a partition's PMU load and put change all three, and each update of MDCR_EL2
     /// costs a synchronisation.
     fn set_hpmn_and_el2_counters(&mut self, hpmn: u8, enabled: bool, long: bool);
-    /// PMCNTENSET_EL0.C (bit 31): the host's cycle counter enable, kept apart from the event
-    /// counter masks above. Only the partition world switch touches it.
-    fn cycle_counter_enabled(&self) -> bool;
+    /// Sets or clears PMCNTENSET_EL0.C (bit 31), the host's cycle counter enable, which the
+    /// event counter masks above leave alone. Only the partition world switch touches it (and reads
+    /// it as bit 31 of `enabled`).
     fn enable_cycle_counter(&mut self, on: bool);
     /// PMSELR_EL0 and PMUSERENR_EL0: EL0/EL1 state a partition owns while its PMU is loaded.
     fn selr(&self) -> u64;

@@ -6,9 +6,12 @@
 //! A vCPU with k counters sees PMCR_EL0.N = k and counters 0..k-1, which are the physical counters
 //! 0..k-1 while it runs (HPMN = k). The host's events normally on those counters are *parked* in
 //! the CPU's reserved counters for the time being (they keep counting there, above HPMN, enabled
-//! by MDCR_EL2.HPME), and come back on exit with their counts, enables and overflow flags. Host
-//! events on counters k..H-1 stay where they are and keep counting. EL2's own execution is not
-//! counted, so moving a counter loses nothing.
+//! by MDCR_EL2.HPME), and come back on exit with their counts, enables and overflow flags. A host
+//! counter that does nothing meanwhile (disabled, no overflow interrupt waiting) is not parked:
+//! its event type and value wait in EL2's memory, which costs a quarter of the PMU register
+//! accesses (Linux leaves the counters it has no event for disabled). Host events on counters
+//! k..H-1 stay where they are and keep counting. EL2's own execution is not counted, so moving a
+//! counter loses nothing.
 //!
 //! A vCPU's PMU is loaded at the start of a run if it is active (its E and an enable, or an
 //! overflow interrupt to raise), since its counters must count from the run's first instruction;
@@ -24,7 +27,7 @@
 //! the run, and MDCR_EL2.HPME, which runs the host's events above HPMN, follows the host's E: a
 //! host whose E is clear has nothing counting, before, during and after the run.
 
-use super::hw::{PmuHw, counters_in, scrub, scrub_except_values, zero_types_and_values};
+use super::hw::{PmuHw, counters_in, scrub_except_values, zero_types_and_values};
 
 /// How a loaded partition reaches its counters: the enforcement mode as applied on a CPU.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -56,6 +59,8 @@ const PMCR_GUEST_BITS: u64 = 0x1 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80;
 const PMCR_E: u64 = 1;
 const PMCR_P: u64 = 1 << 1;
 const PMCR_LP: u64 = 1 << 7;
+/// The cycle counter's bit in PMCNTENSET_EL0 and the other counter masks.
+const CYCLE_COUNTER: u32 = 1 << 31;
 /// PMCEID0_EL0's bit for CPU_CYCLES (event 0x11).
 const CEID0_CPU_CYCLES: u64 = 1 << 0x11;
 
@@ -80,6 +85,10 @@ pub struct VPmu {
     pub loaded: bool,
     /// How it was loaded (see [`Access::direct_enables`]); `Trapped` while not loaded.
     access: Access,
+    /// While loaded: the event types and values of the host's idle counters under the partition's
+    /// ([`HostPmu::idle`]). Kept with the partition, which is loaded on one CPU at a time, rather
+    /// than in `HostPmu`, which a run carries by value and would have to initialise each time.
+    host_idle: [(u64, u64); 32],
 }
 
 /// What the host had on the CPU before a partition's PMU was loaded.
@@ -93,12 +102,21 @@ pub struct HostPmu {
     enabled: u32,
     /// How the partition reached its counters while loaded: undone on put.
     access: Access,
-    /// How many host counters were parked: counter i (i < moved) went to the i-th counter of
-    /// `parking`, lowest first (kept as a count, not a table, so that this stays small enough to
-    /// pass around in registers).
-    moved: u8,
-    /// The reserved counters outside the partition's range: reset on load and again on put.
+    /// The host counters parked: the j-th of them went to the j-th counter of `parking`, lowest
+    /// first (two masks, not a table, so that this stays small enough to pass around in
+    /// registers).
+    parked: u32,
+    /// The host counters under the partition's that were idle: disabled, with no overflow
+    /// interrupt waiting. Their types and values are in `VPmu::host_idle`, their interrupt
+    /// enables and overflow flags in `idle_interrupts` and `idle_overflows`.
+    idle: u32,
+    idle_interrupts: u32,
+    idle_overflows: u32,
+    /// The reserved counters outside the partition's range: controls reset on load and on put.
     parking: u32,
+    /// The parking place's counters that held a host event, whose types and values put resets
+    /// (load reset the rest, which nothing writes during the run).
+    parked_into: u32,
     /// Parked host events whose filter counted EL2 (NSH), cleared while they are parked.
     nsh: u32,
     /// Host events left in place on [k, H) whose NSH is cleared for the run, likewise.
@@ -138,7 +156,6 @@ impl VPmu {
             userenr: hw.userenr(),
             hpmn: host_counters,
             access,
-            cycles: hw.cycle_counter_enabled(),
             ..Default::default()
         };
         let host_counting = host.pmcr & PMCR_E != 0;
@@ -153,31 +170,43 @@ impl VPmu {
         // CPU that does not enforce HPMN lets it) or left in their interrupt-enable and overflow
         // bits: HPME is about to make them count, and a parked event picks up the bits of its
         // counter. All of them start from their reset state.
-        let moved = self.k.min(host_counters);
-        // The parking place's controls first (so nothing there counts or interrupts); its event
-        // types and values once it is known which counters the parking rewrote.
-        scrub_except_values(hw, parking, parking);
+        // At most 31 (k is), said again so that the compiler sees it: the loop below then needs no
+        // check of the counter number at each register access.
+        let moved = self.k.min(host_counters).min(31);
         // HPMD (where the host has it) keeps EL2 out of the counters below HPMN only. With the
         // partition's PMU loaded, HPMN = k and every host event sits at or above it, parked or in
         // place on [k, H): their filters must do what HPMD did, so NSH (count at EL2) goes for the
         // run and comes back on put. A CPU without HPMD lets the host count EL2 anyway.
         let strip_nsh = hw.el2_prohibited();
-        // The host's controls of the counters it parks, read once: the parking below writes only
-        // the parking place's bits.
+        // The host's controls of the counters it hands over, read once, before one write turns off
+        // those of the partition's counters and the parking place (so nothing there counts or
+        // interrupts). The event types and values follow: the parking place's once it is known
+        // which counters the parking rewrote, the partition's own before anything counts.
         let (enabled, interrupts, overflows) = (hw.enabled(), hw.interrupts(), hw.overflows());
-        let mut parked_into = 0;
-        // Park the host's events from the partition's counters: counter i to the parking
-        // place's i-th counter.
-        for (i, t) in (0..moved).zip(counters_in(parking)) {
+        host.cycles = enabled & CYCLE_COUNTER != 0;
+        scrub_except_values(hw, parking | mask, parking | mask);
+        // A host counter that counts, or whose overflow interrupt is waiting, is parked; an idle
+        // one only needs its type and value kept, here in memory.
+        let live = enabled | (interrupts & overflows);
+        let mut parking_left = counters_in(parking);
+        for i in 0..moved {
             let bit = 1u32 << i;
+            let ty = hw.read_type(i);
+            let value = hw.read_counter(i);
+            if live & bit == 0 {
+                self.host_idle[usize::from(i)] = (ty, value);
+                host.idle |= bit;
+                continue;
+            }
+            // There is always one left (see `parking` above).
+            let Some(t) = parking_left.next() else { break };
             // Above HPMN, MDCR_EL2.HPMD no longer keeps EL2 out of the count (it covers
             // [0, HPMN) only): the filter has to. NSH comes back with the event on put.
-            let ty = hw.read_type(i);
             if strip_nsh && ty & TYPE_NSH != 0 {
                 host.nsh |= bit;
             }
             hw.write_type(t, if strip_nsh { ty & !TYPE_NSH } else { ty });
-            hw.write_counter(t, hw.read_counter(i));
+            hw.write_counter(t, value);
             if interrupts & bit != 0 {
                 hw.enable_interrupts(1 << t);
             }
@@ -188,14 +217,14 @@ impl VPmu {
                 hw.enable(1 << t);
                 host.enabled |= bit;
             }
-            parked_into |= 1 << t;
-            host.moved += 1;
+            host.parked |= bit;
+            host.parked_into |= 1 << t;
         }
-        debug_assert_eq!(host.moved, moved, "no parking place for every host counter");
+        debug_assert_eq!(host.parked | host.idle, (1u32 << moved) - 1, "no parking place for every host counter");
+        host.idle_interrupts = interrupts & host.idle;
+        host.idle_overflows = overflows & host.idle;
         // What the parking did not rewrite goes back to its reset state.
-        zero_types_and_values(hw, parking & !parked_into);
-        // The partition's own types and values go in below, before anything counts.
-        scrub_except_values(hw, mask, mask);
+        zero_types_and_values(hw, parking & !host.parked_into);
         if strip_nsh {
             let in_place = ((1u32 << host_counters) - 1) & !mask;
             for n in counters_in(in_place) {
@@ -268,28 +297,32 @@ impl VPmu {
             // Physical enables mirror the partition's while its E is on.
             self.cnten = hw.enabled() & mask;
         }
-        self.inten = (hw.interrupts() | self.irq_masked) & mask;
-        self.ovs = hw.overflows() & mask;
+        // Everything the switch moved stops here, the partition's counters and the parked events
+        // (at EL2, which the partition's events never count, and the host's only where the CPU
+        // has no HPMD). Their interrupt enables and overflow
+        // flags are read once for both, after that, so that no overflow comes between the read
+        // and the clear.
+        let moved = mask | host.parking;
+        hw.disable(moved);
+        let (interrupts, overflows) = (hw.interrupts(), hw.overflows());
+        hw.disable_interrupts(moved);
+        hw.clear_overflows(moved);
+        self.inten = (interrupts | self.irq_masked) & mask;
+        self.ovs = overflows & mask;
         if direct {
             self.selr = hw.selr() & 0x1f;
             self.userenr = hw.userenr() & 0xf;
         }
-        // The host's events written back below, before anything counts.
-        let restored = (1u32 << host.moved) - 1;
-        scrub_except_values(hw, mask, restored);
+        // The partition's event types and values go, except where a host event comes back below.
+        zero_types_and_values(hw, mask & !(host.parked | host.idle));
         hw.set_pmcr(host.pmcr);
         // After the host's E is back: its cycle counter counts again only if the host's E says so.
         hw.enable_cycle_counter(host.cycles);
         hw.set_selr(host.selr);
         hw.set_userenr(host.userenr);
-        // The host's HPMN, and nothing above it counts any more (the parked events are copied
-        // home below, and their places scrubbed).
+        // The host's HPMN, and nothing above it counts any more.
         hw.set_hpmn_and_el2_counters(host.hpmn, false, false);
-        // The parked events' interrupt enables and overflows, read once: the copy below writes
-        // only the host's own counters' bits. Their enables stay on until the scrub at the end,
-        // which changes nothing: nothing above HPMN counts any more.
-        let (interrupts, overflows) = (hw.interrupts(), hw.overflows());
-        for (i, t) in (0..host.moved).zip(counters_in(host.parking)) {
+        for (i, t) in counters_in(host.parked).zip(counters_in(host.parking)) {
             let bit = 1u32 << t;
             let nsh = if host.nsh & (1 << i) != 0 { TYPE_NSH } else { 0 };
             hw.write_type(i, hw.read_type(t) | nsh);
@@ -304,11 +337,21 @@ impl VPmu {
                 hw.enable(1 << i);
             }
         }
+        for i in counters_in(host.idle) {
+            let (ty, value) = self.host_idle[usize::from(i & 31)];
+            hw.write_type(i, ty);
+            hw.write_counter(i, value);
+        }
+        hw.enable_interrupts(host.idle_interrupts);
+        hw.set_overflows(host.idle_overflows);
         for n in counters_in(host.nsh_in_place) {
             hw.write_type(n, hw.read_type(n) | TYPE_NSH);
         }
-        // The parking place and the spare reserved counters go back to their reset state.
-        scrub(hw, host.parking);
+        // The parking place back to its reset state: its controls went above; the types and
+        // values of the counters that held a host event go now (load reset the others', and
+        // nothing has written them since: they are out of the partition's reach, and the host
+        // does not run).
+        zero_types_and_values(hw, host.parked_into);
         self.access = Access::Trapped;
         self.loaded = false;
     }

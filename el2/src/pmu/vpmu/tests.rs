@@ -49,6 +49,58 @@ fn load_parks_host_events_and_put_brings_them_back() {
     assert_eq!((g.values[0], g.cnten), (9, 1), "the partition's state saved for next time");
 }
 
+/// A host counter that does nothing while the partition runs (disabled, no overflow interrupt
+/// waiting) is not parked: the parking place stays in its reset state, and put gives the host its
+/// event type, value, interrupt enable and overflow flag back.
+#[test]
+fn idle_host_counters_wait_in_memory_and_come_back() {
+    let mut hw = FakePmu::new(6);
+    hw.hpmn_value = 4;
+    hw.pmcr_value = PMCR_E;
+    // 0: idle, interrupt enabled. 1: idle, an overflow flag but no interrupt. 3: counting, in place.
+    hw.program(0, 0x08, 100);
+    hw.program(1, 0x11, 200);
+    hw.program(3, 0x08, 400);
+    hw.cnten &= !0b11;
+    hw.inten = 0b1001;
+    hw.ovs = 0b10;
+    let before = hw.clone();
+    let mut g = VPmu::new(2);
+    g.values[0] = 7;
+    g.types[0] = 0x08;
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
+    assert_eq!((hw.values[0], hw.types[0], hw.values[1], hw.types[1]), (7, 0x08, 0, 0), "the partition's counters");
+    assert_eq!((hw.inten & 0b11, hw.ovs & 0b11), (0, 0), "nothing of the host's on the partition's counters");
+    assert_eq!(&hw.values[4..6], &[0, 0], "nothing parked");
+    assert_eq!(&hw.types[4..6], &[0, 0]);
+    assert_eq!((hw.cnten | hw.inten | hw.ovs) & 0b110000, 0);
+    hw.write_counter(0, 9);
+    g.put(&mut hw, &host);
+    assert_eq!(&hw.values[..6], &before.values[..6]);
+    assert_eq!(&hw.types[..6], &before.types[..6]);
+    assert_eq!((hw.cnten, hw.inten, hw.ovs), (before.cnten, before.inten, before.ovs));
+    assert_eq!(g.values[0], 9);
+}
+
+/// A disabled host counter whose overflow interrupt is waiting is parked, not kept in memory: the
+/// host's interrupt stays raised while the partition runs, as it would without it.
+#[test]
+fn a_waiting_host_overflow_interrupt_is_parked() {
+    let mut hw = host_pmu();
+    hw.cnten &= !0b01;
+    hw.inten = 0b01;
+    hw.ovs = 0b01;
+    let mut g = VPmu::new(2);
+    let host = g.load(&mut hw, 0b110000, 4, Access::Trapped);
+    assert_eq!((hw.types[4], hw.values[4]), (0x00, 100), "counter 0 parked in 4");
+    assert_eq!((hw.cnten & 1 << 4, hw.inten & 1 << 4, hw.ovs & 1 << 4), (0, 1 << 4, 1 << 4), "its interrupt with it");
+    assert_eq!((hw.types[5], hw.values[5]), (0x00, 200), "counter 1 (counting) parked in 5");
+    g.put(&mut hw, &host);
+    assert_eq!((hw.values[0], hw.cnten & 1, hw.inten & 1, hw.ovs & 1), (100, 0, 1, 1));
+    assert_eq!((hw.values[1], hw.cnten & 2), (200, 2));
+    assert_eq!(&hw.values[4..6], &[0, 0], "parking place scrubbed");
+}
+
 #[test]
 fn pmselr_and_pmuserenr_are_switched() {
     for access in [Access::Trapped, Access::Direct { fgt: false }] {
@@ -245,7 +297,9 @@ fn host_event(i: u8) -> (u64, u64) {
 }
 
 /// A host using all of its H counters: every one programmed, a mix of interrupt enables and
-/// overflow flags.
+/// overflow flags, and every fifth disabled (as Linux leaves a counter it has no event for): 1 and
+/// 11 with their interrupt enabled, 6 with an overflow flag, 16 with neither (all idle), and 21
+/// with both, an overflow interrupt waiting.
 fn host_using(n: u8, h: u8) -> FakePmu {
     let mut hw = FakePmu::new(n);
     hw.hpmn_value = h;
@@ -258,6 +312,9 @@ fn host_using(n: u8, h: u8) -> FakePmu {
         }
         if i % 3 == 0 {
             hw.ovs |= 1 << i;
+        }
+        if i % 5 == 1 {
+            hw.cnten &= !(1 << i);
         }
     }
     hw
@@ -290,9 +347,10 @@ fn every_layout_keeps_the_hosts_events_across_load_and_put() {
         for i in 0..k as usize {
             assert_eq!((hw.values[i], hw.types[i]), (50 + i as u64, 0x11), "{at}: the partition's counter {i}");
         }
-        // Every host event is live above the partition's range, where it keeps counting (HPME).
+        // Every host event that counts is live above the partition's range, where it keeps
+        // counting (HPME).
         assert!(hw.hpme, "{at}");
-        for i in 0..h {
+        for i in (0..h).filter(|i| before.cnten & 1 << i != 0) {
             let (ty, value) = host_event(i);
             let live = (k..n).any(|c| hw.types[c as usize] == ty && hw.values[c as usize] == value && hw.cnten & (1 << c) != 0);
             assert!(live, "{at}: host event {i} not counting above HPMN while the partition runs");

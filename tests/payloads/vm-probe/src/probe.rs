@@ -192,6 +192,18 @@ mod pmu_el1 {
             )
         };
     }
+    /// Counter n holds an event type and a value, with its interrupt enabled, but does not count:
+    /// a counter the host's driver has no event for at the moment.
+    pub fn program_idle(n: u8, ty: u64, value: u64) {
+        // SAFETY: the host's own counter n; the host's PMSELR.
+        unsafe {
+            asm!(
+                "msr pmcntenclr_el0, {bit}", "msr pmselr_el0, {n}", "isb", "msr pmxevtyper_el0, {ty}",
+                "msr pmxevcntr_el0, {v}", "msr pmintenset_el1, {bit}", "isb",
+                n = in(reg) u64::from(n), bit = in(reg) 1u64 << n, ty = in(reg) ty, v = in(reg) value,
+            )
+        };
+    }
     pub fn evtype(n: u8) -> u64 {
         let v: u64;
         // SAFETY: the host's PMSELR.
@@ -228,19 +240,28 @@ mod pmu_el1 {
 }
 
 /// The host's two events (counters 0 and 3: 0 is in the partition's range and gets parked, 3 is
-/// not), with the counts they must have.
+/// not), with the counts they must have; and its idle counter 1 (in the partition's range too,
+/// kept by EL2 in memory while the partition's PMU is loaded), with the type and value it must keep.
 struct HostEvents {
     expected: u64,
+    idle: (u64, u64),
 }
 
 impl HostEvents {
     fn bump(&mut self, what: &str, n: u64) {
         for _ in 0..n {
-            pmu_el1::swinc(0b1001);
+            pmu_el1::swinc(0b1011);
         }
         self.expected += n;
         let (c0, c3) = (pmu_el1::rd_counter(0), pmu_el1::rd_counter(3));
-        check("host's events counted exactly, none lost, none added", c0 == self.expected && c3 == self.expected, format_args!("{what}: {c0} {c3}, want {}", self.expected));
+        let idle = (pmu_el1::evtype(1), pmu_el1::rd_counter(1));
+        let (cnten, inten, _) = pmu_el1::masks();
+        let kept = idle == self.idle && cnten & 0b10 == 0 && inten & 0b10 != 0;
+        check(
+            "host's events counted exactly, none lost, none added; its idle counter kept",
+            c0 == self.expected && c3 == self.expected && kept,
+            format_args!("{what}: {c0} {c3}, want {}; idle {idle:x?}, want {:x?}, cnten {cnten:#x} inten {inten:#x}", self.expected, self.idle),
+        );
     }
 }
 
@@ -296,7 +317,10 @@ fn partition(handle: u64) {
     gic::enable_pmu_ppi();
     pmu_el1::program(0);
     pmu_el1::program(3);
-    let mut host = HostEvents { expected: 0 };
+    // SW_INCR, so that the increments `bump` makes would show if it counted.
+    pmu_el1::program_idle(1, 0, 0x1234_5678);
+    let idle = (pmu_el1::evtype(1), pmu_el1::rd_counter(1));
+    let mut host = HostEvents { expected: 0, idle };
     host.bump("start", 3);
     // Counter 2: a guest-only event (perf :G), cycles; counter 3 also excludes the guest (:H).
     pmu_el1::program_guest_only_cycles(2);
@@ -412,6 +436,7 @@ fn partition(handle: u64) {
     let r = call(&[pmu::PMU_UNRESERVE.into()]);
     check("PMU_UNRESERVE after the partition", r[0] == 0 && r[1] == 0b110000, format_args!("{:?}", err(r[0])));
     host.bump("end", 1);
+    pmu_el1::set_bits(0b10, 0, false);
 }
 
 /// Steps 17 and 18: the host's cycle counter, its overflow flag, interrupt enable and filter.
@@ -450,8 +475,9 @@ fn reserved_counters_stay_clean(handle: u64) {
     // SAFETY: counter 5 off again, whatever happened.
     unsafe { core::arch::asm!("msr pmcntenclr_el0, {}", in(reg) 1u64 << 5) };
 
-    // vCPU 3 has 2 counters: host counters 0 and 1 are parked in 4 and 5, where the host left an
-    // interrupt enable (4) and an overflow flag (5) (never both on one counter: no interrupt).
+    // vCPU 3 has 2 counters: host counter 0 is parked in 4 (its idle counter 1 waits in EL2's
+    // memory), where the host left an interrupt enable (4) and an overflow flag (5) (never both on
+    // one counter: no interrupt).
     let r = call(&[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 2, 0b1000]);
     check("VCPU_CREATE with 2 PMU counters (second)", r[0] == 0 && r[1] == 3, format_args!("{:?}", err(r[0])));
     let (_, inten0, ovs0) = pmu_el1::masks();
