@@ -14,6 +14,8 @@
  * so those vectors park the CPU.
  */
 
+.section .text.el2_asm, "ax"
+
 .equ PERCPU_WORLD, 8
 .equ WORLD_SP, PERCPU_WORLD + 96
 .equ WORLD_GUEST, PERCPU_WORLD + 104
@@ -57,6 +59,7 @@ __guest_enter:
 	b	park
 .endm
 
+.section .text.vectors, "ax"
 .balign 0x800
 guest_vectors:
 	gventry_bad
@@ -76,6 +79,7 @@ guest_vectors:
 	gventry 2
 	gventry 3
 
+.section .text.el2_asm, "ax"
 guest_exit:
 	/* x0 and x1 (the guest's) are on the stack; x1 now holds the kind. */
 	mrs	x0, tpidr_el2

@@ -10,7 +10,6 @@
  */
 
 .macro pmu_event_table name, insn, crm
-	.section .text.\name, "ax"
 	.balign 8
 	.global \name
 \name:
@@ -23,8 +22,11 @@
 	.size \name, . - \name
 .endm
 
+/* Three fit in the space before the vectors (image.ld); the fourth follows them. */
+.section .text.el2_asm, "ax"
 pmu_event_table pmu_read_pmevcntr_table, 0xd53b0000, 8
 pmu_event_table pmu_read_pmevtyper_table, 0xd53b0000, 12
 pmu_event_table pmu_write_pmevcntr_table, 0xd51b0000, 8
+.section .text.pmu_write_pmevtyper_table, "ax"
 pmu_event_table pmu_write_pmevtyper_table, 0xd51b0000, 12
 	.text

@@ -9,6 +9,7 @@
  * to EL2 (EC 0x18) is the third outcome, seen by EL2 directly.
  */
 
+.section .text.vectors, "ax"
 .balign 0x800
 .global hpmn_probe_vectors
 hpmn_probe_vectors:
@@ -18,6 +19,7 @@ hpmn_probe_vectors:
 	hvc	#0
 .endr
 
+.section .text.el2_asm, "ax"
 .global hpmn_probe_el1
 hpmn_probe_el1:
 	mov	x0, #0

@@ -122,6 +122,9 @@ el2_vectors:
 	ventry_unexpected 14
 	ventry_unexpected 15
 
+/* The code the vectors branch to sits before them, in the space their alignment leaves (image.ld). */
+.section .text.el2_asm, "ax"
+
 /*
  * An HVC #0 or SMC #0 from the host; x0 and x1 are saved, x1 = 0 for an HVC. The call frame is
  * a TrapFrame's size, with x0..x17 where a TrapFrame has them (Rust sees those as SmcRegs), then
