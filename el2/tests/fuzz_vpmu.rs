@@ -197,6 +197,19 @@ fn check_access(g: &VPmu, reg: PmuReg, read: bool, from_el0: bool, userenr: u64,
     Ok(())
 }
 
+/// Every read the partition can make, from EL1 and EL0, on copies (reads change nothing, but the
+/// emulator takes them mutably): trapped, the PMU not loaded answers them from what EL2 keeps,
+/// and must answer as the loaded PMU would.
+fn reads(g: &VPmu, hw: &FakePmu) -> Vec<Emulated> {
+    use PmuReg::*;
+    let regs = [Pmcr, CntenSet, CntenClr, OvsClr, Selr, Ccntr, XevTyper, XevCntr, Userenr, IntenSet, IntenClr, OvsSet, Ccfiltr, Mmir, Ceid(0), Ceid(1)];
+    let numbered = (0u8..32).flat_map(|n| [EvCntr(n), EvTyper(n)]);
+    regs.into_iter()
+        .chain(numbered)
+        .flat_map(|reg| [false, true].map(|from_el0| g.clone().emulate(&mut hw.clone(), reg, true, 0, from_el0)))
+        .collect()
+}
+
 fn run(s: Setup, steps: Vec<Step>) -> Result<u64, TestCaseError> {
     let mut hw = host_pmu(&s);
     let reserved = all(s.n) & !low(s.h);
@@ -219,8 +232,12 @@ fn run(s: Setup, steps: Vec<Step>) -> Result<u64, TestCaseError> {
                 g.put(&mut hw, &host);
                 prop_assert_eq!(&host_view(&hw, s.h), &before_load, "the host's PMU after put");
                 pmu_model::check_reset(&hw, reserved, "the reserved counters after put")?;
+                let unloaded = reads(&g, &hw);
                 host = g.load(&mut hw, reserved, s.h, s.access());
                 check_loaded(&hw, &s)?;
+                if s.access() == Access::Trapped {
+                    prop_assert_eq!(unloaded, reads(&g, &hw), "a read of the PMU not loaded differs from the loaded one");
+                }
             }
         }
         prop_assert_eq!(&beyond_k(&hw, s.k, s.direct_enables), &guarded, "{:?} reached beyond the partition's counters", step);

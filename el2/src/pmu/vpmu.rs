@@ -16,7 +16,8 @@
 //! A vCPU's PMU is loaded at the start of a run if it is active (its E and an enable, or an
 //! overflow interrupt to raise), since its counters must count from the run's first instruction;
 //! otherwise lazily, when it first touches it during the run (the first access traps in both
-//! modes, so EL2 knows). It is put back when the run ends.
+//! modes, so EL2 knows; in the trapped mode, its first write: a read of a PMU that is not loaded is
+//! answered from its state here). It is put back when the run ends.
 //!
 //! The cycle counter is the host's: a partition has none (its PMCCNTR_EL0, PMCCFILTR_EL0 and bit 31
 //! of its masks read as zero and ignore writes). The partition's E is virtual: its counters are
@@ -496,10 +497,13 @@ impl VPmu {
         }
     }
 
-    /// Applies a trapped access (the PMU loaded). `value` is Rt for a write; `from_el0` says the
-    /// access came from the partition's EL0, which PMUSERENR_EL0 governs.
+    /// Applies a trapped access: to the CPU's PMU with the partition's loaded, or, a read only, to
+    /// what EL2 keeps of it when it is not (nothing of it counts then, so that is all of it). `value`
+    /// is Rt for a write; `from_el0` says the access came from the partition's EL0, which
+    /// PMUSERENR_EL0 governs.
     pub fn emulate(&mut self, hw: &mut impl PmuHw, reg: PmuReg, read: bool, value: u64, from_el0: bool) -> Emulated {
         use PmuReg::*;
+        debug_assert!(self.loaded || read, "a write to a partition's PMU that is not loaded");
         let mask = self.mask();
         if from_el0 && self.userenr & 1 == 0 && !(reg == Userenr && read) {
             return Emulated::Undefined;
@@ -552,7 +556,10 @@ impl VPmu {
                 hw.disable(value as u32 & mask);
                 done(0)
             }
-            (IntenSet | IntenClr, true) => done(u64::from((hw.interrupts() | self.irq_masked) & mask)),
+            (IntenSet | IntenClr, true) => {
+                let inten = if self.loaded { hw.interrupts() | self.irq_masked } else { self.inten };
+                done(u64::from(inten & mask))
+            }
             (IntenSet, false) => {
                 hw.enable_interrupts(value as u32 & mask & !self.irq_masked);
                 done(0)
@@ -562,7 +569,7 @@ impl VPmu {
                 self.irq_masked &= !(value as u32);
                 done(0)
             }
-            (OvsSet | OvsClr, true) => done(u64::from(hw.overflows() & mask)),
+            (OvsSet | OvsClr, true) => done(u64::from(if self.loaded { hw.overflows() } else { self.ovs } & mask)),
             (OvsSet, false) => {
                 hw.set_overflows(value as u32 & mask);
                 done(0)
@@ -589,12 +596,16 @@ impl VPmu {
             (XevTyper, _) => self.emulate(hw, if self.selr == 31 { Ccfiltr } else { EvTyper(self.selr as u8) }, read, value, false),
             (XevCntr, _) if self.selr == 31 => Emulated::Undefined,
             (XevCntr, _) => self.emulate(hw, EvCntr(self.selr as u8), read, value, false),
-            (EvCntr(n), true) => counter(n).map_or(Emulated::Undefined, |n| done(hw.read_counter(n))),
+            (EvCntr(n), true) => counter(n).map_or(Emulated::Undefined, |n| {
+                done(if self.loaded { hw.read_counter(n) } else { self.values[n as usize] })
+            }),
             (EvCntr(n), false) => counter(n).map_or(Emulated::Undefined, |n| {
                 hw.write_counter(n, value);
                 done(0)
             }),
-            (EvTyper(n), true) => counter(n).map_or(Emulated::Undefined, |n| done(hw.read_type(n))),
+            (EvTyper(n), true) => counter(n).map_or(Emulated::Undefined, |n| {
+                done(if self.loaded { hw.read_type(n) } else { self.types[n as usize] })
+            }),
             (EvTyper(n), false) => counter(n).map_or(Emulated::Undefined, |n| {
                 // Kept here too: with every access trapped, `put` need not read it back.
                 self.types[n as usize] = value & !TYPE_FORBIDDEN;

@@ -58,7 +58,7 @@ impl Vm {
 /// A VM slot. `vm` is held for as long as one of its vCPUs runs, so every other call on the VM
 /// only ever *tries* that lock (and answers BUSY).
 ///
-/// A vCPU lives on EL2's heap (at most MAX_VMS * MAX_VCPUS of them, about 1 KiB each): an empty
+/// A vCPU lives on EL2's heap (at most MAX_VMS * MAX_VCPUS of them, about 1.5 KiB each): an empty
 /// slot is then all zeros, so the table costs the image nothing (it sits in .bss).
 pub struct VmSlot {
     pub vm: SpinMutex<Option<Vm>>,

@@ -209,8 +209,8 @@ struct RunEnv<'a, H: SwitchHw> {
     hw: &'a mut H,
     cfg: RunPmu,
     /// The host's PMU state, from the moment the partition's PMU is loaded (at the run's start if
-    /// it is active, else at its first access: a run that never touches an idle PMU pays
-    /// nothing for the switch).
+    /// it is active, else at its first access, or in the trapped mode its first write: a run that
+    /// never changes an idle PMU pays nothing for the switch).
     host_pmu: Option<HostPmu>,
     /// The CPU holds guest EL1 values newer than `vcpu.sys`.
     el1_in_cpu: bool,
@@ -231,7 +231,11 @@ impl<H: SwitchHw> ExitEnv for RunEnv<'_, H> {
         if vcpu.pmu.k == 0 {
             return Emulated::Undefined;
         }
-        if !vcpu.pmu.loaded {
+        // Trapped, every access traps anyway: a read of a PMU that is not loaded is answered from
+        // what EL2 keeps of it (a guest's driver reads PMCR_EL0 and PMCEID*_EL0 as it probes), and
+        // only a write, which the CPU has to see, loads it. In the direct mode the first access
+        // loads it, after which the partition reaches its counters without trapping.
+        if !vcpu.pmu.loaded && (!read || self.cfg.access != Access::Trapped) {
             self.load_pmu(vcpu);
         }
         vcpu.pmu.emulate(self.hw.pmu(), reg, read, value, from_el0)

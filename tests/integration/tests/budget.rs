@@ -21,13 +21,16 @@ const BUDGETS: &[(&str, u64, u64)] = &[
     ("hvc-pmu-status", 78, 80),
     ("hvc-pmu-reserve-2+unreserve", 292, 300),
     ("vcpu-run-round-trip", 611, 700),
-    ("vcpu-run-round-trip+pmu-load-put", 1178, 1100),
-    ("vcpu-run-round-trip+pmu-counting", 1009, 1100),
+    // An idle PMU's first access: a write, which loads it (then put at the exit), and a read, which
+    // the trapped mode answers from what EL2 keeps (the issue measured a read, as 700 + 400).
+    ("vcpu-run-round-trip+pmu-load-put", 1177, 1100),
+    ("vcpu-run-round-trip+pmu-read", 798, 1100),
+    ("vcpu-run-round-trip+pmu-counting", 1007, 1100),
 ];
 
 /// The PMU switch on its own: what a counting 2-counter partition adds to the round trip (its PMU
 /// loaded as the run begins, and put), against the issue's goal of 400.
-const PMU_SWITCH_BUDGET: u64 = 398;
+const PMU_SWITCH_BUDGET: u64 = 396;
 
 /// `BENCH: <name> <total> el2=<el2>`: the EL2 count, whole instructions per call.
 fn el2_count(out: &Outcome, name: &str) -> u64 {

@@ -38,6 +38,8 @@ struct AtEntry {
 enum GuestStep {
     /// `mrs x3, pmcr_el0`, trapped.
     ReadPmcr,
+    /// `msr pmselr_el0, x3` (x3 = 0), trapped: a write, which loads the partition's PMU.
+    WritePmselr,
     /// A physical interrupt; `overflow`: the partition's counter 0 overflowed with its
     /// interrupt enabled (the interrupt is the partition's).
     Irq { overflow: bool },
@@ -106,6 +108,10 @@ impl SwitchHw for Recorder {
         let sync = |esr| (ExitKind::Sync, Syndrome { esr: Esr(esr), far: 0, hpfar: 0 });
         match self.script.pop_front().expect("the guest ran past its script") {
             GuestStep::ReadPmcr => sync(0x18 << 26 | 1 << 25 | 3 << 20 | 3 << 14 | 9 << 10 | 3 << 5 | 12 << 1 | 1),
+            GuestStep::WritePmselr => {
+                regs.regs[3] = 0;
+                sync(0x18 << 26 | 1 << 25 | 3 << 20 | 5 << 17 | 3 << 14 | 9 << 10 | 3 << 5 | 12 << 1)
+            }
             GuestStep::Irq { overflow } => {
                 if overflow {
                     self.pmu.ovs |= 1;
@@ -232,7 +238,7 @@ fn guest_to_host_mirrors_it() {
 
 #[test]
 fn the_guest_runs_under_its_own_controls_at_every_entry() {
-    let script = [GuestStep::ReadPmcr, GuestStep::Irq { overflow: false }, GuestStep::ReadPmcr, GuestStep::Done];
+    let script = [GuestStep::WritePmselr, GuestStep::Irq { overflow: false }, GuestStep::WritePmselr, GuestStep::Done];
     let (mut hw, vm, _, exit) = run_script(&script[..2], 2, PMU);
     assert_eq!(exit, Exit::HostInterrupt);
     hw.script.extend(&script[2..]);
@@ -270,6 +276,23 @@ fn the_direct_mode_lifts_pmu_traps_only_while_the_partition_is_loaded() {
     }
     let (hw, ..) = run_script(&[GuestStep::ReadPmcr, GuestStep::Done], 2, PMU);
     assert!(hw.entries.iter().all(|at| at.pmu.partition_trapped && !at.pmu.fgt_traps));
+}
+
+/// Trapped, a read of an idle partition's PMU is answered from what EL2 keeps: the run never
+/// loads it, the CPU's PMU is the host's throughout, and the guest reads its own PMCR_EL0 (N = 2).
+/// In the direct mode the same read loads it.
+#[test]
+fn a_trapped_read_of_an_idle_pmu_does_not_load_it() {
+    let script = [GuestStep::ReadPmcr, GuestStep::ReadPmcr, GuestStep::Irq { overflow: false }];
+    let (hw, _, vcpu, exit) = run_script(&script, 2, PMU);
+    assert_eq!(exit, Exit::HostInterrupt);
+    assert!(hw.entries.iter().all(|at| at.pmu.hpmn_value == 4), "never loaded");
+    assert_eq!(hw.pmu, recorder(&[]).pmu, "the host's PMU untouched");
+    assert_eq!((vcpu.regs.regs[3] >> 11) & 0x1f, 2, "the partition's N");
+    let script = [GuestStep::ReadPmcr, GuestStep::ReadPmcr, GuestStep::Done];
+    let cfg = RunPmu { access: Access::Direct { fgt: true }, ..PMU };
+    let (hw, ..) = run_script(&script, 2, cfg);
+    assert_eq!(hw.entries.iter().map(|at| at.pmu.hpmn_value).collect::<Vec<_>>(), [4, 2, 2], "loaded at the first read");
 }
 
 #[test]
@@ -314,7 +337,7 @@ fn an_active_partition_is_loaded_from_the_first_entry() {
 
 #[test]
 fn a_partition_overflow_interrupt_goes_to_the_partition_not_the_host() {
-    let script = [GuestStep::ReadPmcr, GuestStep::Irq { overflow: true }, GuestStep::Done];
+    let script = [GuestStep::WritePmselr, GuestStep::Irq { overflow: true }, GuestStep::Done];
     let (hw, ..) = run_script(&script, 2, PMU);
     // The interrupt did not end the run: the guest went back in with the virtual PMU interrupt
     // pending in its list register, and the physical enable off.

@@ -96,7 +96,9 @@ extern "C" fn primary_main(_dtb: u64) -> ! {
 
 /// VCPU_RUN round trips into a guest that exits straight back (GUEST_REPORT): the world switch
 /// both ways, without the partition's PMU, with its idle PMU loaded at its first access (a trapped
-/// PMCR_EL0 read), and with its counting PMU loaded as the run begins; each put at the exit.
+/// PMSELR_EL0 write), and with its counting PMU loaded as the run begins, each put at the exit;
+/// and with a trapped PMCR_EL0 read of its idle PMU, answered without loading it (the trapped
+/// mode, which the bench's cortex-a57 uses).
 fn world_switch() {
     use smc_interface::vm;
     let Some((image, size)) = payload_rt::bundle_initrd() else {
@@ -108,12 +110,14 @@ fn world_switch() {
     let plain = raw(&mut Hvc, &[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 0, 0b100])[1];
     let with_pmu = raw(&mut Hvc, &[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 2, 0b1000])[1];
     let counting = raw(&mut Hvc, &[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 2, 0x100])[1];
+    let reading = raw(&mut Hvc, &[vm::VCPU_CREATE.into(), handle, vm::GUEST_RAM_BASE, 2, 0x200])[1];
     raw(&mut Hvc, &[pmu::PMU_RESERVE.into(), 2]);
     let run = |vcpu: u64| raw(&mut Hvc, &[vm::VCPU_RUN.into(), handle, vcpu, 0, 0]);
     // First runs: the guest's start-up code, out of the measurement.
     run(plain);
     run(with_pmu);
     run(counting);
+    run(reading);
     measure("vcpu-run-round-trip", || {
         core::hint::black_box(run(plain));
     });
@@ -122,6 +126,9 @@ fn world_switch() {
     });
     measure("vcpu-run-round-trip+pmu-counting", || {
         core::hint::black_box(run(counting));
+    });
+    measure("vcpu-run-round-trip+pmu-read", || {
+        core::hint::black_box(run(reading));
     });
     raw(&mut Hvc, &[pmu::PMU_UNRESERVE.into()]);
     raw(&mut Hvc, &[vm::VM_DESTROY.into(), handle]);

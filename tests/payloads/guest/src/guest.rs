@@ -232,8 +232,10 @@ fn read_cost() -> ! {
 
 #[unsafe(no_mangle)]
 extern "C" fn primary_main(memory_size: u64, arg: u64) -> ! {
-    // Benchmarks (tests/payloads/bench): exit to the host at once, every time; with bit 3, touch
-    // the PMU first (so each run loads the partition's idle PMU at that access, and puts it).
+    // Benchmarks (tests/payloads/bench): exit to the host at once, every time; with bit 3, write
+    // a PMU register first (PMSELR_EL0, to the 0 it holds: each run loads the partition's idle PMU
+    // at that access, and puts it); with bit 9, read one first (PMCR_EL0: trapped, answered from
+    // what EL2 keeps of the idle PMU, which stays off the CPU).
     if arg & 0b100 != 0 {
         loop {
             report(100, 0, 0);
@@ -241,8 +243,14 @@ extern "C" fn primary_main(memory_size: u64, arg: u64) -> ! {
     }
     if arg & 0b1000 != 0 {
         loop {
-            let _ = rd!("pmcr_el0");
+            wr!("pmselr_el0", 0u64);
             report(101, 0, 0);
+        }
+    }
+    if arg & 0x200 != 0 {
+        loop {
+            let _ = rd!("pmcr_el0");
+            report(103, 0, 0);
         }
     }
     // With bit 8, count instructions on counter 0 from here on: every run after this one loads

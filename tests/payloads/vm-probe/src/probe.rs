@@ -460,7 +460,8 @@ fn cycle_counter_is_the_hosts(handle: u64, host_only: u64, guest_only: u64) {
 
 /// Issue 8, reports 4 and 5: what the host writes into the reserved counters before VCPU_RUN (QEMU
 /// lets EL1 reach counters at or above HPMN) neither counts the partition nor comes back on the
-/// host's own counters. The vCPUs touch their PMU on every run (bench mode: PMCR_EL0 read, exit).
+/// host's own counters. The vCPUs touch their PMU on every run (bench mode: a PMSELR_EL0 write,
+/// which loads it, then exit).
 fn reserved_counters_stay_clean(handle: u64) {
     // vCPU 2 has 1 counter: host counter 0 is parked in counter 4, counter 5 is spare. The host
     // programs 5 to count cycles at EL1, where the partition runs.
