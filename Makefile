@@ -217,8 +217,13 @@ $(OUT)/hyp_cost.ko: $(LINUX_PKVM) host-driver/linux/hyp_cost.c host-driver/linux
 	@mkdir -p $(OUT)
 	$(MAKE) -C host-driver/linux KDIR=$(abspath $(CACHE)/linux-pkvm) OBJDIR=$(abspath $(OUT)/hyp_cost-pkvm)
 	cp $(OUT)/hyp_cost-pkvm/hyp_cost.ko $@
-$(OUT)/initramfs-pkvm.cpio.gz: $(CACHE)/busybox/busybox scripts/initramfs.sh $(OUT)/hyp_cost.ko
-	HYP_COST=$(OUT)/hyp_cost.ko bash scripts/initramfs.sh $@
+# The guest exit's cost under pKVM (tests/payloads/kvm-exit-cost), a static aarch64 musl ELF.
+$(OUT)/kvm-exit-cost: FORCE | $(PREREQ_STAMP)
+	@mkdir -p $(OUT)
+	cargo build --release --target $(LINUX_USER_TARGET) -p kvm-exit-cost
+	@cmp -s target/$(LINUX_USER_TARGET)/release/kvm-exit-cost $@ || cp target/$(LINUX_USER_TARGET)/release/kvm-exit-cost $@
+$(OUT)/initramfs-pkvm.cpio.gz: $(CACHE)/busybox/busybox scripts/initramfs.sh $(OUT)/hyp_cost.ko $(OUT)/kvm-exit-cost
+	HYP_COST=$(OUT)/hyp_cost.ko KVM_EXIT_COST=$(OUT)/kvm-exit-cost bash scripts/initramfs.sh $@
 # The two bundles differ only in `hypcost=`, which names the hypervisor for the module: both ask
 # for pKVM (under this firmware the kernel starts at EL1, and KVM says it has no EL2).
 $(OUT)/hypcost-pmup.bundle $(OUT)/hypcost-pkvm.bundle: $(OUT)/hypcost-%.bundle: $(LINUX_PKVM) $(OUT)/initramfs-pkvm.cpio.gz FORCE
@@ -267,8 +272,10 @@ run: $(OUT)/flash.bin $(OUT)/$(RUN_HOST)
 # CPU, and the bare HVCs, in instructions (EL1 + EL2) from the generic timer under -icount.
 # Last, this firmware and pKVM side by side (above): the kernel of scripts/linux-pkvm.sh under each,
 # hyp_cost.ko timing four host calls the same way (instructions from the generic timer, EL1 + EL2
-# + EL3), on cortex-a57; scripts/hyp-cost-table.sh checks both runs and prints the table
-# (target/bench-pmup.txt and target/bench-pkvm.txt keep each run's lines).
+# + EL3), on cortex-a57, and under pKVM tests/payloads/kvm-exit-cost timing a KVM guest's exit at
+# EL2 (against the bare-metal bench's VCPU_RUN round trip); scripts/hyp-cost-table.sh checks the
+# runs and prints the tables (target/bench-pmup.txt, target/bench-pkvm.txt and
+# target/bench-bare.txt keep each run's lines).
 BENCH_CPUS := cortex-a57 max,sme=off,pauth-impdef=on
 # $(call bench_run,CPU,FLASH,BUNDLE,SECONDS,LINES): BUNDLE booted by FLASH on one CPU under
 # -icount, the lines matching LINES.
@@ -284,14 +291,14 @@ bench_runs = for cpu in $(BENCH_CPUS); do \
 HYP_COST_LINES := ^(HYPCOST|LOADER):
 bench: qemu-only $(OUT)/flash.bin $(OUT)/bench.bundle $(OUT)/host-6.12-cost.bundle $(OUT)/host-6.12-vm-cost.bundle \
 		$(OUT)/flash-pkvm.bin $(OUT)/hypcost-pmup.bundle $(OUT)/hypcost-pkvm.bundle
-	@{ $(call bench_runs,,bench.bundle,120,^BENCH:); \
+	@{ { $(call bench_runs,,bench.bundle,120,^BENCH:); } | tee target/bench-bare.txt; \
 	$(call bench_runs,Linux 6.12 pmup_cost$(comma) ,host-6.12-cost.bundle,300,^COST:); \
 	$(call bench_runs,Linux 6.12 /dev/pmu-partition round trip (tests/linux/vm/cost.sh)$(comma) ,host-6.12-vm-cost.bundle,300,^(VM: cost|PMUP-RUN: (bench|error))); \
 	{ $(call bench_run,cortex-a57,flash.bin,hypcost-pmup.bundle,300,$(HYP_COST_LINES)) \
 		|| echo "HYPCOST: error the run ended with status $$?"; } >target/bench-pmup.txt; \
 	{ $(call bench_run,cortex-a57,flash-pkvm.bin,hypcost-pkvm.bundle,300,$(HYP_COST_LINES)) \
 		|| echo "HYPCOST: error the run ended with status $$?"; } >target/bench-pkvm.txt; \
-	bash scripts/hyp-cost-table.sh target/bench-pmup.txt target/bench-pkvm.txt; \
+	bash scripts/hyp-cost-table.sh target/bench-pmup.txt target/bench-pkvm.txt target/bench-bare.txt; \
 	} | tee target/bench.txt
 
 # ---------------------------------------------------------------------------------------------
@@ -313,7 +320,7 @@ lint: | $(PREREQ_STAMP)
 	cargo clippy $(CARGO_PROFILE) --target $(TARGET) -p el2 -p el2-devicetree -p el2-page-tables --no-default-features --features qemu $(CLIPPY_DENY)
 	cargo clippy $(CARGO_PROFILE) --target $(TARGET) -p el2 --no-default-features --features fvp $(CLIPPY_DENY)
 	cargo clippy --release --target $(TARGET) $(addprefix -p ,$(PAYLOADS) guest workload linux-loader) $(CLIPPY_DENY)
-	cargo clippy --release --target $(LINUX_USER_TARGET) -p pmup-run --all-targets $(CLIPPY_DENY)
+	cargo clippy --release --target $(LINUX_USER_TARGET) -p pmup-run -p kvm-exit-cost --all-targets $(CLIPPY_DENY)
 
 unit-test: | $(PREREQ_STAMP)
 	cargo test --workspace --exclude abi-probe --exclude integration

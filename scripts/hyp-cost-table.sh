@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT OR Apache-2.0
 #
-# Usage: scripts/hyp-cost-table.sh PMUP.txt PKVM.txt
+# Usage: scripts/hyp-cost-table.sh PMUP.txt PKVM.txt BENCH.txt
 #
 # The last part of `make bench`: this firmware and pKVM side by side. Each file holds the
 # "HYPCOST:" (and "LOADER:") lines of one run of the kernel of scripts/linux-pkvm.sh with
@@ -13,12 +13,17 @@
 #   - under pKVM it started at EL2 and KVM said "Protected nVHE mode initialized successfully";
 #   - each run measured all four paths, got the expected answers ("HYPCOST: error" otherwise)
 #     and finished ("HYPCOST: done").
+# Then the world switch, EL2's part only: under pKVM a KVM guest's exit that the host kernel
+# handles, both ways (tests/payloads/kvm-exit-cost's "HYPCOST: path=vcpu-exit" line, which most of
+# its samples must agree on); under this firmware a VCPU_RUN round trip into a guest that exits at
+# once, from the bare-metal bench's cortex-a57 run (BENCH.txt, its "BENCH: vcpu-run-round-trip"
+# line's el2=).
 set -euo pipefail
 NAME=hyp-cost-table
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
 
-[ $# = 2 ] || { echo "usage: $0 PMUP.txt PKVM.txt" >&2; exit 2; }
+[ $# = 3 ] || { echo "usage: $0 PMUP.txt PKVM.txt BENCH.txt" >&2; exit 2; }
 # The serial console's lines end in CR LF: compare without the CR.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -81,6 +86,29 @@ elif [ -n "$a" ] && [ -n "$b" ]; then
     table+=$'\n'$(row "the same less EL3's own $el3 (PSCI_VERSION by SMC from EL2)" \
         "$(awk -v a="$a" -v e="$el3" 'BEGIN { print a - e }')" "$(awk -v b="$b" -v e="$el3" 'BEGIN { print b - e }')")
 fi
-[ "$bad" = 0 ] || die "the side by side with pKVM is not valid (see above; the runs' lines: $1, $2)"
+# The world switch. pKVM's: the guest exit's line, whose samples must mostly agree (under -icount
+# only the host's timer tick, landing in some runs, makes them differ).
+exit_line=$(grep -E '^HYPCOST: path=vcpu-exit .* el2=' "$pkvm" || true)
+agree=$(sed -n 's/.* samples=\([0-9]*\) agree=\([0-9]*\) .*/\2 \1/p' <<<"$exit_line")
+b=$(sed -n 's/.* el2=\([0-9.]*\) .*/\1/p' <<<"$exit_line")
+# This firmware's: the bare-metal bench on cortex-a57 (the first of its CPU models).
+a=$(tr -d '\r' <"$3" | awk '/^== .*-cpu cortex-a57/ { on = 1; next } /^== / { on = 0 } on && /^BENCH: vcpu-run-round-trip / { sub(/.*el2=/, ""); print; exit }')
+if [ -z "$b" ] || [ -z "$agree" ]; then
+    say "pKVM: no \"HYPCOST: path=vcpu-exit ... el2=\" line (tests/payloads/kvm-exit-cost)"
+    bad=1
+elif ! awk -v a="$agree" 'BEGIN { split(a, x, " "); exit !(x[1] * 2 > x[2]) }'; then
+    say "pKVM: only ${agree% *} of the guest exit's ${agree#* } samples agree: not an exact figure"
+    bad=1
+elif [ -z "$a" ]; then
+    say "this firmware: no cortex-a57 \"BENCH: vcpu-run-round-trip\" line in $3"
+    bad=1
+fi
+[ "$bad" = 0 ] || die "the side by side with pKVM is not valid (see above; the runs' lines: $1, $2, $3)"
 echo "Instructions per call (EL1 + EL2 + EL3, generic timer under -icount; ratio = this firmware / pKVM):"
 echo "$table"
+echo
+echo "The world switch, EL2's instructions only (the host's counter filtered to EL2, on cortex-a57):"
+echo "| Path | this firmware | pKVM | ratio |"
+echo "| --- | ---: | ---: | ---: |"
+row "guest entry and exit, both ways (VCPU_RUN round trip; a KVM guest's HVC the host kernel answers)" "$a" "$b"
+echo

@@ -41,7 +41,9 @@
 # the kernel's lines on where it started and on KVM ("HYPCOST: kernel CPU: All CPU(s) started at
 # EL2", "HYPCOST: kernel kvm [1]: Protected nVHE mode initialized successfully"), load it with
 # hyp=NAME (console quiet), copy its "HYPCOST: ..." lines to the console and power off: the side
-# by side with pKVM of `make bench`.
+# by side with pKVM of `make bench`. With KVM_EXIT_COST=PROGRAM as well
+# (tests/payloads/kvm-exit-cost, static), the archive holds it as /bin/kvm-exit-cost, and /init
+# runs it after the module: a KVM guest's exit, timed at EL2 (its "HYPCOST: path=vcpu-exit" line).
 #
 # With PERF_TREE=DIR in the environment (a root tree from scripts/linux-perf.sh: Debian's perf
 # and the libraries it loads), the archive also holds that tree, and /init, after the knob
@@ -70,6 +72,8 @@ PERF_CHECK=${3:-}
 COST_KO=${4:-}
 [ -z "$COST_KO" ] || [ -n "$KO" ] || die "COST.ko needs MODULE.ko"
 HYP_COST=${HYP_COST:-}
+KVM_EXIT_COST=${KVM_EXIT_COST:-}
+[ -z "$KVM_EXIT_COST" ] || [ -x "$KVM_EXIT_COST" ] || die "no such program: $KVM_EXIT_COST"
 for ko in $KO $COST_KO $HYP_COST; do
     [ -s "$ko" ] || die "no such module: $ko"
     # A .ko is an ELF relocatable (e_type 1) for AArch64 (e_machine 0xb7).
@@ -119,6 +123,10 @@ hyp_cost_up_to_date() {
         [ "$(gzip -dc "$OUTF" 2>/dev/null | grep -caF hyp_cost.ko)" = 0 ]
     else
         [ "$OUTF" -nt "$HYP_COST" ] && [ "$(gzip -dc "$OUTF" 2>/dev/null | grep -caF hyp_cost.ko)" != 0 ]
+    fi && if [ -z "$KVM_EXIT_COST" ]; then
+        [ "$(gzip -dc "$OUTF" 2>/dev/null | grep -caF bin/kvm-exit-cost)" = 0 ]
+    else
+        [ "$OUTF" -nt "$KVM_EXIT_COST" ] && [ "$(gzip -dc "$OUTF" 2>/dev/null | grep -caF bin/kvm-exit-cost)" != 0 ]
     fi
 }
 if [ -s "$OUTF" ] && [ "$OUTF" -nt "$BUSYBOX" ] && [ "$OUTF" -nt "$SELF" ] &&
@@ -163,6 +171,10 @@ fi
 if [ -n "$HYP_COST" ]; then
     cp "$HYP_COST" "$stage/hyp_cost.ko"
     chmod 644 "$stage/hyp_cost.ko"
+fi
+if [ -n "$KVM_EXIT_COST" ]; then
+    cp "$KVM_EXIT_COST" "$stage/bin/kvm-exit-cost"
+    chmod 755 "$stage/bin/kvm-exit-cost"
 fi
 if [ -n "$PERF_CHECK" ]; then
     cp "$PERF_CHECK" "$stage/bin/perf-check"
@@ -236,6 +248,7 @@ if [ -n "$hc" ]; then
     insmod /hyp_cost.ko hyp="$hc" || echo "HYPCOST: error insmod failed (status $?)"
     echo "$1" >/proc/sys/kernel/printk
     dmesg | grep -e 'HYPCOST:' | sed 's/^\[[^]]*\] *//'
+    [ ! -x /bin/kvm-exit-cost ] || /bin/kvm-exit-cost || echo "HYPCOST: error kvm-exit-cost failed (status $?)"
     off
 fi
 
