@@ -24,6 +24,8 @@ NAME=hyp-cost-table
 . "$(dirname "$0")/common.sh"
 
 [ $# = 3 ] || { echo "usage: $0 PMUP.txt PKVM.txt BENCH.txt" >&2; exit 2; }
+runs="$1, $2, $3"
+bare=$3
 # The serial console's lines end in CR LF: compare without the CR.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -86,29 +88,52 @@ elif [ -n "$a" ] && [ -n "$b" ]; then
     table+=$'\n'$(row "the same less EL3's own $el3 (PSCI_VERSION by SMC from EL2)" \
         "$(awk -v a="$a" -v e="$el3" 'BEGIN { print a - e }')" "$(awk -v b="$b" -v e="$el3" 'BEGIN { print b - e }')")
 fi
-# The world switch. pKVM's: the guest exit's line, whose samples must mostly agree (under -icount
-# only the host's timer tick, landing in some runs, makes them differ).
-exit_line=$(grep -E '^HYPCOST: path=vcpu-exit .* el2=' "$pkvm" || true)
-agree=$(sed -n 's/.* samples=\([0-9]*\) agree=\([0-9]*\) .*/\2 \1/p' <<<"$exit_line")
-b=$(sed -n 's/.* el2=\([0-9.]*\) .*/\1/p' <<<"$exit_line")
-# This firmware's: the bare-metal bench on cortex-a57 (the first of its CPU models).
-a=$(tr -d '\r' <"$3" | awk '/^== .*-cpu cortex-a57/ { on = 1; next } /^== / { on = 0 } on && /^BENCH: vcpu-run-round-trip / { sub(/.*el2=/, ""); print; exit }')
-if [ -z "$b" ] || [ -z "$agree" ]; then
-    say "pKVM: no \"HYPCOST: path=vcpu-exit ... el2=\" line (tests/payloads/kvm-exit-cost)"
-    bad=1
-elif ! awk -v a="$agree" 'BEGIN { split(a, x, " "); exit !(x[1] * 2 > x[2]) }'; then
-    say "pKVM: only ${agree% *} of the guest exit's ${agree#* } samples agree: not an exact figure"
-    bad=1
-elif [ -z "$a" ]; then
-    say "this firmware: no cortex-a57 \"BENCH: vcpu-run-round-trip\" line in $3"
-    bad=1
-fi
-[ "$bad" = 0 ] || die "the side by side with pKVM is not valid (see above; the runs' lines: $1, $2, $3)"
+# The world switch and a trapped PMU counter read. pKVM's: kvm-exit-cost's lines, whose samples
+# must mostly agree (under -icount only the host's timer tick, landing in some runs, makes them
+# differ). This firmware's: the bare-metal bench on cortex-a57 (the first of its CPU models).
+# bench NAME: "TOTAL EL2" of that bench's row NAME.
+bench() {
+    tr -d '\r' <"$bare" | awk -v n="BENCH: $1 " '/^== .*-cpu cortex-a57/ { on = 1; next } /^== / { on = 0 }
+        on && index($0, n) == 1 { el2 = $NF; sub(/^el2=/, "", el2); print $3, el2; exit }'
+}
+# kvm PATH: "SAMPLES AGREE EL2 TOTAL" of pKVM's line for PATH.
+kvm() { sed -n "s/^HYPCOST: path=$1 .* samples=\([0-9]*\) agree=\([0-9]*\) el2=\([0-9.]*\) total=\([0-9.]*\)\$/\1 \2 \3 \4/p" "$pkvm"; }
+switch_table="| Path | this firmware, EL2 | pKVM, EL2 | ratio | this firmware, all | pKVM, all | ratio |"$'\n'"| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+for row in "vcpu-exit:vcpu-run-round-trip::guest entry and exit, both ways (VCPU_RUN round trip; a KVM guest's HVC the host kernel answers)" \
+    "pmu-read:vcpu-run-round-trip+pmu-counting+counter-read:vcpu-run-round-trip+pmu-counting:a guest's PMU counter read, trapped and emulated (PMEVCNTR0_EL0: here at EL2, under pKVM by the host kernel)"; do
+    IFS=: read -r path with without label <<<"$row"
+    read -r samples agree b bt <<<"$(kvm "$path")"
+    if [ -z "$bt" ]; then
+        say "pKVM: no \"HYPCOST: path=$path ... agree= el2= total=\" line (tests/payloads/kvm-exit-cost)"
+        bad=1
+        continue
+    fi
+    if [ $((agree * 2)) -le "$samples" ]; then
+        say "pKVM: only $agree of $samples samples of path=$path agree: not an exact figure"
+        bad=1
+        continue
+    fi
+    mine=$(bench "$with")
+    base=${without:+$(bench "$without")}
+    if [ -z "$mine" ] || { [ -n "$without" ] && [ -z "$base" ]; }; then
+        say "this firmware: no cortex-a57 \"BENCH: $with\"${without:+ or \"BENCH: $without\"} line in $bare"
+        bad=1
+        continue
+    fi
+    read -r at a <<<"$mine"
+    if [ -n "$base" ]; then
+        read -r bt0 b0 <<<"$base"
+        a=$(awk -v x="$a" -v y="$b0" 'BEGIN { print x - y }')
+        at=$(awk -v x="$at" -v y="$bt0" 'BEGIN { print x - y }')
+    fi
+    switch_table+=$'\n'$(awk -v l="$label" -v a="$a" -v b="$b" -v at="$at" -v bt="$bt" \
+        'BEGIN { printf "| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f |", l, a, b, a / b, at, bt, at / bt }')
+done
+[ "$bad" = 0 ] || die "the side by side with pKVM is not valid (see above; the runs' lines: $runs)"
 echo "Instructions per call (EL1 + EL2 + EL3, generic timer under -icount; ratio = this firmware / pKVM):"
 echo "$table"
 echo
-echo "The world switch, EL2's instructions only (the host's counter filtered to EL2, on cortex-a57):"
-echo "| Path | this firmware | pKVM | ratio |"
-echo "| --- | ---: | ---: | ---: |"
-row "guest entry and exit, both ways (VCPU_RUN round trip; a KVM guest's HVC the host kernel answers)" "$a" "$b"
-echo
+echo "The world switch, instructions per exit and re-entry: EL2's own (the host's counter filtered to"
+echo "EL2, cortex-a57), and all of them (EL1 + EL2: the clock under -icount; this firmware's from the"
+echo "bare-metal bench, less the counting row's for the counter read):"
+echo "$switch_table"

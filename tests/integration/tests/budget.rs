@@ -26,6 +26,9 @@ const BUDGETS: &[(&str, u64, u64)] = &[
     ("vcpu-run-round-trip+pmu-load-put", 1177, 1100),
     ("vcpu-run-round-trip+pmu-read", 798, 1100),
     ("vcpu-run-round-trip+pmu-counting", 1007, 1100),
+    // One trapped PMEVCNTR0_EL0 read of the loaded PMU a run (less the row above: 196 at EL2,
+    // against pKVM's 2297 in `make bench`); the issue set no goal for it.
+    ("vcpu-run-round-trip+pmu-counting+counter-read", 1203, 1203),
 ];
 
 /// The PMU switch on its own: what a counting 2-counter partition adds to the round trip (its PMU

@@ -254,11 +254,18 @@ extern "C" fn primary_main(memory_size: u64, arg: u64) -> ! {
         }
     }
     // With bit 8, count instructions on counter 0 from here on: every run after this one loads
-    // the partition's PMU as it begins (it is counting) and puts it at the exit, with no trap.
+    // the partition's PMU as it begins (it is counting) and puts it at the exit, with no trap;
+    // with bit 10 as well, each run reads the counter once (trapped, from the loaded PMU).
     if arg & 0x100 != 0 {
         wr!("pmevtyper0_el0", 0x08u64);
         wr!("pmcntenset_el0", 1u64);
         wr!("pmcr_el0", 1u64);
+        if arg & 0x400 != 0 {
+            loop {
+                let _ = rd!("pmevcntr0_el0");
+                report(104, 0, 0);
+            }
+        }
         loop {
             report(102, 0, 0);
         }

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
 //! `make bench`'s pKVM side of the world switch (docs/performance.md, "Side by side with pKVM"):
-//! a KVM guest whose every exit the host kernel handles, timed at EL2.
+//! a KVM guest whose every exit the host kernel handles, timed at EL2, in two forms.
 //!
-//! The guest is six instructions: it makes `count` SMCCC_VERSION HVCs, which KVM answers in the
-//! host kernel and resumes the guest (under pKVM each is a world switch out to the host and back
-//! in through the hypervisor), then writes to an address no memory slot covers, which ends the
-//! `KVM_RUN` with an MMIO exit to this program. Two runs, of 100 and 200 calls, differ by 100
+//! - `vcpu-exit`: the guest makes `count` SMCCC_VERSION HVCs, which KVM answers in the host kernel
+//!   and resumes the guest (under pKVM each is a world switch out to the host and back in through
+//!   the hypervisor);
+//! - `pmu-read`: the guest, whose vCPU has KVM's PMU, reads PMEVCNTR0_EL0 `count` times: each
+//!   read traps and the host kernel emulates it.
+//!
+//! Then it writes to an address no memory slot covers, which ends the `KVM_RUN` with an MMIO exit
+//! to this program. Two runs, of 100 and 200 calls, differ by 100
 //! exits and nothing else, so their difference over 100 is one exit's cost without the set-up:
 //!
 //! - `el2`: instructions at EL2, from a perf counter of this thread's instructions that excludes
@@ -15,9 +19,9 @@
 //! - `total`: every instruction, the guest's, the host kernel's and EL2's, from the monotonic
 //!   clock, which under QEMU's `-icount shift=0` advances one nanosecond per instruction.
 //!
-//! It prints one `HYPCOST: path=vcpu-exit ...` line, or `HYPCOST: error ...` and exits non-zero.
-//! No KVM (this firmware keeps EL2 for itself, so the kernel has none) is the line
-//! `HYPCOST: path=vcpu-exit none: ...`, which the table script expects of that run.
+//! It prints a `HYPCOST: path=NAME ...` line for each, or `HYPCOST: error ...` and exits non-zero.
+//! No KVM (this firmware keeps EL2 for itself, so the kernel has none) is the one line
+//! `HYPCOST: path=vcpu-exit none: ...`.
 
 use std::fs::File;
 use std::io;
@@ -25,12 +29,22 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// The guest, at `GUEST_IPA`: x19 = the number of calls, x20 = an address outside its memory.
-const GUEST: [u32; 6] = [
+/// The guests, at `GUEST_IPA`: x19 = the number of exits, x20 = an address outside its memory.
+/// An HVC the host kernel answers:
+const HVC_GUEST: &[u32] = &[
     0x52b0_0000, // mov  w0, #0x80000000     SMCCC_VERSION
     0xd400_0002, // hvc  #0
     0xf100_0673, // subs x19, x19, #1
     0x54ff_ffa1, // b.ne (the mov)
+    0xf900_0280, // str  x0, [x20]           an MMIO exit to userspace
+    0x1400_0000, // b    .
+];
+/// A PMU counter read, which traps (MDCR_EL2.TPM) and the host kernel emulates (the vCPU has
+/// KVM's PMU):
+const PMU_READ_GUEST: &[u32] = &[
+    0xd53b_e800, // mrs  x0, pmevcntr0_el0
+    0xf100_0673, // subs x19, x19, #1
+    0x54ff_ffc1, // b.ne (the mrs)
     0xf900_0280, // str  x0, [x20]           an MMIO exit to userspace
     0x1400_0000, // b    .
 ];
@@ -58,6 +72,12 @@ const KVM_RUN: u32 = io(0x80);
 const KVM_SET_ONE_REG: u32 = iow(0xac, 16);
 const KVM_ARM_VCPU_INIT: u32 = iow(0xae, 32);
 const KVM_ARM_PREFERRED_TARGET: u32 = ior(0xaf, 32);
+const KVM_SET_DEVICE_ATTR: u32 = iow(0xe1, 24);
+/// `kvm_vcpu_init.features[0]` bit: the vCPU has KVM's PMU.
+const KVM_ARM_VCPU_PMU_V3: u32 = 1 << 3;
+/// The vCPU attribute group and attribute that set its PMU up.
+const KVM_ARM_VCPU_PMU_V3_CTRL: u32 = 0;
+const KVM_ARM_VCPU_PMU_V3_INIT: u64 = 1;
 const KVM_EXIT_MMIO: u32 = 6;
 
 #[repr(C)]
@@ -74,6 +94,14 @@ struct UserspaceMemoryRegion {
 struct VcpuInit {
     target: u32,
     features: [u32; 7],
+}
+
+#[repr(C)]
+struct DeviceAttr {
+    flags: u32,
+    group: u32,
+    attr: u64,
+    addr: u64,
 }
 
 #[repr(C)]
@@ -161,7 +189,8 @@ struct Guest {
 }
 
 impl Guest {
-    fn new(kvm: &File) -> io::Result<Self> {
+    /// A VM with one vCPU running `code`, with KVM's PMU if `pmu`.
+    fn new(kvm: &File, code: &[u32], pmu: bool) -> io::Result<Self> {
         let vm = owned(ioctl(kvm, KVM_CREATE_VM, core::ptr::null_mut::<u8>(), "KVM_CREATE_VM")?);
         // SAFETY: a fresh anonymous private mapping, kept for the VM's lifetime (never unmapped:
         // the program exits).
@@ -171,8 +200,8 @@ impl Guest {
         if memory == libc::MAP_FAILED {
             return Err(io::Error::other(format!("mmap of guest memory: {}", io::Error::last_os_error())));
         }
-        // SAFETY: GUEST fits in the mapping, which nothing else uses yet.
-        unsafe { core::ptr::copy_nonoverlapping(GUEST.as_ptr(), memory.cast(), GUEST.len()) };
+        // SAFETY: `code` (a few instructions) fits in the mapping, which nothing else uses yet.
+        unsafe { core::ptr::copy_nonoverlapping(code.as_ptr(), memory.cast(), code.len()) };
         let mut region = UserspaceMemoryRegion {
             slot: 0,
             flags: 0,
@@ -184,7 +213,14 @@ impl Guest {
         let vcpu = owned(ioctl(&vm, KVM_CREATE_VCPU, core::ptr::null_mut::<u8>(), "KVM_CREATE_VCPU")?);
         let mut init = VcpuInit::default();
         ioctl(&vm, KVM_ARM_PREFERRED_TARGET, &raw mut init, "KVM_ARM_PREFERRED_TARGET")?;
+        if pmu {
+            init.features[0] |= KVM_ARM_VCPU_PMU_V3;
+        }
         ioctl(&vcpu, KVM_ARM_VCPU_INIT, &raw mut init, "KVM_ARM_VCPU_INIT")?;
+        if pmu {
+            let mut attr = DeviceAttr { flags: 0, group: KVM_ARM_VCPU_PMU_V3_CTRL, attr: KVM_ARM_VCPU_PMU_V3_INIT, addr: 0 };
+            ioctl(&vcpu, KVM_SET_DEVICE_ATTR, &raw mut attr, "KVM_SET_DEVICE_ATTR (PMU init)")?;
+        }
         let size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, core::ptr::null_mut::<u8>(), "KVM_GET_VCPU_MMAP_SIZE")?;
         // SAFETY: the vCPU's shared `struct kvm_run`, read-only here, for the vCPU's lifetime.
         let run = unsafe { libc::mmap(core::ptr::null_mut(), size as usize, libc::PROT_READ, libc::MAP_SHARED, vcpu.as_raw_fd(), 0) };
@@ -232,16 +268,17 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
-    match measure(&kvm) {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            println!("HYPCOST: error path=vcpu-exit {e}");
-            ExitCode::FAILURE
+    let mut status = ExitCode::SUCCESS;
+    for (path, code, pmu) in [("vcpu-exit conduit=hvc", HVC_GUEST, false), ("pmu-read conduit=trap", PMU_READ_GUEST, true)] {
+        match measure(&kvm, code, pmu) {
+            Ok(figures) => println!("HYPCOST: path={path} {figures}"),
+            Err(e) => {
+                println!("HYPCOST: error path={path} {e}");
+                status = ExitCode::FAILURE;
+            }
         }
     }
+    status
 }
 
 /// Pairs of runs measured, of `SHORT` and `LONG` exits. Under `-icount` an exit's instructions are
@@ -253,8 +290,8 @@ const SAMPLES: usize = 31;
 const SHORT: u64 = 100;
 const LONG: u64 = 200;
 
-fn measure(kvm: &File) -> io::Result<String> {
-    let guest = Guest::new(kvm)?;
+fn measure(kvm: &File, code: &[u32], pmu: bool) -> io::Result<String> {
+    let guest = Guest::new(kvm, code, pmu)?;
     let counter = el2_instructions()?;
     // A first run warms up what the first exit of a vCPU does once.
     guest.measure(&counter, SHORT)?;
@@ -272,7 +309,7 @@ fn measure(kvm: &File) -> io::Result<String> {
     total.sort_unstable();
     let exits = (LONG - SHORT) as f64;
     Ok(format!(
-        "HYPCOST: path=vcpu-exit conduit=hvc exits={} samples={SAMPLES} agree={agree} el2={:.1} total={:.1}",
+        "exits={} samples={SAMPLES} agree={agree} el2={:.1} total={:.1}",
         LONG - SHORT,
         el2_diff as f64 / exits,
         total[SAMPLES / 2] as f64 / exits
