@@ -61,15 +61,16 @@ pub trait PmuHw {
 /// Returns every counter in `mask` to its reset state: not counting, no interrupt, no overflow,
 /// event type 0 (filters included) and value 0. Nothing of what it counted remains.
 pub fn scrub(hw: &mut impl PmuHw, mask: u32) {
-    scrub_except_values(hw, mask, 0);
+    controls_off(hw, mask);
+    zero_types_and_values(hw, mask);
 }
 
-/// [`scrub`], except the event types and values of `rewritten`, which the caller writes next
-/// (while the counters are off): each write saved is five instructions on the PMU switch.
-pub fn scrub_except_values(hw: &mut impl PmuHw, mask: u32, rewritten: u32) {
+/// The counters in `mask` stop and neither interrupt nor show an overflow; their event types and
+/// values stay (the PMU switch writes or zeroes them itself, only where it has to: each write
+/// saved is five instructions).
+pub fn controls_off(hw: &mut impl PmuHw, mask: u32) {
     hw.disable(mask);
     hw.disable_interrupts(mask);
-    zero_types_and_values(hw, mask & !rewritten);
     hw.clear_overflows(mask);
 }
 
@@ -104,7 +105,7 @@ mod tests {
     use std::vec::Vec;
 
     #[test]
-    fn scrub_except_values_leaves_only_the_rewritten_types_and_values() {
+    fn controls_off_leaves_types_and_values_and_zeroing_them_takes_only_the_mask() {
         let mut hw = crate::pmu::fake::FakePmu::new(6);
         for n in 0..6 {
             hw.program(n, 0x11, 100 + u64::from(n));
@@ -112,7 +113,8 @@ mod tests {
         hw.cnten = 0b11_1111;
         hw.inten = 0b11_1111;
         hw.ovs = 0b11_1111;
-        scrub_except_values(&mut hw, 0b11_1100, 0b00_1100);
+        controls_off(&mut hw, 0b11_1100);
+        zero_types_and_values(&mut hw, 0b11_0000);
         assert_eq!((hw.cnten, hw.inten, hw.ovs), (0b11, 0b11, 0b11), "controls of all of the mask cleared");
         assert_eq!(hw.values[..6], [100, 101, 102, 103, 0, 0]);
         assert_eq!(hw.types[..6], [0x11, 0x11, 0x11, 0x11, 0, 0]);

@@ -28,7 +28,7 @@
 //! the run, and MDCR_EL2.HPME, which runs the host's events above HPMN, follows the host's E: a
 //! host whose E is clear has nothing counting, before, during and after the run.
 
-use super::hw::{PmuHw, counters_in, scrub_except_values, zero_types_and_values};
+use super::hw::{PmuHw, controls_off, counters_in, zero_types_and_values};
 
 /// How a loaded partition reaches its counters: the enforcement mode as applied on a CPU.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -89,7 +89,7 @@ pub struct VPmu {
     /// While loaded: the event types and values of the host's idle counters under the partition's
     /// ([`HostPmu::idle`]). Kept with the partition, which is loaded on one CPU at a time, rather
     /// than in `HostPmu`, which a run carries by value and would have to initialise each time.
-    host_idle: [(u64, u64); 32],
+    host_idle: [(u64, u64); 31],
 }
 
 /// What the host had on the CPU before a partition's PMU was loaded.
@@ -185,7 +185,7 @@ impl VPmu {
         // which counters the parking rewrote, the partition's own before anything counts.
         let (enabled, interrupts, overflows) = (hw.enabled(), hw.interrupts(), hw.overflows());
         host.cycles = enabled & CYCLE_COUNTER != 0;
-        scrub_except_values(hw, parking | mask, parking | mask);
+        controls_off(hw, parking | mask);
         // A host counter that counts, or whose overflow interrupt is waiting, is parked; an idle
         // one only needs its type and value kept, here in memory.
         let live = enabled | (interrupts & overflows);
@@ -300,14 +300,13 @@ impl VPmu {
         }
         // Everything the switch moved stops here, the partition's counters and the parked events
         // (at EL2, which the partition's events never count, and the host's only where the CPU
-        // has no HPMD). Their interrupt enables and overflow
-        // flags are read once for both, after that, so that no overflow comes between the read
-        // and the clear.
-        let moved = mask | host.parking;
-        hw.disable(moved);
+        // has no HPMD). Their interrupt enables and overflow flags are read once for both, after
+        // that, so that no overflow comes between the read and the clear.
+        let switched = mask | host.parking;
+        hw.disable(switched);
         let (interrupts, overflows) = (hw.interrupts(), hw.overflows());
-        hw.disable_interrupts(moved);
-        hw.clear_overflows(moved);
+        hw.disable_interrupts(switched);
+        hw.clear_overflows(switched);
         self.inten = (interrupts | self.irq_masked) & mask;
         self.ovs = overflows & mask;
         if direct {
@@ -339,7 +338,7 @@ impl VPmu {
             }
         }
         for i in counters_in(host.idle) {
-            let (ty, value) = self.host_idle[usize::from(i & 31)];
+            let (ty, value) = self.host_idle[usize::from(i)];
             hw.write_type(i, ty);
             hw.write_counter(i, value);
         }

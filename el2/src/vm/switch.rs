@@ -272,7 +272,8 @@ pub fn run(hw: &mut impl SwitchHw, vm: &Vm, vcpu: &mut Vcpu, events: HostEvents,
     let mut env = RunEnv { hw, cfg, host_pmu: None, el1_in_cpu: false };
     // Counters that count do so from the run's first instruction, not from its first PMU access,
     // and a waiting overflow interrupt is raised at once: an active partition is loaded now. An
-    // idle one waits for its first access, so that a run which does not touch it pays nothing.
+    // idle one waits for its first access (trapped, its first write), so that a run which does
+    // not change it pays nothing.
     if vcpu.pmu.active() {
         env.load_pmu(vcpu);
     }
